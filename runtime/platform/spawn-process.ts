@@ -1,0 +1,119 @@
+/**
+ * Child processes for the test harness and the CLI. `node:child_process` is implemented by Bun,
+ * Deno and Node alike, so one adapter serves all three.
+ */
+import { spawn } from "node:child_process";
+
+export type Signal = "SIGTERM" | "SIGINT" | "SIGKILL" | "SIGHUP" | "SIGUSR2";
+
+export interface ExitStatus {
+  /** The exit code, or null when a signal ended the process. */
+  readonly code: number | null;
+  /** The signal that ended the process, or null when it exited by itself. */
+  readonly signal: string | null;
+}
+
+export interface ChildProcess {
+  readonly pid: number;
+  /** Settles once the process has exited, for whatever reason. */
+  readonly exited: Promise<ExitStatus>;
+  /** The exit status once known, else undefined. */
+  readonly exitStatus: ExitStatus | undefined;
+  /** Sends a signal; a no-op once the process has exited. */
+  kill(signal: Signal): void;
+  /** Everything the process wrote to stdout and stderr so far (the last `maxOutputChars`). */
+  output(): string;
+  /** Calls `listener` with every chunk of output as it arrives; returns an unsubscribe. */
+  onOutput(listener: (chunk: string) => void): () => void;
+}
+
+export interface SpawnOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** How much output `output()` keeps. */
+  readonly maxOutputChars?: number;
+}
+
+export function spawnProcess(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): ChildProcess {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ? { ...process.env, ...options.env } : process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const maxOutputChars = options.maxOutputChars ?? 64 * 1024;
+  const listeners = new Set<(chunk: string) => void>();
+  let output = "";
+  let exitStatus: ExitStatus | undefined;
+  const collect = (data: Buffer) => {
+    const chunk = data.toString("utf8");
+    output = (output + chunk).slice(-maxOutputChars);
+    for (const listener of listeners) listener(chunk);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once("error", (err) => {
+      output += `\n${String(err)}`;
+      exitStatus = { code: -1, signal: null };
+      resolve(exitStatus);
+    });
+    child.once("exit", (code, signal) => {
+      exitStatus = { code, signal };
+      resolve(exitStatus);
+    });
+  });
+  return {
+    pid: child.pid ?? -1,
+    exited,
+    get exitStatus() {
+      return exitStatus;
+    },
+    kill(signal) {
+      if (exitStatus === undefined) child.kill(signal);
+    },
+    output: () => output,
+    onOutput(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+/** Runs a command to completion and returns its exit status and combined output. */
+export async function runProcess(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<ExitStatus & { readonly output: string }> {
+  const child = spawnProcess(command, args, options);
+  const status = await child.exited;
+  return { ...status, output: child.output() };
+}
+
+/** True when a process with this pid exists (and we may signal it). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
+}
+
+/** Sends a signal to any pid, ignoring a process that is already gone. */
+export function signalProcess(pid: number, signal: Signal): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** This process's pid. */
+export function currentPid(): number {
+  return process.pid;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command (README, CI): the whole suite on Bun, then the portable set (tests/portable)
+# on Deno and on Node LTS, each against its own disposable nats-servers. Ends with one line,
+# `N passed, N failed`, summed from the three runs' JUnit reports; exits non-zero on any failure.
+#
+#   npm test                 # everything
+#   npm test -- bun          # one leg: bun, deno or node
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bin=node_modules/.bin
+legs=("${@:-bun deno node}")
+legs=(${legs[*]})
+
+nats_server="$(bash scripts/ensure-nats-server.sh)" || exit 1
+export TROUPE_NATS_SERVER="$nats_server"
+
+reports="$(mktemp -d "${TMPDIR:-/tmp}/troupe-reports-XXXXXX")"
+trap 'rm -rf "$reports"' EXIT
+summary=()
+
+for leg in "${legs[@]}"; do
+  echo "::: $leg"
+  case "$leg" in
+    bun)
+      "$bin/bun" test --timeout 60000 --reporter=junit --reporter-outfile="$reports/bun.xml"
+      ;;
+    deno)
+      "$bin/deno" test --allow-all --reporter=dot --junit-path="$reports/deno.xml" tests/portable/
+      ;;
+    node)
+      "$bin/node" --test --test-reporter=dot --test-reporter-destination=stdout \
+        --test-reporter=junit --test-reporter-destination="$reports/node.xml" \
+        'tests/portable/**/*.test.ts'
+      ;;
+    *)
+      echo "unknown leg '$leg' (bun, deno or node)" >&2
+      exit 2
+      ;;
+  esac
+  summary+=("$leg=$reports/$leg.xml:$?")
+done
+
+echo ":::"
+"$bin/node" scripts/junit-summary.ts "${summary[@]}"
