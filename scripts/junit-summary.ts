@@ -6,7 +6,8 @@
  * Each argument names a runner, its report and the runner's exit code. A test is a leaf
  * <testcase>: Deno also lists every `describe` as a testcase whose name prefixes its children's
  * ("suite > test"), so those containers are not counted. A runner that exited non-zero although
- * its report shows no failure (it crashed, or a file did not load) counts as one failure.
+ * its report shows no failure (it crashed, or a file did not load) counts as one failure; so does
+ * a step without a report (the static checks) that exited non-zero.
  */
 import { readFileSync } from "node:fs";
 
@@ -61,6 +62,10 @@ for (const arg of process.argv.slice(2)) {
   if (code !== "0" && t.failed === 0) {
     t.failed = 1;
     t.failures.push(`${runner} exited with code ${code}${xml === "" ? " and wrote no report" : ""}`);
+  }
+  if (xml === "" && code === "0") {
+    console.log(`${runner}: ok`);
+    continue;
   }
   console.log(`${runner}: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
   for (const f of t.failures) console.log(`  failed: ${f.replaceAll("&gt;", ">").replaceAll("&apos;", "'")}`);

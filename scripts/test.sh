@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The test command (README, CI): the whole suite on Bun, then the portable set (tests/portable)
-# on Deno and on Node LTS, each against its own disposable nats-servers. Ends with one line,
-# `N passed, N failed`, summed from the three runs' JUnit reports; exits non-zero on any failure.
+# The test command (README, CI): the static checks (scripts/check.sh), the whole suite on Bun,
+# then the portable set (tests/portable) on Deno and on Node LTS, each against its own disposable
+# nats-servers. Ends with one line, `N passed, N failed`, summed from the runs' JUnit reports (a
+# failed check counts as one failure); exits non-zero on any failure.
 #
 #   npm test                 # everything
-#   npm test -- bun          # one leg: bun, deno or node
+#   npm test -- bun node     # some legs: check, bun, deno, node
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=node_modules/.bin
-legs=("${@:-bun deno node}")
+legs=("${@:-check bun deno node}")
 legs=(${legs[*]})
 
 nats_server="$(bash scripts/ensure-nats-server.sh)" || exit 1
@@ -21,6 +22,9 @@ summary=()
 for leg in "${legs[@]}"; do
   echo "::: $leg"
   case "$leg" in
+    check)
+      bash scripts/check.sh
+      ;;
     bun)
       "$bin/bun" test --timeout 60000 --reporter=junit --reporter-outfile="$reports/bun.xml"
       ;;
@@ -33,7 +37,7 @@ for leg in "${legs[@]}"; do
         'tests/portable/**/*.test.ts'
       ;;
     *)
-      echo "unknown leg '$leg' (bun, deno or node)" >&2
+      echo "unknown leg '$leg' (check, bun, deno or node)" >&2
       exit 2
       ;;
   esac
@@ -41,4 +45,4 @@ for leg in "${legs[@]}"; do
 done
 
 echo ":::"
-"$bin/node" scripts/junit-summary.ts "${summary[@]}"
+exec "$bin/node" scripts/junit-summary.ts "${summary[@]}"
