@@ -1,0 +1,59 @@
+/**
+ * Header names and values of Troupe's wire contract (docs/adr/0004-rpc-over-nats.md). NATS
+ * headers carry what HTTP headers carry for Connect: the content type, the timeout, request and
+ * response metadata, and, prefixed with `trailer-`, trailers (as Connect's unary protocol does).
+ * Names are lower case, as Connect and fetch `Headers` spell them; the NATS micro error headers
+ * keep the exact case that NATS tools expect.
+ */
+export const Header = {
+  /** `application/proto` (the default when absent) or `application/json`. */
+  contentType: "content-type",
+  /** The caller's remaining time in milliseconds; the server enforces it too. */
+  timeoutMs: "connect-timeout-ms",
+  /** Set on every error reply: an HTTP-style status from the Connect code (ADR-32). */
+  serviceErrorCode: "Nats-Service-Error-Code",
+  /** Set on every error reply: the error message (ADR-32). */
+  serviceError: "Nats-Service-Error",
+  /** Stream frames: what the frame is (see StreamFrame). */
+  frame: "troupe-frame",
+  /** Stream frames: the sequence number of a message frame, from 1, per direction. */
+  seq: "troupe-seq",
+  /** Stream frames: messages the receiver is ready for, in addition to those granted before. */
+  credit: "troupe-credit",
+} as const;
+
+/** Prefix of trailer names in a unary reply (Connect unary protocol). */
+export const TRAILER_PREFIX = "trailer-";
+
+export const ContentType = {
+  proto: "application/proto",
+  json: "application/json",
+} as const;
+
+/** Headers that belong to the protocol and are not passed to handlers as metadata. */
+export const PROTOCOL_HEADERS: ReadonlySet<string> = new Set([
+  Header.contentType,
+  Header.timeoutMs,
+  Header.serviceErrorCode.toLowerCase(),
+  Header.serviceError.toLowerCase(),
+  Header.frame,
+  Header.seq,
+  Header.credit,
+]);
+
+/** The kinds of stream frames (docs/adr/0004-rpc-over-nats.md, "Streams"). */
+export const StreamFrame = {
+  /** Server → client, first frame: the call is accepted; reply subject = the server's call inbox. */
+  open: "open",
+  /** A message; body = one encoded message; `troupe-seq` numbers it. */
+  message: "msg",
+  /** The sender is done: client half-close, or server end with trailers or an error. */
+  end: "end",
+  /** Receiver → sender: `troupe-credit` more messages may be sent. */
+  credit: "credit",
+  /** Client → server: the caller gave up; the handler's signal fires. */
+  cancel: "cancel",
+  /** Either side, when idle: proves the peer's call inbox still exists (a 503 says it does not). */
+  ping: "ping",
+} as const;
+export type StreamFrame = (typeof StreamFrame)[keyof typeof StreamFrame];
