@@ -1,7 +1,31 @@
 /**
- * Troupe's public entry point. The runtime grows here issue by issue; for now it exposes the
- * server-version rules every feature check builds on.
+ * Troupe's public entry point: what actors, callers and tools import.
  */
+
+// Actors: define, serve, run as a process.
+export { type ActorContext, type ActorDefinition, defineActor } from "./actor/define-actor.ts";
+export {
+  defaultServeActorOptions,
+  type RunningActor,
+  type ServeActorOptions,
+  serveActor,
+} from "./actor/serve-actor.ts";
+export { type ActorProcess, runActor } from "./cli/run-actor.ts";
+export {
+  defaultServeOptions,
+  type HostedEndpoint,
+  implement,
+  type ServeOptions,
+  type ServiceHost,
+  type ServiceRegistration,
+  serveServices,
+} from "./host/serve-services.ts";
+// Operations.
+export { createJsonLogger, type Logger, type LogLevel, silentLogger } from "./observability/logger.ts";
+export { connect } from "./platform/nats-connect.ts";
+// The wire contract.
+export { type Codec, codecOf } from "./protocol/codec.ts";
+export { Header, StreamFrame } from "./protocol/headers.ts";
 export {
   formatServerVersion,
   isAtLeast,
@@ -9,3 +33,17 @@ export {
   parseServerVersion,
   type ServerVersion,
 } from "./protocol/server-version.ts";
+export {
+  rpcInstanceSubject,
+  rpcMethodSubject,
+  rpcServiceSubject,
+  rpcServiceWildcard,
+  ServiceVerb,
+  serviceVerbSubject,
+} from "./protocol/subjects.ts";
+// Calling actors: a Connect transport over NATS.
+export {
+  createNatsTransport,
+  defaultNatsTransportOptions,
+  type NatsTransportOptions,
+} from "./transports/nats-transport.ts";

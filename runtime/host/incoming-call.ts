@@ -2,8 +2,7 @@
  * One call arriving at an actor, as the host hands it to the code that serves its method kind
  * (serve-unary.ts, serve-stream.ts).
  */
-import type { HandlerContext, Interceptor, MethodImplSpec } from "@connectrpc/connect";
-import type { ConnectError } from "@connectrpc/connect";
+import type { ConnectError, HandlerContext, Interceptor, MethodImplSpec } from "@connectrpc/connect";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import type { Codec, CodecOptions } from "../protocol/codec.ts";
 

@@ -12,4 +12,6 @@ export interface StreamContext {
   readonly creditWindow: number;
   /** How long a side may be silent before it pings its peer to prove the call is alive. */
   readonly idleTimeoutMs: number;
+  /** The call's deadline in milliseconds from now, sent as `connect-timeout-ms`; none if undefined. */
+  readonly timeoutMs: number | undefined;
 }

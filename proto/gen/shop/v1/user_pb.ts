@@ -7,6 +7,8 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_google_api_annotations } from "../../google/api/annotations_pb.ts";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Product } from "./product_pb.ts";
+import { file_shop_v1_product } from "./product_pb.ts";
 import { file_troupe_v1_options } from "../../troupe/v1/options_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/v1/user.proto.
  */
 export const file_shop_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChJzaG9wL3YxL3VzZXIucHJvdG8SB3Nob3AudjEiZwoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUwoTUmVnaXN0ZXJVc2VyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDQoFZW1haWwYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIjMKFFJlZ2lzdGVyVXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5zaG9wLnYxLlVzZXIiHAoOR2V0VXNlclJlcXVlc3QSCgoCaWQYASABKAkiLgoPR2V0VXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5zaG9wLnYxLlVzZXIiiAEKDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEjEKDXJlZ2lzdGVyZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOg2KgBkJCgd1c2VyX2lkMtoBCgtVc2VyU2VydmljZRJqCgxSZWdpc3RlclVzZXISHC5zaG9wLnYxLlJlZ2lzdGVyVXNlclJlcXVlc3QaHS5zaG9wLnYxLlJlZ2lzdGVyVXNlclJlc3BvbnNlIh2QAgKCgBkCCAGC0+STAg46ASoiCS92MS91c2VycxJfCgdHZXRVc2VyEhcuc2hvcC52MS5HZXRVc2VyUmVxdWVzdBoYLnNob3AudjEuR2V0VXNlclJlc3BvbnNlIiGQAgGCgBkECAEQAYLT5JMCEBIOL3YxL3VzZXJzL3tpZH1iBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_troupe_v1_options]);
+  fileDesc("ChJzaG9wL3YxL3VzZXIucHJvdG8SB3Nob3AudjEiZwoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUwoTUmVnaXN0ZXJVc2VyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDQoFZW1haWwYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIjMKFFJlZ2lzdGVyVXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5zaG9wLnYxLlVzZXIiHAoOR2V0VXNlclJlcXVlc3QSCgoCaWQYASABKAkiLgoPR2V0VXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5zaG9wLnYxLlVzZXIiUAoYUmVjb3JkUHJvZHVjdFZpZXdSZXF1ZXN0Eg8KB3ZpZXdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRISCgpwcm9kdWN0X2lkGAMgASgJIkoKGVJlY29yZFByb2R1Y3RWaWV3UmVzcG9uc2USLQoJdmlld2VkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI/ChlMaXN0UmVjZW50bHlWaWV3ZWRSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFIk4KGkxpc3RSZWNlbnRseVZpZXdlZFJlc3BvbnNlEjAKCHByb2R1Y3RzGAEgAygLMh4uc2hvcC52MS5SZWNlbnRseVZpZXdlZFByb2R1Y3QiaQoVUmVjZW50bHlWaWV3ZWRQcm9kdWN0EiEKB3Byb2R1Y3QYASABKAsyEC5zaG9wLnYxLlByb2R1Y3QSLQoJdmlld2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKIAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSMQoNcmVnaXN0ZXJlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6DYqAGQkKB3VzZXJfaWQyigQKC1VzZXJTZXJ2aWNlEmoKDFJlZ2lzdGVyVXNlchIcLnNob3AudjEuUmVnaXN0ZXJVc2VyUmVxdWVzdBodLnNob3AudjEuUmVnaXN0ZXJVc2VyUmVzcG9uc2UiHZACAoKAGQIIAYLT5JMCDjoBKiIJL3YxL3VzZXJzEl8KB0dldFVzZXISFy5zaG9wLnYxLkdldFVzZXJSZXF1ZXN0Ghguc2hvcC52MS5HZXRVc2VyUmVzcG9uc2UiIZACAYKAGQQIARABgtPkkwIQEg4vdjEvdXNlcnMve2lkfRKVAQoRUmVjb3JkUHJvZHVjdFZpZXcSIS5zaG9wLnYxLlJlY29yZFByb2R1Y3RWaWV3UmVxdWVzdBoiLnNob3AudjEuUmVjb3JkUHJvZHVjdFZpZXdSZXNwb25zZSI5kAICgoAZBAgBEAGC0+STAig6ASoiIy92MS91c2Vycy97dXNlcl9pZH0vcmVjZW50bHktdmlld2VkEpUBChJMaXN0UmVjZW50bHlWaWV3ZWQSIi5zaG9wLnYxLkxpc3RSZWNlbnRseVZpZXdlZFJlcXVlc3QaIy5zaG9wLnYxLkxpc3RSZWNlbnRseVZpZXdlZFJlc3BvbnNlIjaQAgGCgBkECAEQAYLT5JMCJRIjL3YxL3VzZXJzL3t1c2VyX2lkfS9yZWNlbnRseS12aWV3ZWRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_product, file_troupe_v1_options]);
 
 /**
  * A customer account.
@@ -157,6 +159,141 @@ export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
   messageDesc(file_shop_v1_user, 4);
 
 /**
+ * Input of UserService.RecordProductView.
+ *
+ * @generated from message shop.v1.RecordProductViewRequest
+ */
+export type RecordProductViewRequest = Message<"shop.v1.RecordProductViewRequest"> & {
+  /**
+   * Client-chosen unique id of this view (e.g. a UUID) that makes retries
+   * safe. Required, 1-100 characters.
+   *
+   * @generated from field: string view_id = 1;
+   */
+  viewId: string;
+
+  /**
+   * Id of the user who viewed the product. Required.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Id of the viewed product. Required.
+   *
+   * @generated from field: string product_id = 3;
+   */
+  productId: string;
+};
+
+/**
+ * Describes the message shop.v1.RecordProductViewRequest.
+ * Use `create(RecordProductViewRequestSchema)` to create a new message.
+ */
+export const RecordProductViewRequestSchema: GenMessage<RecordProductViewRequest> = /*@__PURE__*/
+  messageDesc(file_shop_v1_user, 5);
+
+/**
+ * Output of UserService.RecordProductView.
+ *
+ * @generated from message shop.v1.RecordProductViewResponse
+ */
+export type RecordProductViewResponse = Message<"shop.v1.RecordProductViewResponse"> & {
+  /**
+   * When the view was recorded (on a retry: when the first call recorded it).
+   *
+   * @generated from field: google.protobuf.Timestamp viewed_at = 1;
+   */
+  viewedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message shop.v1.RecordProductViewResponse.
+ * Use `create(RecordProductViewResponseSchema)` to create a new message.
+ */
+export const RecordProductViewResponseSchema: GenMessage<RecordProductViewResponse> = /*@__PURE__*/
+  messageDesc(file_shop_v1_user, 6);
+
+/**
+ * Input of UserService.ListRecentlyViewed.
+ *
+ * @generated from message shop.v1.ListRecentlyViewedRequest
+ */
+export type ListRecentlyViewedRequest = Message<"shop.v1.ListRecentlyViewedRequest"> & {
+  /**
+   * Id of the user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Maximum number of products to return. 0 means the default (10); values
+   * above 50 are treated as 50; negative values are refused.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message shop.v1.ListRecentlyViewedRequest.
+ * Use `create(ListRecentlyViewedRequestSchema)` to create a new message.
+ */
+export const ListRecentlyViewedRequestSchema: GenMessage<ListRecentlyViewedRequest> = /*@__PURE__*/
+  messageDesc(file_shop_v1_user, 7);
+
+/**
+ * Output of UserService.ListRecentlyViewed.
+ *
+ * @generated from message shop.v1.ListRecentlyViewedResponse
+ */
+export type ListRecentlyViewedResponse = Message<"shop.v1.ListRecentlyViewedResponse"> & {
+  /**
+   * The viewed products, most recently viewed first.
+   *
+   * @generated from field: repeated shop.v1.RecentlyViewedProduct products = 1;
+   */
+  products: RecentlyViewedProduct[];
+};
+
+/**
+ * Describes the message shop.v1.ListRecentlyViewedResponse.
+ * Use `create(ListRecentlyViewedResponseSchema)` to create a new message.
+ */
+export const ListRecentlyViewedResponseSchema: GenMessage<ListRecentlyViewedResponse> = /*@__PURE__*/
+  messageDesc(file_shop_v1_user, 8);
+
+/**
+ * A product in a user's recently-viewed list.
+ *
+ * @generated from message shop.v1.RecentlyViewedProduct
+ */
+export type RecentlyViewedProduct = Message<"shop.v1.RecentlyViewedProduct"> & {
+  /**
+   * The product's current details.
+   *
+   * @generated from field: shop.v1.Product product = 1;
+   */
+  product?: Product | undefined;
+
+  /**
+   * When the user last viewed it.
+   *
+   * @generated from field: google.protobuf.Timestamp viewed_at = 2;
+   */
+  viewedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message shop.v1.RecentlyViewedProduct.
+ * Use `create(RecentlyViewedProductSchema)` to create a new message.
+ */
+export const RecentlyViewedProductSchema: GenMessage<RecentlyViewedProduct> = /*@__PURE__*/
+  messageDesc(file_shop_v1_user, 9);
+
+/**
  * Event: a new customer account exists. Published once per account (not again
  * on an idempotent retry). The email actor sends the welcome email.
  *
@@ -197,12 +334,13 @@ export type UserRegistered = Message<"shop.v1.UserRegistered"> & {
  * Use `create(UserRegisteredSchema)` to create a new message.
  */
 export const UserRegisteredSchema: GenMessage<UserRegistered> = /*@__PURE__*/
-  messageDesc(file_shop_v1_user, 5);
+  messageDesc(file_shop_v1_user, 10);
 
 /**
- * Customer accounts. Owned by the `user` actor.
+ * Customer accounts and what customers looked at. Owned by the `user` actor.
  *
- * Publishes: UserRegistered.
+ * Publishes: UserRegistered. Calls: ProductService.GetProduct (to check and to
+ * show the products a user viewed).
  *
  * @generated from service shop.v1.UserService
  */
@@ -230,6 +368,34 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof GetUserRequestSchema;
     output: typeof GetUserResponseSchema;
+  },
+  /**
+   * Records that a user viewed a product (a product page was shown).
+   *
+   * The product is checked with ProductService.GetProduct: an unknown user or
+   * product fails with `not_found`. Idempotent: a retry with the same `view_id`
+   * returns the first call's result and records nothing new; the same
+   * `view_id` with a different user or product fails with `already_exists`.
+   *
+   * @generated from rpc shop.v1.UserService.RecordProductView
+   */
+  recordProductView: {
+    methodKind: "unary";
+    input: typeof RecordProductViewRequestSchema;
+    output: typeof RecordProductViewResponseSchema;
+  },
+  /**
+   * Lists the products a user viewed most recently, most recent first, each
+   * product once (at the time of its latest view), with the product's current
+   * details from ProductService. Products that no longer exist are left out.
+   * Fails with `not_found` for an unknown user.
+   *
+   * @generated from rpc shop.v1.UserService.ListRecentlyViewed
+   */
+  listRecentlyViewed: {
+    methodKind: "unary";
+    input: typeof ListRecentlyViewedRequestSchema;
+    output: typeof ListRecentlyViewedResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_shop_v1_user, 0);

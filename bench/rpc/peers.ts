@@ -1,0 +1,45 @@
+/**
+ * The peers of the RPC benchmark: for each, the echo server process the driver starts and the
+ * client the client process connects. The raw `nc.request` client and the minimal multiplexer
+ * share the raw echo server. Clients load lazily, so a plug that cannot load yet only takes
+ * its own peer out.
+ */
+import type { ConnectPeerClient } from "./peer-client.ts";
+
+export const PEER_NAMES = ["raw", "mux", "connect", "troupe"] as const;
+export type PeerName = (typeof PEER_NAMES)[number];
+
+export interface Peer {
+  /** How the tables name it. */
+  readonly label: string;
+  /** The server's entry file, relative to this directory. */
+  readonly serverFile: string;
+  readonly loadClient: () => Promise<ConnectPeerClient>;
+}
+
+export const PEERS: Readonly<Record<PeerName, Peer>> = {
+  raw: {
+    label: "raw nc.request",
+    serverFile: "peers/raw-server.ts",
+    loadClient: async () => (await import("./peers/raw-client.ts")).connectRawClient,
+  },
+  mux: {
+    label: "minimal mux",
+    serverFile: "peers/raw-server.ts",
+    loadClient: async () => (await import("./peers/mux-client.ts")).connectMuxClient,
+  },
+  connect: {
+    label: "Connect HTTP/2",
+    serverFile: "peers/connect-server.ts",
+    loadClient: async () => (await import("./peers/connect-client.ts")).connectConnectClient,
+  },
+  troupe: {
+    label: "Troupe",
+    serverFile: "peers/troupe-server.ts",
+    loadClient: async () => (await import("./peers/troupe-client.ts")).connectTroupeClient,
+  },
+};
+
+export function isPeerName(name: string): name is PeerName {
+  return (PEER_NAMES as readonly string[]).includes(name);
+}

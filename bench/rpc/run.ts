@@ -1,0 +1,86 @@
+/**
+ * bench/rpc driver: unary Echo calls through Troupe, raw nats.js `nc.request`, a minimal NATS
+ * request multiplexer and Connect over HTTP/2, with client and server in separate processes,
+ * on each runtime under test. Starts its own nats-server (never the system one), runs every
+ * peer once per round, rotating the order of peers (and runtimes) from round to round so that
+ * drift hits all of them alike, and prints Markdown tables of the medians over rounds.
+ * Progress goes to stderr; the report to stdout.
+ *
+ *   node_modules/.bin/node bench/rpc/run.ts [--runtimes bun,node] [--rounds 3] [--seconds 3]
+ *     [--peers raw,mux,connect,troupe] [--sizes 100,4096] [--json results.json]
+ *
+ * See run-options.ts for every flag and bench/README.md for the method and the results.
+ */
+import { writeFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { startNatsServer } from "../../runtime/testing.ts";
+import type { PeerName } from "./peers.ts";
+import { type Measurement, resultsTable } from "./results-table.ts";
+import { parseRunOptions } from "./run-options.ts";
+import { runPeer } from "./run-peer.ts";
+import { runtimeLabel } from "./runtime-label.ts";
+import type { RuntimeName } from "./runtimes.ts";
+
+const options = parseRunOptions(process.argv.slice(2));
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+/** `items` rotated left by `by`: round r starts with the r-th item. */
+function rotated<T>(items: readonly T[], by: number): T[] {
+  const shift = by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+function summary(measurement: Measurement): string {
+  const { run } = measurement;
+  if (run.kind === "unavailable") return `not available (${run.reason})`;
+  if (run.kind === "failed") return `FAILED\n${run.reason}`;
+  return run.sizes
+    .map(
+      (s) =>
+        `${s.sizeBytes} B: p50 ${Math.round(s.p50Us)} µs, p99 ${Math.round(s.p99Us)} µs, ` +
+        `${Math.round(s.callsPerSecond).toLocaleString("en-US")} calls/s`,
+    )
+    .join("; ");
+}
+
+const nats = await startNatsServer({ jetstream: false });
+const measurements: Measurement[] = [];
+const started = performance.now();
+try {
+  log(`nats-server ${nats.version} at ${nats.url}`);
+  const unavailable = new Set<`${RuntimeName}/${PeerName}`>();
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const runtime of rotated(options.runtimes, round - 1)) {
+      for (const peer of rotated(options.peers, round - 1)) {
+        if (unavailable.has(`${runtime}/${peer}`)) continue;
+        const run = await runPeer(runtime, peer, nats.url, options, repoRoot);
+        if (run.kind === "unavailable") unavailable.add(`${runtime}/${peer}`);
+        const measurement: Measurement = { round, runtime, peer, run };
+        measurements.push(measurement);
+        log(`round ${round} ${runtime} ${peer}: ${summary(measurement)}`);
+      }
+    }
+  }
+} finally {
+  await nats.dispose();
+}
+
+const minutes = (performance.now() - started) / 60_000;
+const command = ["node_modules/.bin/node", "bench/rpc/run.ts", ...process.argv.slice(2)].join(" ");
+process.stdout.write(
+  [
+    `\`${command}\` — ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}), ` +
+      `nats-server ${nats.version}, driver on ${runtimeLabel()}, ${minutes.toFixed(1)} min`,
+    "",
+    resultsTable({ ...options, measurements }),
+  ].join("\n"),
+);
+if (measurements.some((m) => m.run.kind === "failed")) process.exitCode = 1;
+if (options.jsonFile !== "") {
+  writeFileSync(
+    options.jsonFile,
+    `${JSON.stringify({ options, natsServer: nats.version, measurements }, null, 2)}\n`,
+  );
+}

@@ -1,0 +1,25 @@
+/**
+ * The JavaScript runtimes the benchmark can put under test, and how each runs a TypeScript
+ * file (all three run the repo's erasable TypeScript without a build). Binaries come from the
+ * repo's node_modules/.bin, so the versions are the pinned ones.
+ */
+import { join } from "node:path";
+
+export const RUNTIME_NAMES = ["bun", "node", "deno"] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
+/** The command line that runs `file` on `runtime`. */
+export function runtimeCommand(runtime: RuntimeName, repoRoot: string, file: string): [string, ...string[]] {
+  const bin = join(repoRoot, "node_modules", ".bin", runtime);
+  switch (runtime) {
+    case "bun":
+    case "node":
+      return [bin, file];
+    case "deno":
+      return [bin, "run", "--allow-all", file];
+  }
+}
+
+export function isRuntimeName(name: string): name is RuntimeName {
+  return (RUNTIME_NAMES as readonly string[]).includes(name);
+}

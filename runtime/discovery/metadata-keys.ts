@@ -1,0 +1,52 @@
+/**
+ * The metadata keys Troupe puts into its $SRV responses (NATS ADR-32 `metadata`: free-form
+ * string maps, immutable once set, named as NATS ADR-33 suggests). Every key is prefixed
+ * `troupe.` so it cannot collide with keys that NATS tools or users add. Values are always
+ * strings. See docs/adr/0005-discovery-with-srv.md.
+ */
+
+/** Service-level metadata (`metadata` of PING, INFO and STATS). */
+export const ServiceMetadata = {
+  /** The proto services this instance serves, comma-separated type names: `shop.v1.UserService`. */
+  services: "troupe.services",
+  /** The JavaScript runtime and its version: `bun 1.4.5`, `deno 2.9.6`, `node 26.10.0`. */
+  runtime: "troupe.runtime",
+  /** The host name of the machine or container. */
+  host: "troupe.host",
+  /** The version of Troupe the instance runs on. */
+  version: "troupe.version",
+} as const;
+export type ServiceMetadataKey = (typeof ServiceMetadata)[keyof typeof ServiceMetadata];
+
+/** Endpoint-level metadata (`endpoints[].metadata` of INFO): one endpoint per RPC method. */
+export const EndpointMetadata = {
+  /** The method kind, one of `RpcKind`. */
+  kind: "troupe.kind",
+  /** The request message type name: `shop.v1.GetUserRequest`. */
+  input: "troupe.input",
+  /** The response message type name: `shop.v1.User`. */
+  output: "troupe.output",
+  /** Whether a retry is safe, one of `Idempotency` (the proto `idempotency_level` option). */
+  idempotency: "troupe.idempotency",
+} as const;
+export type EndpointMetadataKey = (typeof EndpointMetadata)[keyof typeof EndpointMetadata];
+
+/** Values of `troupe.kind`: spelled as protobuf-es spells `DescMethod.methodKind`. */
+export const RpcKind = {
+  unary: "unary",
+  serverStreaming: "server_streaming",
+  clientStreaming: "client_streaming",
+  bidiStreaming: "bidi_streaming",
+} as const;
+export type RpcKind = (typeof RpcKind)[keyof typeof RpcKind];
+
+/**
+ * Values of `troupe.idempotency`: google.protobuf.MethodOptions.IdempotencyLevel in lower snake
+ * case (NO_SIDE_EFFECTS, IDEMPOTENT, IDEMPOTENCY_UNKNOWN).
+ */
+export const Idempotency = {
+  noSideEffects: "no_side_effects",
+  idempotent: "idempotent",
+  unknown: "unknown",
+} as const;
+export type Idempotency = (typeof Idempotency)[keyof typeof Idempotency];

@@ -1,0 +1,281 @@
+/**
+ * Serves Connect service implementations over NATS: one queue subscription per proto service on
+ * `rpc.<package>.<Service>.*` (queue group = the actor's name, so instances share the load),
+ * dispatching by method name. A method the service does not have is answered `unimplemented`;
+ * bad input is answered and counted, never thrown. Unary calls take the lean path in
+ * serve-unary.ts, streaming calls serve-stream.ts. See docs/adr/0004-rpc-over-nats.md.
+ */
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createHandlerContext,
+  createServiceImplSpec,
+  type Interceptor,
+  type MethodImplSpec,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import { parseTimeout } from "@connectrpc/connect/protocol-connect";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { createEndpointStats, type EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
+import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
+import { type Codec, type CodecOptions, codecOf, defaultCodecOptions } from "../protocol/codec.ts";
+import { Header } from "../protocol/headers.ts";
+import { metadataOf, natsHeader } from "../protocol/metadata.ts";
+import {
+  methodNameOf,
+  rpcInstanceWildcard,
+  rpcMethodSubject,
+  rpcServiceSubject,
+  rpcServiceWildcard,
+} from "../protocol/subjects.ts";
+import type { IncomingCall } from "./incoming-call.ts";
+import { replyError } from "./reply.ts";
+import { serveStream } from "./serve-stream.ts";
+import { serveUnary } from "./serve-unary.ts";
+import { PROTOCOL_NAME } from "./unary-context.ts";
+
+/** A proto service and its implementation (Connect's service implementation shape). */
+export interface ServiceRegistration<S extends DescService = DescService> {
+  readonly service: S;
+  readonly implementation: Partial<ServiceImpl<S>>;
+}
+
+/** Pairs a service with its implementation, with the implementation's types checked. */
+export function implement<S extends DescService>(
+  service: S,
+  implementation: Partial<ServiceImpl<S>>,
+): ServiceRegistration {
+  return { service, implementation } as ServiceRegistration;
+}
+
+export interface ServeOptions {
+  /** The queue group every instance of this actor joins (the actor's name). */
+  readonly name: string;
+  /**
+   * This instance's id: when set, the instance also serves its own subjects
+   * (`rpc.<package>.<Service>.<Method>.<id>`) for callers that chose it through discovery.
+   */
+  readonly instanceId: string;
+  /** Prefix of every Troupe subject, for several systems in one NATS account. */
+  readonly namespace: string;
+  /** Connect interceptors run around every implementation. */
+  readonly interceptors: Interceptor[];
+  readonly codecOptions: CodecOptions;
+  /** The longest deadline a caller may ask for; longer ones are cut to it. */
+  readonly maxTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export const defaultServeOptions: Omit<ServeOptions, "name"> = {
+  instanceId: "",
+  namespace: "",
+  interceptors: [],
+  codecOptions: defaultCodecOptions,
+  maxTimeoutMs: 5 * 60_000,
+  logger: createJsonLogger(),
+};
+
+/** One RPC method as served: what discovery reports and where its stats are kept. */
+export interface HostedEndpoint {
+  readonly method: DescMethod;
+  readonly subject: string;
+  readonly queueGroup: string;
+  readonly stats: EndpointStatsRecorder;
+}
+
+export interface ServiceHost {
+  readonly endpoints: readonly HostedEndpoint[];
+  /** Calls accepted and not yet answered (streams until they end). */
+  readonly inFlight: number;
+  /**
+   * Stops taking calls (the subscriptions are drained, so the queue group sends new calls to
+   * other instances), waits up to `graceMs` for in-flight calls to finish, then aborts the rest
+   * with `unavailable`. Resolves when no call is in flight.
+   */
+  drain(graceMs: number): Promise<void>;
+}
+
+interface MethodEntry {
+  readonly spec: MethodImplSpec;
+  readonly endpoint: HostedEndpoint;
+}
+
+export async function serveServices(
+  nc: NatsConnection,
+  registrations: readonly ServiceRegistration[],
+  partial: Partial<ServeOptions> & { name: string },
+): Promise<ServiceHost> {
+  const options: ServeOptions = { ...defaultServeOptions, ...partial };
+  const endpoints: HostedEndpoint[] = [];
+  const subscriptions: Subscription[] = [];
+  const live = new Set<{ abort(reason?: unknown): void }>();
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+
+  const finished = () => {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+  };
+
+  for (const { service, implementation } of registrations) {
+    const serviceSubject = rpcServiceSubject(service, options.namespace);
+    const implSpec = createServiceImplSpec(service, implementation);
+    const methods = new Map<string, MethodEntry>();
+    for (const method of service.methods) {
+      const spec = implSpec.methods[method.localName];
+      if (spec === undefined) continue;
+      const endpoint: HostedEndpoint = {
+        method,
+        subject: rpcMethodSubject(method, options.namespace),
+        queueGroup: options.name,
+        stats: createEndpointStats(),
+      };
+      endpoints.push(endpoint);
+      methods.set(method.name, { spec, endpoint });
+    }
+
+    const onMessage = (msg: Msg) => {
+      if (msg.reply === undefined || msg.reply === "") return; // nothing to answer to
+      const name = methodNameOf(msg.subject, serviceSubject) ?? "";
+      const entry = methods.get(name);
+      if (entry === undefined) {
+        replyError(msg, new ConnectError(`${service.typeName} has no method "${name}"`, Code.Unimplemented));
+        return;
+      }
+      const hdrs = msg.headers;
+      const contentType = hdrs === undefined ? undefined : natsHeader(hdrs, Header.contentType);
+      const codec = codecOf(contentType, msg.data);
+      if (codec === undefined) {
+        const error = new ConnectError(
+          `unsupported content type "${contentType}": use application/proto or application/json`,
+          Code.InvalidArgument,
+        );
+        entry.endpoint.stats.record(0, error.message);
+        replyError(msg, error);
+        return;
+      }
+      let timeoutMs: number | undefined;
+      const timeoutHeader = hdrs === undefined ? undefined : natsHeader(hdrs, Header.timeoutMs);
+      if (timeoutHeader !== undefined) {
+        const parsed = parseTimeout(timeoutHeader, options.maxTimeoutMs);
+        if (parsed.error !== undefined) {
+          entry.endpoint.stats.record(0, parsed.error.message);
+          replyError(msg, parsed.error);
+          return;
+        }
+        timeoutMs = parsed.timeoutMs;
+      }
+      inFlight++;
+      if (entry.spec.kind === "unary") {
+        serveUnary(nc, msg, entry.spec, entry.endpoint.stats, codec, timeoutMs, options, live, finished);
+      } else {
+        serveStreamingCall(nc, msg, entry, codec, timeoutMs);
+      }
+    };
+
+    const serveStreamingCall = (
+      nc: NatsConnection,
+      msg: Msg,
+      entry: MethodEntry,
+      codec: Codec,
+      timeoutMs: number | undefined,
+    ) => {
+      const started = performance.now();
+      const context = createHandlerContext({
+        service,
+        method: entry.spec.method,
+        protocolName: PROTOCOL_NAME,
+        requestMethod: "POST",
+        url: msg.subject,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        requestHeader: metadataOf(msg.headers).header,
+      });
+      live.add(context);
+      let done = false;
+      const call: IncomingCall = {
+        nc,
+        msg,
+        spec: entry.spec,
+        codec,
+        codecOptions: options.codecOptions,
+        context,
+        interceptors: options.interceptors,
+        maxPayloadBytes: nc.info?.max_payload ?? 1024 * 1024,
+        done(error) {
+          if (done) return;
+          done = true;
+          live.delete(context);
+          entry.endpoint.stats.record((performance.now() - started) * 1e6, error?.message);
+          if (error !== undefined && error.code === Code.Internal && error.cause !== undefined) {
+            options.logger.log("error", "handler failed", {
+              method: entry.spec.method.parent.typeName + "/" + entry.spec.method.name,
+              ...errorFields(error.cause),
+            });
+          }
+          finished();
+        },
+      };
+      try {
+        serveStream(call);
+      } catch (err) {
+        options.logger.log("error", "stream setup failed", errorFields(err));
+        call.done(new ConnectError("internal error", Code.Internal));
+      }
+    };
+
+    const callback = (err: Error | null, msg: Msg) => {
+      if (err !== null) {
+        options.logger.log("error", "subscription failed", {
+          service: service.typeName,
+          ...errorFields(err),
+        });
+        return;
+      }
+      try {
+        onMessage(msg);
+      } catch (err) {
+        // Last line of defence: whatever a message does, the actor keeps serving.
+        options.logger.log("error", "unexpected failure serving a message", errorFields(err));
+      }
+    };
+    subscriptions.push(
+      nc.subscribe(rpcServiceWildcard(service, options.namespace), { queue: options.name, callback }),
+    );
+    if (options.instanceId !== "") {
+      // No queue group: only this instance listens on its own subjects.
+      subscriptions.push(
+        nc.subscribe(rpcInstanceWildcard(service, options.instanceId, options.namespace), { callback }),
+      );
+    }
+  }
+
+  // The subscriptions must be registered with the server before callers are told we exist.
+  await nc.flush();
+
+  return {
+    endpoints,
+    get inFlight() {
+      return inFlight;
+    },
+    async drain(graceMs) {
+      await Promise.all(subscriptions.map((s) => (s.isClosed() ? undefined : s.drain())));
+      if (inFlight > 0) {
+        const allDone = new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const graceOver = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), graceMs);
+        });
+        const outcome = await Promise.race([allDone, graceOver]);
+        clearTimeout(timer);
+        if (outcome === "timeout") {
+          const reason = new ConnectError("the actor is shutting down", Code.Unavailable);
+          for (const call of [...live]) call.abort(reason);
+          await allDone;
+        }
+      }
+    },
+  };
+}

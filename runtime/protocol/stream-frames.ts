@@ -1,0 +1,413 @@
+/**
+ * Stream frames: the NATS messages that make up one streaming call (server, client or bidi
+ * streaming). docs/adr/0004-streams.md is the protocol; this module is the only place that writes
+ * and reads frames. Both ends of a call also share the three small machines at the bottom: the
+ * credit a sender may spend, the queue a receiver reads from (it checks sequence numbers and
+ * grants credit back as its reader consumes), and the pinger that, when a side has been silent,
+ * makes the NATS server tell it (503, no responders) whether its peer's call inbox still exists.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { decodeErrorReply, encodeErrorReply } from "./errors.ts";
+import { ContentType, Header, PROTOCOL_HEADERS, StreamFrame, TRAILER_PREFIX } from "./headers.ts";
+import { metadataOf, natsHeader } from "./metadata.ts";
+
+/**
+ * The first frame of each side. The client's opener goes to the method subject and carries the
+ * request metadata (and, for server streaming, the one request message); the server's answers
+ * from its call inbox. `credit`: messages the sender of this frame is ready to receive.
+ */
+export interface OpenFrame {
+  readonly kind: typeof StreamFrame.open;
+  readonly credit: number;
+  readonly header?: Headers | undefined;
+  readonly timeoutMs?: number | undefined;
+  readonly contentType?: string | undefined;
+  readonly data?: Uint8Array | undefined;
+}
+
+/** One message, numbered from 1 per direction. The server's first carries the response headers. */
+export interface MessageFrame {
+  readonly kind: typeof StreamFrame.message;
+  readonly seq: number;
+  readonly data: Uint8Array;
+  readonly header?: Headers | undefined;
+}
+
+/**
+ * The sender is done after `seq` messages: the client half-closes; the server ends the call with
+ * its trailers or error (and its response headers when it sent no message). `seq` is undefined
+ * only for a plain error reply, with which a host refuses a call before it becomes a stream.
+ */
+export interface EndFrame {
+  readonly kind: typeof StreamFrame.end;
+  readonly seq: number | undefined;
+  readonly header?: Headers | undefined;
+  readonly trailer?: Headers | undefined;
+  readonly error?: ConnectError | undefined;
+}
+
+/** The receiver is ready for `credit` more messages. */
+export interface CreditFrame {
+  readonly kind: typeof StreamFrame.credit;
+  readonly credit: number;
+}
+
+export interface CancelFrame {
+  readonly kind: typeof StreamFrame.cancel;
+}
+
+export interface PingFrame {
+  readonly kind: typeof StreamFrame.ping;
+}
+
+export type Frame = OpenFrame | MessageFrame | EndFrame | CreditFrame | CancelFrame | PingFrame;
+
+const EMPTY = new Uint8Array(0);
+const NO_RESPONDERS = 503;
+const COUNT = /^\d{1,15}$/;
+
+/** The NATS headers and payload of a frame. */
+export function encodeFrame(frame: Frame): { readonly headers: MsgHdrs; readonly data: Uint8Array } {
+  const hdrs = headers();
+  hdrs.set(Header.frame, frame.kind);
+  switch (frame.kind) {
+    case StreamFrame.open:
+      hdrs.set(Header.credit, String(frame.credit));
+      if (frame.timeoutMs !== undefined) hdrs.set(Header.timeoutMs, String(frame.timeoutMs));
+      if (frame.contentType !== undefined) hdrs.set(Header.contentType, frame.contentType);
+      appendMetadata(hdrs, frame.header, "");
+      return { headers: hdrs, data: frame.data ?? EMPTY };
+    case StreamFrame.message:
+      hdrs.set(Header.seq, String(frame.seq));
+      appendMetadata(hdrs, frame.header, "");
+      return { headers: hdrs, data: frame.data };
+    case StreamFrame.end: {
+      if (frame.seq !== undefined) hdrs.set(Header.seq, String(frame.seq));
+      appendMetadata(hdrs, frame.header, "");
+      appendMetadata(hdrs, frame.trailer, TRAILER_PREFIX);
+      if (frame.error === undefined) return { headers: hdrs, data: EMPTY };
+      const reply = encodeErrorReply(frame.error);
+      hdrs.set(Header.serviceErrorCode, String(reply.status));
+      hdrs.set(Header.serviceError, reply.description);
+      hdrs.set(Header.contentType, ContentType.json);
+      return { headers: hdrs, data: reply.body };
+    }
+    case StreamFrame.credit:
+      hdrs.set(Header.credit, String(frame.credit));
+      return { headers: hdrs, data: EMPTY };
+    default:
+      return { headers: hdrs, data: EMPTY };
+  }
+}
+
+/**
+ * The frame a NATS message carries. A malformed frame is `invalid_argument` saying what is wrong.
+ * Metadata is read only for `end` frames (and their error); a receiver that wants the response
+ * headers of the first message frame reads them with `metadataOf`.
+ */
+export function decodeFrame(msg: Pick<Msg, "headers" | "data">): Frame {
+  const hdrs = msg.headers;
+  const kind = hdrs?.get(Header.frame) ?? "";
+  if (hdrs === undefined || kind === "") {
+    // A plain error reply: the host refused the call before it became a stream.
+    if (hdrs !== undefined && natsHeader(hdrs, Header.serviceErrorCode) !== undefined) {
+      return endFrame(hdrs, msg.data, undefined);
+    }
+    throw new ConnectError(`not a stream frame: no ${Header.frame} header`, Code.InvalidArgument);
+  }
+  switch (kind) {
+    case StreamFrame.message:
+      return { kind, seq: count(hdrs, kind, Header.seq, 1), data: msg.data };
+    case StreamFrame.credit:
+      return { kind, credit: count(hdrs, kind, Header.credit, 1) };
+    case StreamFrame.open:
+      return { kind, credit: count(hdrs, kind, Header.credit, 0) };
+    case StreamFrame.end:
+      return endFrame(hdrs, msg.data, count(hdrs, kind, Header.seq, 0));
+    case StreamFrame.cancel:
+    case StreamFrame.ping:
+      return { kind };
+    default:
+      throw new ConnectError(`unknown stream frame "${kind}"`, Code.InvalidArgument);
+  }
+}
+
+/**
+ * A fresh call inbox under the connection's inbox prefix (accounts that restrict subscriptions
+ * grant `_INBOX.>` or a custom prefix; the NatsConnection interface does not expose options, the
+ * implementation does).
+ */
+export function createCallInbox(nc: NatsConnection): string {
+  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "");
+}
+
+/** True for the NATS server's "no responders" status: the subject the peer used has no subscriber. */
+export function isNoResponders(msg: Pick<Msg, "headers">): boolean {
+  return msg.headers?.code === NO_RESPONDERS;
+}
+
+/**
+ * Publishes a frame to `subject` with `reply` (the sender's call inbox, so that the NATS server
+ * answers 503 when the subject has no subscriber). A frame above the server's max_payload is
+ * `resource_exhausted` naming the limit (frames are never chunked); any other failure to publish
+ * (a closed connection) is `unavailable`.
+ */
+export function publishFrame(
+  nc: NatsConnection,
+  subject: string,
+  reply: string,
+  frame: Frame,
+  maxPayloadBytes: number,
+): void {
+  const { headers: hdrs, data } = encodeFrame(frame);
+  if (data.length > maxPayloadBytes) throw frameTooLarge(frame, data.length, maxPayloadBytes);
+  try {
+    nc.publish(subject, data, reply === "" ? { headers: hdrs } : { reply, headers: hdrs });
+  } catch (err) {
+    // nats.js counts headers too: a payload just under the limit can still exceed it.
+    if (err instanceof Error && err.message.includes("max_payload")) {
+      throw frameTooLarge(frame, data.length, maxPayloadBytes);
+    }
+    throw new ConnectError(
+      `cannot send a stream frame: ${String(err)}`,
+      Code.Unavailable,
+      undefined,
+      undefined,
+      err,
+    );
+  }
+}
+
+function frameTooLarge(frame: Frame, bytes: number, limit: number): ConnectError {
+  const what = frame.kind === StreamFrame.message || frame.kind === StreamFrame.open ? "message" : "frame";
+  return new ConnectError(
+    `a stream ${what} of ${bytes} bytes exceeds the NATS server's max_payload of ${limit} bytes`,
+    Code.ResourceExhausted,
+  );
+}
+
+function endFrame(hdrs: MsgHdrs, data: Uint8Array, seq: number | undefined): EndFrame {
+  const { header, trailer } = metadataOf(hdrs);
+  const status = natsHeader(hdrs, Header.serviceErrorCode);
+  if (status === undefined) return { kind: StreamFrame.end, seq, header, trailer };
+  const metadata = new Headers(header);
+  trailer.forEach((value, name) => {
+    metadata.append(name, value);
+  });
+  const error = decodeErrorReply(status, natsHeader(hdrs, Header.serviceError), data, metadata);
+  return { kind: StreamFrame.end, seq, header, trailer, error };
+}
+
+function count(hdrs: MsgHdrs, kind: string, name: string, min: number): number {
+  const text = hdrs.get(name);
+  const value = COUNT.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= min)) {
+    throw new ConnectError(
+      `stream frame "${kind}" needs ${name} as an integer >= ${min}, got "${text}"`,
+      Code.InvalidArgument,
+    );
+  }
+  return value;
+}
+
+/** Metadata travels under its own names; protocol headers in it are dropped, never forwarded. */
+function appendMetadata(to: MsgHdrs, from: Headers | undefined, prefix: string): void {
+  from?.forEach((value, name) => {
+    if (!PROTOCOL_HEADERS.has(name)) to.append(prefix + name, value);
+  });
+}
+
+/** Credit a sender may spend: one unit per message frame. One sender waits at a time. */
+export interface CreditGate {
+  readonly available: number;
+  grant(credit: number): void;
+  /** Spends one unit, waiting for a grant when there is none; rejects once the gate is closed. */
+  take(): Promise<void>;
+  /** Rejects the waiting sender, and every later `take()`, with `reason`. */
+  close(reason: unknown): void;
+}
+
+export function createCreditGate(initial: number): CreditGate {
+  let available = initial;
+  let waiter: { resolve(): void; reject(reason: unknown): void } | undefined;
+  let closed: { reason: unknown } | undefined;
+  return {
+    get available() {
+      return available;
+    },
+    grant(credit) {
+      available += credit;
+      if (waiter !== undefined && available > 0) {
+        available--;
+        const { resolve } = waiter;
+        waiter = undefined;
+        resolve();
+      }
+    },
+    take() {
+      if (closed !== undefined) return Promise.reject(closed.reason);
+      if (available > 0) {
+        available--;
+        return Promise.resolve();
+      }
+      if (waiter !== undefined) return Promise.reject(new Error("a credit gate serves one sender at a time"));
+      return new Promise<void>((resolve, reject) => {
+        waiter = { resolve, reject };
+      });
+    },
+    close(reason) {
+      if (closed !== undefined) return;
+      closed = { reason };
+      waiter?.reject(reason);
+      waiter = undefined;
+    },
+  };
+}
+
+/**
+ * What a receiver reads: the peer's messages in order. It checks each frame's sequence number
+ * (a gap is `data_loss`: core NATS drops messages for a slow consumer) and that the peer stays
+ * within the credit granted (`resource_exhausted` otherwise), and grants credit back as its reader
+ * consumes, in batches of half the window, so at most `window` messages are ever outstanding.
+ */
+export interface MessageQueue<T> extends AsyncIterable<T> {
+  /** Messages received so far. */
+  readonly received: number;
+  /** Queues message `seq`; throws a ConnectError when it is out of order or beyond the credit. */
+  push(seq: number, message: T): void;
+  /**
+   * The peer sent its last message: `seq` messages in all (undefined: not stated). Reading ends
+   * after the queued messages, with `error` if given; throws `data_loss` when messages are missing.
+   */
+  end(seq: number | undefined, error?: unknown): void;
+  /** Ends reading with `error`, after the messages already queued. No effect once ended. */
+  fail(error: unknown): void;
+}
+
+export function createMessageQueue<T>(window: number, grant: (credit: number) => void): MessageQueue<T> {
+  const items: T[] = [];
+  const batch = Math.max(1, Math.floor(window / 2));
+  let received = 0;
+  let granted = window;
+  let consumed = 0;
+  let outcome: { readonly error: unknown } | undefined;
+  let waiter: { resolve(result: IteratorResult<T>): void; reject(reason: unknown): void } | undefined;
+
+  const taken = (value: T): IteratorResult<T> => {
+    consumed++;
+    if (outcome === undefined && consumed >= batch) {
+      granted += consumed;
+      const credit = consumed;
+      consumed = 0;
+      grant(credit);
+    }
+    return { done: false, value };
+  };
+
+  const settleWaiter = () => {
+    if (waiter === undefined || outcome === undefined) return;
+    const { resolve, reject } = waiter;
+    waiter = undefined;
+    if (outcome.error === undefined) resolve({ done: true, value: undefined });
+    else reject(outcome.error);
+  };
+
+  const iterator: AsyncIterator<T> = {
+    next() {
+      if (items.length > 0) return Promise.resolve(taken(items.shift() as T));
+      if (outcome !== undefined) {
+        return outcome.error === undefined
+          ? Promise.resolve({ done: true, value: undefined })
+          : Promise.reject(outcome.error);
+      }
+      if (waiter !== undefined)
+        return Promise.reject(new Error("a message queue serves one reader at a time"));
+      return new Promise<IteratorResult<T>>((resolve, reject) => {
+        waiter = { resolve, reject };
+      });
+    },
+    return() {
+      return Promise.resolve({ done: true, value: undefined });
+    },
+  };
+
+  return {
+    get received() {
+      return received;
+    },
+    push(seq, message) {
+      if (seq !== received + 1) {
+        throw new ConnectError(
+          `stream message ${seq} arrived when ${received + 1} was due: messages were lost or reordered`,
+          Code.DataLoss,
+        );
+      }
+      if (seq > granted) {
+        throw new ConnectError(
+          `the peer sent stream message ${seq} with credit for only ${granted}`,
+          Code.ResourceExhausted,
+        );
+      }
+      received = seq;
+      if (waiter !== undefined) {
+        const { resolve } = waiter;
+        waiter = undefined;
+        resolve(taken(message));
+      } else {
+        items.push(message);
+      }
+    },
+    end(seq, error) {
+      if (outcome !== undefined) return;
+      if (seq !== undefined && seq !== received) {
+        throw new ConnectError(
+          `the stream ended after message ${seq} but ${received} arrived: messages were lost`,
+          Code.DataLoss,
+        );
+      }
+      outcome = { error };
+      if (items.length === 0) settleWaiter();
+    },
+    fail(error) {
+      if (outcome !== undefined) return;
+      outcome = { error };
+      if (items.length === 0) settleWaiter();
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+}
+
+/**
+ * Pings the peer whenever this side has published nothing for `idleMs`; `touch()` on every
+ * publish. The ping itself is ignored by the peer: its reply subject is what matters, because
+ * the NATS server answers it with 503 when the peer's call inbox is gone.
+ */
+export interface IdlePinger {
+  touch(): void;
+  stop(): void;
+}
+
+export function startIdlePinger(idleMs: number, ping: () => void): IdlePinger {
+  let last = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const check = () => {
+    const silentMs = Date.now() - last;
+    if (silentMs >= idleMs) {
+      ping();
+      last = Date.now();
+    }
+    if (!stopped) timer = setTimeout(check, Math.max(1, idleMs - (Date.now() - last)));
+  };
+  timer = setTimeout(check, idleMs);
+  return {
+    touch() {
+      last = Date.now();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
