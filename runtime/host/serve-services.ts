@@ -209,7 +209,7 @@ export async function serveServices(
           entry.endpoint.stats.record((performance.now() - started) * 1e6, error?.message);
           if (error !== undefined && error.code === Code.Internal && error.cause !== undefined) {
             options.logger.log("error", "handler failed", {
-              method: entry.spec.method.parent.typeName + "/" + entry.spec.method.name,
+              method: `${entry.spec.method.parent.typeName}/${entry.spec.method.name}`,
               ...errorFields(error.cause),
             });
           }
