@@ -6,7 +6,7 @@
  * grants; and it ends the call with trailers or the error. Whatever ends the call (the handler,
  * an error, the caller's cancel, the deadline, a vanished caller, the host's drain), the handler's
  * signal fires, the call inbox and timers are released and `call.done()` runs once.
- * Protocol: docs/adr/0004-streams.md.
+ * Protocol: docs/adr/0006-rpc-streams.md.
  */
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";

@@ -1,6 +1,6 @@
 /**
  * Stream frames: the NATS messages that make up one streaming call (server, client or bidi
- * streaming). docs/adr/0004-streams.md is the protocol; this module is the only place that writes
+ * streaming). docs/adr/0006-rpc-streams.md is the protocol; this module is the only place that writes
  * and reads frames. Both ends of a call also share the three small machines at the bottom: the
  * credit a sender may spend, the queue a receiver reads from (it checks sequence numbers and
  * grants credit back as its reader consumes), and the pinger that, when a side has been silent,

@@ -5,7 +5,7 @@
  * and every later frame goes there, so the call stays pinned to it. The response resolves with
  * the server's first message or end (which carry the response headers); the caller's messages
  * are sent as the server grants credit, and the server's are read within the credit this side
- * grants as its reader consumes. Protocol: docs/adr/0004-streams.md.
+ * grants as its reader consumes. Protocol: docs/adr/0006-rpc-streams.md.
  */
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamRequest, type StreamResponse } from "@connectrpc/connect";

@@ -353,14 +353,42 @@ describe("streaming calls over NATS", () => {
     );
   });
 
-  test("the JSON codec streams too", TIMEOUT, async () => {
-    const client = createClient(ProductService, createNatsTransport({ nc: clientNc, codec: "json" }));
-    const { items, error } = await drain(client.watchProducts({ ids: ["count", "", "3"] }));
+  test("the JSON codec streams in all three kinds", TIMEOUT, async () => {
+    // A bystander reads the frames on the wire, as `nats sub '_INBOX.>'` would.
+    const spy = await connect({ servers: server.url });
+    const bodies: string[] = [];
+    spy.subscribe("_INBOX.>", {
+      callback: (_err, msg) => {
+        if (msg.headers?.get(Header.frame) === StreamFrame.message) bodies.push(decoder.decode(msg.data));
+      },
+    });
+    await spy.flush();
+    const transport = createNatsTransport({ nc: clientNc, codec: "json" });
+    const { items, error } = await drain(
+      createClient(ProductService, transport).watchProducts({ ids: ["count", "", "3"] }),
+    );
     assert.equal(error, undefined);
     assert.deepEqual(
       items.map((res) => res.product?.id),
       ["1", "2", "3"],
     );
+    const lookups = await drain(
+      createClient(ProductService, transport).lookupProducts(fromArray([{ id: "j1" }, { id: "j2" }])),
+    );
+    assert.deepEqual(
+      lookups.items.map((res) => res.id),
+      ["j1", "j2"],
+    );
+    const summary = await createClient(InventoryService, transport).importStock(
+      fromArray<ImportRequest>([{ productId: "p1", onHand: 7n }]),
+    );
+    assert.equal(summary.updated, 7n);
+    await clientNc.flush();
+    await spy.flush();
+    await spy.close();
+    // 3 watched + 2 lookups each way + 1 import + its summary
+    assert.equal(bodies.length, 3 + 4 + 2);
+    for (const body of bodies) assert.doesNotThrow(() => JSON.parse(body), body);
   });
 
   test("server streaming: request headers in, response headers and trailers out", TIMEOUT, async () => {
@@ -858,8 +886,9 @@ describe("streaming calls across a cluster", () => {
     TIMEOUT,
     async () => {
       await using cluster = await startNatsCluster({ jetstream: false });
-      const serverNc = await connect({ servers: cluster.urls[0] });
-      const clientNc = await connect({ servers: cluster.urls[2] });
+      const [serverUrl = "", , clientUrl = ""] = cluster.urls;
+      const serverNc = await connect({ servers: serverUrl });
+      const clientNc = await connect({ servers: clientUrl });
       try {
         await serveServices(
           serverNc,
