@@ -24,6 +24,10 @@ export interface IncomingCall {
   readonly interceptors: Interceptor[];
   /** The server's max_payload: a reply or frame above it is refused with resource_exhausted. */
   readonly maxPayloadBytes: number;
+  /** Streams: client messages the host lets the caller send ahead of the handler. */
+  readonly creditWindow: number;
+  /** Streams: how long the host may be silent before it checks that the caller is still there. */
+  readonly idleTimeoutMs: number;
   /** Called exactly once when the call is over, with the error the caller was sent, if any. */
   done(error?: ConnectError): void;
 }

@@ -65,6 +65,10 @@ export interface ServeOptions {
   /** The longest deadline a caller may ask for; longer ones are cut to it. */
   readonly maxTimeoutMs: number;
   readonly logger: Logger;
+  /** Streams: client messages a call may send ahead of its handler. */
+  readonly creditWindow: number;
+  /** Streams: silence after which the host pings the caller to find out whether it is gone. */
+  readonly idleTimeoutMs: number;
 }
 
 export const defaultServeOptions: Omit<ServeOptions, "name"> = {
@@ -74,6 +78,8 @@ export const defaultServeOptions: Omit<ServeOptions, "name"> = {
   codecOptions: defaultCodecOptions,
   maxTimeoutMs: 5 * 60_000,
   logger: createJsonLogger(),
+  creditWindow: 64,
+  idleTimeoutMs: 5_000,
 };
 
 /** One RPC method as served: what discovery reports and where its stats are kept. */
@@ -107,6 +113,9 @@ export async function serveServices(
   partial: Partial<ServeOptions> & { name: string },
 ): Promise<ServiceHost> {
   const options: ServeOptions = { ...defaultServeOptions, ...partial };
+  if (!(options.creditWindow >= 1) || !(options.idleTimeoutMs > 0) || !(options.maxTimeoutMs > 0)) {
+    throw new Error("serveServices: creditWindow must be >= 1, idleTimeoutMs and maxTimeoutMs > 0");
+  }
   const endpoints: HostedEndpoint[] = [];
   const subscriptions: Subscription[] = [];
   const live = new Set<{ abort(reason?: unknown): void }>();
@@ -202,6 +211,8 @@ export async function serveServices(
         context,
         interceptors: options.interceptors,
         maxPayloadBytes: nc.info?.max_payload ?? 1024 * 1024,
+        creditWindow: options.creditWindow,
+        idleTimeoutMs: options.idleTimeoutMs,
         done(error) {
           if (done) return;
           done = true;

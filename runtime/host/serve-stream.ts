@@ -32,12 +32,6 @@ import {
 } from "../protocol/stream-frames.ts";
 import type { IncomingCall } from "./incoming-call.ts";
 
-/** Messages a caller may send ahead of the handler reading them (client and bidi streaming). */
-export const SERVER_CREDIT_WINDOW = 64;
-
-/** How long the server side of a call stays silent before it pings the caller's call inbox. */
-export const SERVER_IDLE_TIMEOUT_MS = 5_000;
-
 export function serveStream(call: IncomingCall): void {
   const { nc, msg, spec, codec, codecOptions, context } = call;
   const method = spec.method;
@@ -87,7 +81,7 @@ export function serveStream(call: IncomingCall): void {
 
   const inbox = createCallInbox(nc);
   const sendCredit = createCreditGate(opener.credit);
-  const window = spec.kind === "server_streaming" ? 0 : SERVER_CREDIT_WINDOW;
+  const window = spec.kind === "server_streaming" ? 0 : call.creditWindow;
   const input = createMessageQueue<MessageShape<DescMessage>>(window, (credit) =>
     trySend({ kind: StreamFrame.credit, credit }),
   );
@@ -212,7 +206,7 @@ export function serveStream(call: IncomingCall): void {
     finish(toConnectError(err), false);
     return;
   }
-  pinger = startIdlePinger(SERVER_IDLE_TIMEOUT_MS, () => trySend({ kind: StreamFrame.ping }));
+  pinger = startIdlePinger(call.idleTimeoutMs, () => trySend({ kind: StreamFrame.ping }));
   context.signal.addEventListener("abort", onAbort);
   if (context.signal.aborted) {
     onAbort();

@@ -75,6 +75,9 @@ export function createNatsTransport(
   partial: Partial<NatsTransportOptions> & { nc: NatsConnection },
 ): Transport {
   const options: NatsTransportOptions = { ...defaultNatsTransportOptions, ...partial };
+  if (!(options.creditWindow >= 1) || !(options.idleTimeoutMs > 0) || !(options.timeoutMs > 0)) {
+    throw new Error("createNatsTransport: creditWindow must be >= 1, idleTimeoutMs and timeoutMs > 0");
+  }
   const { nc, codec, codecOptions, interceptors } = options;
   const mux = replyMuxOf(nc);
   const subjects = new Map<DescMethod, string>();
