@@ -3,7 +3,6 @@
  * its p50/p99 at one in flight, per runtime and payload size, with Troupe's ratios against the
  * issue's targets. Peers that could not run are listed as "not available", with the reason.
  */
-
 import { PEER_NAMES, PEERS, type PeerName } from "./peers.ts";
 import { median } from "./percentile.ts";
 import type { PeerRun } from "./run-peer.ts";
@@ -62,8 +61,9 @@ export function resultsTable(input: TableInput): string {
   const missingOf = (runtime: RuntimeName, peer: PeerName) =>
     runsOf(runtime, peer).some((run) => run.kind === "failed") ? "failed" : "not available";
   const versionOf = (runtime: RuntimeName) => {
-    for (const m of measurements)
+    for (const m of measurements) {
       if (m.runtime === runtime && m.run.kind === "result") return m.run.runtimeVersion;
+    }
     return runtime;
   };
   const ratio = (a: number | undefined, b: number | undefined, limit: number, atLeast: boolean) => {
@@ -111,7 +111,7 @@ export function resultsTable(input: TableInput): string {
           ...peers.map((peer) => {
             const value = m(peer);
             return value === undefined
-              ? "not available"
+              ? missingOf(runtime, peer)
               : `${Math.round(value.p50Us)} / ${Math.round(value.p99Us)}`;
           }),
           ratio(m("troupe")?.p50Us, m("raw")?.p50Us, TARGETS.p50VsRaw, false),
@@ -122,8 +122,9 @@ export function resultsTable(input: TableInput): string {
 
   const notes = new Set<string>();
   for (const { round, runtime, peer, run } of measurements) {
-    if (run.kind === "unavailable")
+    if (run.kind === "unavailable") {
       notes.add(`- ${PEERS[peer].label} not available on ${runtime}: ${run.reason}`);
+    }
     if (run.kind === "failed") {
       notes.add(
         `- ${PEERS[peer].label} failed on ${runtime} in round ${round}: ${run.reason.split("\n")[0]}`,

@@ -20,8 +20,7 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createEndpointStats, type EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { type Codec, type CodecOptions, codecOf, defaultCodecOptions } from "../protocol/codec.ts";
-import { Header } from "../protocol/headers.ts";
-import { metadataOf, natsHeader } from "../protocol/metadata.ts";
+import { metadataOf, readCallHeaders } from "../protocol/metadata.ts";
 import {
   methodNameOf,
   rpcInstanceWildcard,
@@ -152,8 +151,7 @@ export async function serveServices(
         replyError(msg, new ConnectError(`${service.typeName} has no method "${name}"`, Code.Unimplemented));
         return;
       }
-      const hdrs = msg.headers;
-      const contentType = hdrs === undefined ? undefined : natsHeader(hdrs, Header.contentType);
+      const { contentType, timeoutMs: timeoutHeader } = readCallHeaders(msg.headers);
       const codec = codecOf(contentType, msg.data);
       if (codec === undefined) {
         const error = new ConnectError(
@@ -165,7 +163,6 @@ export async function serveServices(
         return;
       }
       let timeoutMs: number | undefined;
-      const timeoutHeader = hdrs === undefined ? undefined : natsHeader(hdrs, Header.timeoutMs);
       if (timeoutHeader !== undefined) {
         const parsed = parseTimeout(timeoutHeader, options.maxTimeoutMs);
         if (parsed.error !== undefined) {

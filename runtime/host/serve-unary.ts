@@ -26,7 +26,11 @@ export interface LiveCall {
   abort(reason?: unknown): void;
 }
 
-const deadlines = createDeadlineQueue();
+const deadlines = createDeadlineQueue<LiveUnary>((call) =>
+  call.abort(new ConnectError("the deadline expired before the handler answered", Code.DeadlineExceeded)),
+);
+
+interface LiveUnary extends LiveCall, DeadlineEntry {}
 
 export function serveUnary(
   nc: NatsConnection,
@@ -59,11 +63,10 @@ export function serveUnary(
     timeoutMs === undefined ? undefined : started + timeoutMs,
   );
   let settled = false;
-  let deadline: DeadlineEntry | undefined;
 
   const end = (error: ConnectError | undefined) => {
     settled = true;
-    if (deadline !== undefined) deadlines.cancel(deadline);
+    deadlines.cancel(call);
     live.delete(call);
     stats.record((performance.now() - started) * 1e6, error?.message);
     finished();
@@ -106,19 +109,16 @@ export function serveUnary(
     end(undefined);
   };
 
-  const call: LiveCall = {
+  const call: LiveUnary = {
+    deadline: context.deadline ?? Number.POSITIVE_INFINITY,
+    index: -1,
     abort(reason) {
       context.abort(reason);
       fail(reason);
     },
   };
   live.add(call);
-  if (context.deadline !== undefined) {
-    deadline = deadlines.add(context.deadline, () => {
-      deadline = undefined;
-      call.abort(new ConnectError("the deadline expired before the handler answered", Code.DeadlineExceeded));
-    });
-  }
+  if (context.deadline !== undefined) deadlines.schedule(call);
 
   let result: unknown;
   try {

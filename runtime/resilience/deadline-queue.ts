@@ -2,32 +2,32 @@
  * Deadlines for many concurrent calls on one timer. A binary min-heap ordered by deadline, with
  * O(log n) removal, so a call that completes leaves nothing behind; one `setTimeout` is armed for
  * the earliest deadline. Per call this costs one small object instead of a timer (the unary hot
- * path runs tens of thousands of calls a second).
+ * path runs tens of thousands of calls a second). Entries are the callers' own call objects,
+ * so scheduling allocates nothing.
  */
 export interface DeadlineEntry {
-  /** `performance.now()` time at which `expire` runs. */
+  /** `performance.now()` time at which the entry expires. */
   readonly deadline: number;
-  /** Position in the heap; -1 once expired or cancelled. */
+  /** Position in the heap, kept by the queue; -1 when not scheduled. Start with -1. */
   index: number;
-  readonly expire: () => void;
 }
 
-export interface DeadlineQueue {
-  /** Runs `expire` at `deadline` (a `performance.now()` time) unless cancelled first. */
-  add(deadline: number, expire: () => void): DeadlineEntry;
+export interface DeadlineQueue<E extends DeadlineEntry> {
+  /** Passes `entry` to the queue's `onExpire` at `entry.deadline` unless cancelled first. */
+  schedule(entry: E): void;
   /** Removes an entry; a no-op for one that already expired or was cancelled. */
-  cancel(entry: DeadlineEntry): void;
+  cancel(entry: E): void;
   readonly size: number;
 }
 
-export function createDeadlineQueue(): DeadlineQueue {
-  const heap: DeadlineEntry[] = [];
+export function createDeadlineQueue<E extends DeadlineEntry>(onExpire: (entry: E) => void): DeadlineQueue<E> {
+  const heap: E[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   let armedFor = Number.POSITIVE_INFINITY;
 
   const swap = (i: number, j: number) => {
-    const a = heap[i] as DeadlineEntry;
-    const b = heap[j] as DeadlineEntry;
+    const a = heap[i] as E;
+    const b = heap[j] as E;
     heap[i] = b;
     heap[j] = a;
     b.index = i;
@@ -36,7 +36,7 @@ export function createDeadlineQueue(): DeadlineQueue {
   const up = (i: number) => {
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((heap[parent] as DeadlineEntry).deadline <= (heap[i] as DeadlineEntry).deadline) return;
+      if ((heap[parent] as E).deadline <= (heap[i] as E).deadline) return;
       swap(i, parent);
       i = parent;
     }
@@ -46,16 +46,10 @@ export function createDeadlineQueue(): DeadlineQueue {
       const left = 2 * i + 1;
       const right = left + 1;
       let least = i;
-      if (
-        left < heap.length &&
-        (heap[left] as DeadlineEntry).deadline < (heap[least] as DeadlineEntry).deadline
-      ) {
+      if (left < heap.length && (heap[left] as E).deadline < (heap[least] as E).deadline) {
         least = left;
       }
-      if (
-        right < heap.length &&
-        (heap[right] as DeadlineEntry).deadline < (heap[least] as DeadlineEntry).deadline
-      ) {
+      if (right < heap.length && (heap[right] as E).deadline < (heap[least] as E).deadline) {
         least = right;
       }
       if (least === i) return;
@@ -65,7 +59,7 @@ export function createDeadlineQueue(): DeadlineQueue {
   };
   const removeAt = (i: number) => {
     const last = heap.length - 1;
-    const entry = heap[i] as DeadlineEntry;
+    const entry = heap[i] as E;
     if (i !== last) swap(i, last);
     heap.pop();
     entry.index = -1;
@@ -89,21 +83,24 @@ export function createDeadlineQueue(): DeadlineQueue {
     timer = undefined;
     armedFor = Number.POSITIVE_INFINITY;
     const now = performance.now();
-    while (heap.length > 0 && (heap[0] as DeadlineEntry).deadline <= now) {
-      const entry = heap[0] as DeadlineEntry;
-      removeAt(0);
-      entry.expire();
+    try {
+      while (heap.length > 0 && (heap[0] as E).deadline <= now) {
+        const entry = heap[0] as E;
+        removeAt(0);
+        onExpire(entry);
+      }
+    } finally {
+      arm();
     }
-    arm();
   };
 
   return {
-    add(deadline, expire) {
-      const entry: DeadlineEntry = { deadline, index: heap.length, expire };
+    schedule(entry) {
+      if (entry.index >= 0) return;
+      entry.index = heap.length;
       heap.push(entry);
       up(entry.index);
       arm();
-      return entry;
     },
     cancel(entry) {
       if (entry.index >= 0) removeAt(entry.index);

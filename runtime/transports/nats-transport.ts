@@ -27,21 +27,21 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
-import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import {
   type Codec,
   type CodecOptions,
   contentTypeOf,
-  decodeMessage,
   defaultCodecOptions,
   encodeMessage,
 } from "../protocol/codec.ts";
-import { decodeErrorReply } from "../protocol/errors.ts";
 import { Header } from "../protocol/headers.ts";
-import { appendMetadata, metadataOf, natsHeader } from "../protocol/metadata.ts";
+import { appendMetadata } from "../protocol/metadata.ts";
 import { rpcMethodSubject } from "../protocol/subjects.ts";
+import { EncodeOnceHeaders } from "./encode-once-headers.ts";
 import { openStream } from "./nats-stream.ts";
-import { replyMuxOf } from "./reply-mux.ts";
+import { type ReplyCall, type ReplyMux, replyMuxOf } from "./reply-mux.ts";
+import { unaryResponse } from "./unary-response.ts";
 
 export interface NatsTransportOptions {
   readonly nc: NatsConnection;
@@ -80,6 +80,19 @@ export function createNatsTransport(
   }
   const { nc, codec, codecOptions, interceptors } = options;
   const mux = replyMuxOf(nc);
+  const requestHeaders = (
+    timeoutMs: number,
+    header: Headers | undefined,
+    hdrs: MsgHdrs = headers(),
+  ): MsgHdrs => {
+    hdrs.set(Header.timeoutMs, String(Math.max(1, Math.ceil(timeoutMs))));
+    if (codec === "json") hdrs.set(Header.contentType, contentTypeOf("json"));
+    if (header !== undefined) appendMetadata(hdrs, header);
+    return hdrs;
+  };
+  // Most calls carry no metadata and the default deadline: their header block is the same bytes
+  // every time, encoded once.
+  const defaultHeaders = requestHeaders(options.timeoutMs, undefined, new EncodeOnceHeaders());
   const subjects = new Map<DescMethod, string>();
   const subjectOf = (method: DescMethod): string => {
     let subject = subjects.get(method);
@@ -100,41 +113,28 @@ export function createNatsTransport(
     const subject = subjectOf(method);
     if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
     const bytes = encodeMessage(method.input, codec, message, codecOptions);
-    const hdrs = headers();
-    hdrs.set(Header.timeoutMs, String(Math.max(1, Math.ceil(timeoutMs))));
-    if (codec === "json") hdrs.set(Header.contentType, contentTypeOf("json"));
-    if (header !== undefined) appendMetadata(hdrs, header);
+    const hdrs =
+      header === undefined && timeoutMs === options.timeoutMs
+        ? defaultHeaders
+        : requestHeaders(timeoutMs, header);
 
     return new Promise<UnaryResponse<I, O>>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const handler = {
-        onReply(msg: Msg) {
-          if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
-          try {
-            resolve(unaryResponse(method, msg, codec, codecOptions));
-          } catch (err) {
-            reject(err);
-          }
-        },
-        onError(error: ConnectError) {
-          if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      };
-      let forget: () => void;
+      const call = new PendingUnary(
+        subject,
+        performance.now() + timeoutMs,
+        method,
+        codec,
+        codecOptions,
+        resolve,
+        reject,
+      );
       try {
-        forget = mux.request(subject, bytes, hdrs, performance.now() + timeoutMs, handler);
+        mux.request(call, bytes, hdrs);
       } catch (err) {
         reject(requestFailed(err, subject, bytes.length, nc));
         return;
       }
-      if (signal !== undefined) {
-        onAbort = () => {
-          forget();
-          reject(ConnectError.from(signal.reason, Code.Canceled));
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      }
+      if (signal !== undefined) call.watch(signal, mux);
     });
   }
 
@@ -215,26 +215,65 @@ export function createNatsTransport(
   };
 }
 
-/** Reads a unary reply: an error reply rejects; otherwise the message and its metadata. */
-function unaryResponse<I extends DescMessage, O extends DescMessage>(
-  method: DescMethodUnary<I, O>,
-  msg: Msg,
-  codec: Codec,
-  codecOptions: CodecOptions,
-): UnaryResponse<I, O> {
-  const hdrs = msg.headers;
-  const { header, trailer } = metadataOf(hdrs);
-  const status = natsHeader(hdrs, Header.serviceErrorCode);
-  if (status !== undefined) {
-    throw decodeErrorReply(status, natsHeader(hdrs, Header.serviceError), msg.data, header);
+/** One unary call waiting in the reply multiplexer: its map entry, deadline entry and promise. */
+class PendingUnary<I extends DescMessage, O extends DescMessage> implements ReplyCall {
+  readonly subject: string;
+  readonly deadline: number;
+  token = "";
+  index = -1;
+  private readonly method: DescMethodUnary<I, O>;
+  private readonly codec: Codec;
+  private readonly codecOptions: CodecOptions;
+  private readonly resolve: (response: UnaryResponse<I, O>) => void;
+  private readonly reject: (reason: unknown) => void;
+  private signal: AbortSignal | undefined;
+  private onAbort: (() => void) | undefined;
+
+  constructor(
+    subject: string,
+    deadline: number,
+    method: DescMethodUnary<I, O>,
+    codec: Codec,
+    codecOptions: CodecOptions,
+    resolve: (response: UnaryResponse<I, O>) => void,
+    reject: (reason: unknown) => void,
+  ) {
+    this.subject = subject;
+    this.deadline = deadline;
+    this.method = method;
+    this.codec = codec;
+    this.codecOptions = codecOptions;
+    this.resolve = resolve;
+    this.reject = reject;
   }
-  let message: MessageShape<O>;
-  try {
-    message = decodeMessage(method.output, codec, msg.data, codecOptions);
-  } catch (err) {
-    throw new ConnectError(`invalid reply: ${(err as Error).message}`, Code.Internal);
+
+  /** A caller's abort forgets the call and rejects it as `canceled`. */
+  watch(signal: AbortSignal, mux: ReplyMux): void {
+    this.signal = signal;
+    this.onAbort = () => {
+      mux.forget(this);
+      this.reject(ConnectError.from(signal.reason, Code.Canceled));
+    };
+    signal.addEventListener("abort", this.onAbort, { once: true });
   }
-  return { stream: false, service: method.parent, method, header, message, trailer };
+
+  onReply(msg: Msg): void {
+    this.unwatch();
+    try {
+      this.resolve(unaryResponse(this.method, msg, this.codec, this.codecOptions));
+    } catch (err) {
+      this.reject(err);
+    }
+  }
+
+  onError(error: ConnectError): void {
+    this.unwatch();
+    this.reject(error);
+  }
+
+  private unwatch(): void {
+    if (this.onAbort !== undefined) this.signal?.removeEventListener("abort", this.onAbort);
+  }
 }
 
 /** The ConnectError for a request that could not be published. */

@@ -2,7 +2,8 @@
  * One reply multiplexer per NATS connection for unary calls: a single wildcard subscription on
  * `<inbox prefix>.<nuid>.*`, a map from reply token to the waiting call, and one deadline queue.
  * Compared with nats.js `request()`, a call costs no subscription, no timer and no Error built
- * for an async stack trace (see its `noAsyncTraces` option) — only a map entry and a promise.
+ * for an async stack trace (see its `noAsyncTraces` option): the caller's own call object is
+ * the map entry and the deadline entry.
  *
  * Failures are ConnectErrors: no responders (the NATS server's 503 status reply) is
  * `unavailable` at once; an expired deadline is `deadline_exceeded`; a permissions violation on
@@ -19,42 +20,22 @@ import {
 } from "@nats-io/nats-core";
 import { createDeadlineQueue, type DeadlineEntry } from "../resilience/deadline-queue.ts";
 
-/** What a pending call hears back: the reply message, or why there is none. */
-export interface ReplyHandler {
+/** A call waiting for its reply; the mux keeps `token` and `index`. Start both empty (-1). */
+export interface ReplyCall extends DeadlineEntry {
+  readonly subject: string;
+  token: string;
   onReply(msg: Msg): void;
   onError(error: ConnectError): void;
 }
 
 export interface ReplyMux {
-  /**
-   * Publishes a request and routes its reply to `handler`. `deadline` is a `performance.now()`
-   * time. Returns a function that forgets the call (for a caller that gave up).
-   */
-  request(
-    subject: string,
-    data: Uint8Array,
-    hdrs: MsgHdrs | undefined,
-    deadline: number,
-    handler: ReplyHandler,
-  ): () => void;
-}
-
-interface Pending {
-  readonly subject: string;
-  readonly handler: ReplyHandler;
-  entry: DeadlineEntry | undefined;
+  /** Publishes a request whose reply (or failure) goes to `call`; throws if publishing fails. */
+  request(call: ReplyCall, data: Uint8Array, hdrs: MsgHdrs | undefined): void;
+  /** Forgets a call whose caller gave up; a late reply is dropped. */
+  forget(call: ReplyCall): void;
 }
 
 const NO_RESPONDERS = 503;
-
-/**
- * The inbox prefix the connection was configured with (accounts that restrict subscriptions
- * grant `_INBOX.>` or a custom prefix). The NatsConnection interface does not expose options,
- * the implementation does.
- */
-function inboxPrefixOf(nc: NatsConnection): string {
-  return (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "";
-}
 const muxes = new WeakMap<NatsConnection, ReplyMux>();
 
 /** The connection's multiplexer, created on first use. */
@@ -67,45 +48,58 @@ export function replyMuxOf(nc: NatsConnection): ReplyMux {
   return mux;
 }
 
+/**
+ * The inbox prefix the connection was configured with (accounts that restrict subscriptions
+ * grant `_INBOX.>` or a custom prefix). The NatsConnection interface does not expose options,
+ * the implementation does.
+ */
+function inboxPrefixOf(nc: NatsConnection): string {
+  return (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "";
+}
+
 function createReplyMux(nc: NatsConnection): ReplyMux {
-  const pending = new Map<string, Pending>();
-  const deadlines = createDeadlineQueue();
+  const pending = new Map<string, ReplyCall>();
   let prefix = "";
   let sub: Subscription | undefined;
   let counter = 0;
 
-  const settle = (token: string): Pending | undefined => {
-    const call = pending.get(token);
-    if (call === undefined) return undefined;
-    pending.delete(token);
-    if (call.entry !== undefined) deadlines.cancel(call.entry);
-    return call;
+  /** Removes a call; true when it was still waiting (so it is the caller's to settle). */
+  const settle = (call: ReplyCall): boolean => {
+    if (!pending.delete(call.token)) return false;
+    deadlines.cancel(call);
+    return true;
   };
+  const deadlines = createDeadlineQueue<ReplyCall>((call) => {
+    if (settle(call)) {
+      call.onError(
+        new ConnectError(`no reply from ${call.subject} before the deadline`, Code.DeadlineExceeded),
+      );
+    }
+  });
 
   const failAll = (error: ConnectError, match?: (subject: string) => boolean) => {
-    for (const [token, call] of [...pending]) {
+    for (const call of [...pending.values()]) {
       if (match !== undefined && !match(call.subject)) continue;
-      settle(token);
-      call.handler.onError(error);
+      if (settle(call)) call.onError(error);
     }
   };
 
   const subscribe = () => {
     prefix = `${createInbox(inboxPrefixOf(nc))}.`;
     const prefixLength = prefix.length;
-    sub = nc.subscribe(`${prefix}*`, {
+    const current = nc.subscribe(`${prefix}*`, {
       callback: (err, msg) => {
         if (err !== null) return; // the subscription's end is handled below
-        const call = settle(msg.subject.slice(prefixLength));
-        if (call === undefined) return; // late reply to a call that already gave up
+        const call = pending.get(msg.subject.slice(prefixLength));
+        if (call === undefined || !settle(call)) return; // late reply to a call that gave up
         if (msg.headers?.code === NO_RESPONDERS) {
-          call.handler.onError(new ConnectError(`no responders on ${call.subject}`, Code.Unavailable));
+          call.onError(new ConnectError(`no responders on ${call.subject}`, Code.Unavailable));
         } else {
-          call.handler.onReply(msg);
+          call.onReply(msg);
         }
       },
     });
-    const current = sub;
+    sub = current;
     current.closed.then(
       () => {
         if (sub === current) sub = undefined;
@@ -140,36 +134,28 @@ function createReplyMux(nc: NatsConnection): ReplyMux {
   void nc.closed().then(() => failAll(new ConnectError("the NATS connection is closed", Code.Unavailable)));
 
   return {
-    request(subject, data, hdrs, deadline, handler) {
+    request(call, data, hdrs) {
       if (nc.isClosed() || nc.isDraining()) {
-        handler.onError(new ConnectError("the NATS connection is closed", Code.Unavailable));
-        return () => {};
+        call.onError(new ConnectError("the NATS connection is closed", Code.Unavailable));
+        return;
       }
       if (sub === undefined) subscribe();
-      const token = (counter++).toString(36);
-      const call: Pending = { subject, handler, entry: undefined };
-      pending.set(token, call);
-      call.entry = deadlines.add(deadline, () => {
-        call.entry = undefined;
-        if (settle(token) !== undefined) {
-          handler.onError(
-            new ConnectError(`no reply from ${subject} before the deadline`, Code.DeadlineExceeded),
-          );
-        }
-      });
+      call.token = (counter++).toString(36);
+      pending.set(call.token, call);
+      deadlines.schedule(call);
       try {
         nc.publish(
-          subject,
+          call.subject,
           data,
-          hdrs === undefined ? { reply: prefix + token } : { reply: prefix + token, headers: hdrs },
+          hdrs === undefined ? { reply: prefix + call.token } : { reply: prefix + call.token, headers: hdrs },
         );
       } catch (err) {
-        settle(token);
+        settle(call);
         throw err;
       }
-      return () => {
-        settle(token);
-      };
+    },
+    forget(call) {
+      settle(call);
     },
   };
 }
