@@ -11,6 +11,22 @@ export {
   serveActor,
 } from "./actor/serve-actor.ts";
 export { type ActorProcess, runActor } from "./cli/run-actor.ts";
+// Discovery: services, instances, endpoints and stats over $SRV (NATS ADR-32).
+export {
+  type DiscoverOptions,
+  defaultDiscoverOptions,
+  pingServices,
+  serviceInfos,
+  serviceStats,
+} from "./discovery/discover.ts";
+export { EndpointMetadata, Idempotency, RpcKind, ServiceMetadata } from "./discovery/metadata-keys.ts";
+export type {
+  EndpointInfo,
+  EndpointStats,
+  InfoResponse,
+  PingResponse,
+  StatsResponse,
+} from "./discovery/service-responses.ts";
 export {
   defaultServeOptions,
   type HostedEndpoint,

@@ -31,7 +31,7 @@ import {
 import type { IncomingCall } from "./incoming-call.ts";
 import { replyError } from "./reply.ts";
 import { serveStream } from "./serve-stream.ts";
-import { serveUnary } from "./serve-unary.ts";
+import { createUnaryCalls, type LiveCall, serveUnary, type UnaryHost } from "./serve-unary.ts";
 import { PROTOCOL_NAME } from "./unary-context.ts";
 
 /** A proto service and its implementation (Connect's service implementation shape). */
@@ -117,7 +117,9 @@ export async function serveServices(
   }
   const endpoints: HostedEndpoint[] = [];
   const subscriptions: Subscription[] = [];
-  const live = new Set<{ abort(reason?: unknown): void }>();
+  // Streams in flight; unary calls in flight live in their deadline queue.
+  const live = new Set<LiveCall>();
+  const unaryCalls = createUnaryCalls();
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
@@ -125,6 +127,8 @@ export async function serveServices(
     inFlight--;
     if (inFlight === 0) idle?.();
   };
+
+  const unaryHost: UnaryHost = { nc, options, calls: unaryCalls, finished };
 
   for (const { service, implementation } of registrations) {
     const serviceSubject = rpcServiceSubject(service, options.namespace);
@@ -174,7 +178,7 @@ export async function serveServices(
       }
       inFlight++;
       if (entry.spec.kind === "unary") {
-        serveUnary(nc, msg, entry.spec, entry.endpoint.stats, codec, timeoutMs, options, live, finished);
+        serveUnary(unaryHost, msg, entry.spec, entry.endpoint.stats, codec, timeoutMs);
       } else {
         serveStreamingCall(nc, msg, entry, codec, timeoutMs);
       }
@@ -280,7 +284,7 @@ export async function serveServices(
         clearTimeout(timer);
         if (outcome === "timeout") {
           const reason = new ConnectError("the actor is shutting down", Code.Unavailable);
-          for (const call of [...live]) call.abort(reason);
+          for (const call of [...live, ...unaryCalls.entries()]) call.abort(reason);
           await allDone;
         }
       }

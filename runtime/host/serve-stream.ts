@@ -21,15 +21,15 @@ import { toConnectError } from "../protocol/errors.ts";
 import { Header, StreamFrame } from "../protocol/headers.ts";
 import {
   createCallInbox,
-  createCreditGate,
-  createMessageQueue,
   decodeFrame,
   type Frame,
-  type IdlePinger,
   isNoResponders,
   publishFrame,
-  startIdlePinger,
+  subscribeCallInbox,
 } from "../protocol/stream-frames.ts";
+import { createCreditGate } from "../streams/credit-gate.ts";
+import { type IdlePinger, startIdlePinger } from "../streams/idle-pinger.ts";
+import { createMessageQueue } from "../streams/message-queue.ts";
 import type { IncomingCall } from "./incoming-call.ts";
 
 export function serveStream(call: IncomingCall): void {
@@ -185,20 +185,11 @@ export function serveStream(call: IncomingCall): void {
   };
 
   try {
-    sub = nc.subscribe(inbox, {
-      callback: (err, frameMsg) => {
-        if (err === null) onFrame(frameMsg);
-      },
-    });
+    sub = subscribeCallInbox(nc, inbox, onFrame, (error) => finish(error, false));
   } catch (err) {
     refuse(new ConnectError(`cannot subscribe a call inbox: ${String(err)}`, Code.Unavailable));
     return;
   }
-  sub.closed.then(
-    () =>
-      finish(new ConnectError("the call inbox closed: the NATS connection is gone", Code.Unavailable), false),
-    (err: unknown) => finish(ConnectError.from(err, Code.Unavailable), false),
-  );
   try {
     // The inbox subscription precedes `open` on this connection, so the caller's next frame finds it.
     send({ kind: StreamFrame.open, credit: window });

@@ -1,8 +1,9 @@
 /**
- * The server side of a unary call, the hot path: decode, invoke, encode, respond. No per-call
- * timer (deadlines share one queue), no Headers unless a handler touches them, no promise
- * unless the implementation returns one. Configured interceptors still run, through Connect's
- * own invokeUnaryImplementation.
+ * The server side of a unary call, the hot path: decode, invoke, encode, respond. A call is one
+ * object (no closures unless the implementation returns a promise); the host's calls in flight
+ * are kept in one deadline queue, which is also what a drain aborts, so there is no per-call
+ * timer and no separate registry. No Headers unless a handler touches them. Configured
+ * interceptors still run, through Connect's own invokeUnaryImplementation.
  */
 import { create, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
@@ -14,7 +15,7 @@ import { type Codec, contentTypeOf, decodeMessage, encodeMessage } from "../prot
 import { toConnectError } from "../protocol/errors.ts";
 import { Header, TRAILER_PREFIX } from "../protocol/headers.ts";
 import { appendMetadata, hasEntries } from "../protocol/metadata.ts";
-import { createDeadlineQueue, type DeadlineEntry } from "../resilience/deadline-queue.ts";
+import { createDeadlineQueue, type DeadlineEntry, type DeadlineQueue } from "../resilience/deadline-queue.ts";
 import { isPayloadTooLarge, payloadTooLarge, replyError } from "./reply.ts";
 import type { ServeOptions } from "./serve-services.ts";
 import { UnaryContext } from "./unary-context.ts";
@@ -26,112 +27,157 @@ export interface LiveCall {
   abort(reason?: unknown): void;
 }
 
-const deadlines = createDeadlineQueue<LiveUnary>((call) =>
-  call.abort(new ConnectError("the deadline expired before the handler answered", Code.DeadlineExceeded)),
-);
+/** A host's unary calls in flight, ordered by deadline; an expired one is aborted. */
+export type UnaryCalls = DeadlineQueue<UnaryServerCall>;
 
-interface LiveUnary extends LiveCall, DeadlineEntry {}
+export function createUnaryCalls(): UnaryCalls {
+  return createDeadlineQueue<UnaryServerCall>((call) =>
+    call.abort(new ConnectError("the deadline expired before the handler answered", Code.DeadlineExceeded)),
+  );
+}
+
+/** What serveUnary needs from its host. */
+export interface UnaryHost {
+  readonly nc: NatsConnection;
+  readonly options: ServeOptions;
+  readonly calls: UnaryCalls;
+  /** Called once per call when it is over. */
+  finished(): void;
+}
 
 export function serveUnary(
-  nc: NatsConnection,
+  host: UnaryHost,
   msg: Msg,
   spec: UnarySpec,
   stats: EndpointStatsRecorder,
   codec: Codec,
   timeoutMs: number | undefined,
-  options: ServeOptions,
-  live: Set<LiveCall>,
-  finished: () => void,
 ): void {
   const started = performance.now();
-  const method = spec.method;
   let input: ReturnType<typeof decodeMessage>;
   try {
-    input = decodeMessage(method.input, codec, msg.data, options.codecOptions);
+    input = decodeMessage(spec.method.input, codec, msg.data, host.options.codecOptions);
   } catch (err) {
     const error = toConnectError(err);
     stats.record((performance.now() - started) * 1e6, error.message);
     replyError(msg, error);
-    finished();
+    host.finished();
     return;
   }
+  new UnaryServerCall(host, msg, spec, stats, codec, started, timeoutMs).run(input);
+}
 
-  const context = new UnaryContext(
-    method,
-    msg.subject,
-    msg.headers,
-    timeoutMs === undefined ? undefined : started + timeoutMs,
-  );
-  let settled = false;
+class UnaryServerCall implements LiveCall, DeadlineEntry {
+  readonly deadline: number;
+  index = -1;
+  private settled = false;
+  private readonly context: UnaryContext;
+  private readonly host: UnaryHost;
+  private readonly msg: Msg;
+  private readonly spec: UnarySpec;
+  private readonly stats: EndpointStatsRecorder;
+  private readonly codec: Codec;
+  private readonly started: number;
 
-  const end = (error: ConnectError | undefined) => {
-    settled = true;
-    deadlines.cancel(call);
-    live.delete(call);
-    stats.record((performance.now() - started) * 1e6, error?.message);
-    finished();
-  };
+  constructor(
+    host: UnaryHost,
+    msg: Msg,
+    spec: UnarySpec,
+    stats: EndpointStatsRecorder,
+    codec: Codec,
+    started: number,
+    timeoutMs: number | undefined,
+  ) {
+    this.host = host;
+    this.msg = msg;
+    this.spec = spec;
+    this.stats = stats;
+    this.codec = codec;
+    this.started = started;
+    this.deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : started + timeoutMs;
+    this.context = new UnaryContext(
+      spec.method,
+      msg.subject,
+      msg.headers,
+      timeoutMs === undefined ? undefined : this.deadline,
+    );
+  }
 
-  const fail = (err: unknown) => {
-    if (settled) return;
+  run(input: unknown): void {
+    this.host.calls.schedule(this);
+    const { spec, context } = this;
+    const interceptors = this.host.options.interceptors;
+    let result: unknown;
+    try {
+      result =
+        interceptors.length === 0
+          ? spec.impl(input as never, context)
+          : invokeUnaryImplementation(spec, context.materialize(), input as never, interceptors);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (output) => this.succeed(output),
+        (err) => this.fail(err),
+      );
+    } else {
+      this.succeed(result);
+    }
+  }
+
+  abort(reason?: unknown): void {
+    this.context.abort(reason);
+    this.fail(reason);
+  }
+
+  private succeed(output: unknown): void {
+    if (this.settled) return;
+    const method = this.spec.method;
+    let bytes: Uint8Array;
+    try {
+      const message = isMessage(output, method.output) ? output : create(method.output, output as never);
+      bytes = encodeMessage(method.output, this.codec, message, this.host.options.codecOptions);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const replyHeaders = responseHeaders(this.context, this.codec);
+    try {
+      this.msg.respond(bytes, replyHeaders === undefined ? undefined : { headers: replyHeaders });
+    } catch (err) {
+      if (isPayloadTooLarge(err)) {
+        const what = `the reply of ${method.parent.typeName}/${method.name}`;
+        this.fail(payloadTooLarge(what, bytes.length, this.host.nc));
+      } else {
+        this.end(toConnectError(err)); // the connection is closing: nobody can be told
+      }
+      return;
+    }
+    this.end(undefined);
+  }
+
+  private fail(err: unknown): void {
+    if (this.settled) return;
     const error = toConnectError(err);
     if (error.code === Code.Internal && !(err instanceof ConnectError)) {
-      options.logger.log("error", "handler failed", {
+      const method = this.spec.method;
+      this.host.options.logger.log("error", "handler failed", {
         method: `${method.parent.typeName}/${method.name}`,
         ...errorFields(err),
       });
     }
-    replyError(msg, error);
-    end(error);
-  };
-
-  const succeed = (output: unknown) => {
-    if (settled) return;
-    let bytes: Uint8Array;
-    try {
-      const message = isMessage(output, method.output) ? output : create(method.output, output as never);
-      bytes = encodeMessage(method.output, codec, message, options.codecOptions);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    const replyHeaders = responseHeaders(context, codec);
-    try {
-      msg.respond(bytes, replyHeaders === undefined ? undefined : { headers: replyHeaders });
-    } catch (err) {
-      if (isPayloadTooLarge(err)) {
-        fail(payloadTooLarge(`the reply of ${method.parent.typeName}/${method.name}`, bytes.length, nc));
-      } else {
-        end(toConnectError(err)); // the connection is closing: nobody can be told
-      }
-      return;
-    }
-    end(undefined);
-  };
-
-  const call: LiveUnary = {
-    deadline: context.deadline ?? Number.POSITIVE_INFINITY,
-    index: -1,
-    abort(reason) {
-      context.abort(reason);
-      fail(reason);
-    },
-  };
-  live.add(call);
-  if (context.deadline !== undefined) deadlines.schedule(call);
-
-  let result: unknown;
-  try {
-    result =
-      options.interceptors.length === 0
-        ? spec.impl(input, context)
-        : invokeUnaryImplementation(spec, context.materialize(), input, options.interceptors);
-  } catch (err) {
-    fail(err);
-    return;
+    replyError(this.msg, error);
+    this.end(error);
   }
-  if (result instanceof Promise) result.then(succeed, fail);
-  else succeed(result);
+
+  private end(error: ConnectError | undefined): void {
+    this.settled = true;
+    this.host.calls.cancel(this);
+    this.stats.record((performance.now() - this.started) * 1e6, error?.message);
+    this.host.finished();
+  }
 }
 
 /** NATS headers for a successful reply, or undefined when there is nothing to say. */

@@ -13,10 +13,14 @@ export function natsHeader(hdrs: MsgHdrs | undefined, name: string): string | un
   return value === "" ? undefined : value;
 }
 
-/** Appends every metadata entry of `from` to the NATS headers `to`, names prefixed by `prefix`. */
-export function appendMetadata(to: MsgHdrs, from: Headers, prefix = ""): void {
-  from.forEach((value, name) => {
-    to.append(prefix + name, value);
+/**
+ * Appends every metadata entry of `from` to the NATS headers `to`, names prefixed by `prefix`.
+ * Protocol headers in metadata are dropped, never forwarded: a caller cannot set a call's
+ * deadline or codec by naming a header.
+ */
+export function appendMetadata(to: MsgHdrs, from: Headers | undefined, prefix = ""): void {
+  from?.forEach((value, name) => {
+    if (!PROTOCOL_HEADERS.has(name)) to.append(prefix + name, value);
   });
 }
 

@@ -1,16 +1,20 @@
 /**
  * Stream frames: the NATS messages that make up one streaming call (server, client or bidi
  * streaming). docs/adr/0006-rpc-streams.md is the protocol; this module is the only place that writes
- * and reads frames. Both ends of a call also share the three small machines at the bottom: the
- * credit a sender may spend, the queue a receiver reads from (it checks sequence numbers and
- * grants credit back as its reader consumes), and the pinger that, when a side has been silent,
- * makes the NATS server tell it (503, no responders) whether its peer's call inbox still exists.
+ * and reads frames. The flow control both ends share lives in runtime/streams/.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import {
+  createInbox,
+  headers,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/nats-core";
 import { decodeErrorReply, encodeErrorReply } from "./errors.ts";
-import { ContentType, Header, PROTOCOL_HEADERS, StreamFrame, TRAILER_PREFIX } from "./headers.ts";
-import { metadataOf, natsHeader } from "./metadata.ts";
+import { ContentType, Header, StreamFrame, TRAILER_PREFIX } from "./headers.ts";
+import { appendMetadata, metadataOf, natsHeader } from "./metadata.ts";
 
 /**
  * The first frame of each side. The client's opener goes to the method subject and carries the
@@ -143,6 +147,29 @@ export function createCallInbox(nc: NatsConnection): string {
 }
 
 /** True for the NATS server's "no responders" status: the subject the peer used has no subscriber. */
+/**
+ * Subscribes a call inbox: frames go to `onFrame`; `onGone` hears when the subscription ends
+ * (after the call's own unsubscribe too, so it must be a no-op once the call is over). Throws
+ * when the connection cannot subscribe.
+ */
+export function subscribeCallInbox(
+  nc: NatsConnection,
+  inbox: string,
+  onFrame: (msg: Msg) => void,
+  onGone: (error: ConnectError) => void,
+): Subscription {
+  const sub = nc.subscribe(inbox, {
+    callback: (err, msg) => {
+      if (err === null) onFrame(msg);
+    },
+  });
+  sub.closed.then(
+    () => onGone(new ConnectError("the call inbox closed: the NATS connection is gone", Code.Unavailable)),
+    (err: unknown) => onGone(ConnectError.from(err, Code.Unavailable)),
+  );
+  return sub;
+}
+
 export function isNoResponders(msg: Pick<Msg, "headers">): boolean {
   return msg.headers?.code === NO_RESPONDERS;
 }
@@ -209,205 +236,4 @@ function count(hdrs: MsgHdrs, kind: string, name: string, min: number): number {
     );
   }
   return value;
-}
-
-/** Metadata travels under its own names; protocol headers in it are dropped, never forwarded. */
-function appendMetadata(to: MsgHdrs, from: Headers | undefined, prefix: string): void {
-  from?.forEach((value, name) => {
-    if (!PROTOCOL_HEADERS.has(name)) to.append(prefix + name, value);
-  });
-}
-
-/** Credit a sender may spend: one unit per message frame. One sender waits at a time. */
-export interface CreditGate {
-  readonly available: number;
-  grant(credit: number): void;
-  /** Spends one unit, waiting for a grant when there is none; rejects once the gate is closed. */
-  take(): Promise<void>;
-  /** Rejects the waiting sender, and every later `take()`, with `reason`. */
-  close(reason: unknown): void;
-}
-
-export function createCreditGate(initial: number): CreditGate {
-  let available = initial;
-  let waiter: { resolve(): void; reject(reason: unknown): void } | undefined;
-  let closed: { reason: unknown } | undefined;
-  return {
-    get available() {
-      return available;
-    },
-    grant(credit) {
-      available += credit;
-      if (waiter !== undefined && available > 0) {
-        available--;
-        const { resolve } = waiter;
-        waiter = undefined;
-        resolve();
-      }
-    },
-    take() {
-      if (closed !== undefined) return Promise.reject(closed.reason);
-      if (available > 0) {
-        available--;
-        return Promise.resolve();
-      }
-      if (waiter !== undefined) return Promise.reject(new Error("a credit gate serves one sender at a time"));
-      return new Promise<void>((resolve, reject) => {
-        waiter = { resolve, reject };
-      });
-    },
-    close(reason) {
-      if (closed !== undefined) return;
-      closed = { reason };
-      waiter?.reject(reason);
-      waiter = undefined;
-    },
-  };
-}
-
-/**
- * What a receiver reads: the peer's messages in order. It checks each frame's sequence number
- * (a gap is `data_loss`: core NATS drops messages for a slow consumer) and that the peer stays
- * within the credit granted (`resource_exhausted` otherwise), and grants credit back as its reader
- * consumes, in batches of half the window, so at most `window` messages are ever outstanding.
- */
-export interface MessageQueue<T> extends AsyncIterable<T> {
-  /** Messages received so far. */
-  readonly received: number;
-  /** Queues message `seq`; throws a ConnectError when it is out of order or beyond the credit. */
-  push(seq: number, message: T): void;
-  /**
-   * The peer sent its last message: `seq` messages in all (undefined: not stated). Reading ends
-   * after the queued messages, with `error` if given; throws `data_loss` when messages are missing.
-   */
-  end(seq: number | undefined, error?: unknown): void;
-  /** Ends reading with `error`, after the messages already queued. No effect once ended. */
-  fail(error: unknown): void;
-}
-
-export function createMessageQueue<T>(window: number, grant: (credit: number) => void): MessageQueue<T> {
-  const items: T[] = [];
-  const batch = Math.max(1, Math.floor(window / 2));
-  let received = 0;
-  let granted = window;
-  let consumed = 0;
-  let outcome: { readonly error: unknown } | undefined;
-  let waiter: { resolve(result: IteratorResult<T>): void; reject(reason: unknown): void } | undefined;
-
-  const taken = (value: T): IteratorResult<T> => {
-    consumed++;
-    if (outcome === undefined && consumed >= batch) {
-      granted += consumed;
-      const credit = consumed;
-      consumed = 0;
-      grant(credit);
-    }
-    return { done: false, value };
-  };
-
-  const settleWaiter = () => {
-    if (waiter === undefined || outcome === undefined) return;
-    const { resolve, reject } = waiter;
-    waiter = undefined;
-    if (outcome.error === undefined) resolve({ done: true, value: undefined });
-    else reject(outcome.error);
-  };
-
-  const iterator: AsyncIterator<T> = {
-    next() {
-      if (items.length > 0) return Promise.resolve(taken(items.shift() as T));
-      if (outcome !== undefined) {
-        return outcome.error === undefined
-          ? Promise.resolve({ done: true, value: undefined })
-          : Promise.reject(outcome.error);
-      }
-      if (waiter !== undefined)
-        return Promise.reject(new Error("a message queue serves one reader at a time"));
-      return new Promise<IteratorResult<T>>((resolve, reject) => {
-        waiter = { resolve, reject };
-      });
-    },
-    return() {
-      return Promise.resolve({ done: true, value: undefined });
-    },
-  };
-
-  return {
-    get received() {
-      return received;
-    },
-    push(seq, message) {
-      if (seq !== received + 1) {
-        throw new ConnectError(
-          `stream message ${seq} arrived when ${received + 1} was due: messages were lost or reordered`,
-          Code.DataLoss,
-        );
-      }
-      if (seq > granted) {
-        throw new ConnectError(
-          `the peer sent stream message ${seq} with credit for only ${granted}`,
-          Code.ResourceExhausted,
-        );
-      }
-      received = seq;
-      if (waiter !== undefined) {
-        const { resolve } = waiter;
-        waiter = undefined;
-        resolve(taken(message));
-      } else {
-        items.push(message);
-      }
-    },
-    end(seq, error) {
-      if (outcome !== undefined) return;
-      if (seq !== undefined && seq !== received) {
-        throw new ConnectError(
-          `the stream ended after message ${seq} but ${received} arrived: messages were lost`,
-          Code.DataLoss,
-        );
-      }
-      outcome = { error };
-      if (items.length === 0) settleWaiter();
-    },
-    fail(error) {
-      if (outcome !== undefined) return;
-      outcome = { error };
-      if (items.length === 0) settleWaiter();
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-}
-
-/**
- * Pings the peer whenever this side has published nothing for `idleMs`; `touch()` on every
- * publish. The ping itself is ignored by the peer: its reply subject is what matters, because
- * the NATS server answers it with 503 when the peer's call inbox is gone.
- */
-export interface IdlePinger {
-  touch(): void;
-  stop(): void;
-}
-
-export function startIdlePinger(idleMs: number, ping: () => void): IdlePinger {
-  let last = Date.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
-  const check = () => {
-    const silentMs = Date.now() - last;
-    if (silentMs >= idleMs) {
-      ping();
-      last = Date.now();
-    }
-    if (!stopped) timer = setTimeout(check, Math.max(1, idleMs - (Date.now() - last)));
-  };
-  timer = setTimeout(check, idleMs);
-  return {
-    touch() {
-      last = Date.now();
-    },
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
 }

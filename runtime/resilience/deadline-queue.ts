@@ -17,6 +17,8 @@ export interface DeadlineQueue<E extends DeadlineEntry> {
   schedule(entry: E): void;
   /** Removes an entry; a no-op for one that already expired or was cancelled. */
   cancel(entry: E): void;
+  /** A snapshot of the scheduled entries, in no particular order. */
+  entries(): E[];
   readonly size: number;
 }
 
@@ -70,7 +72,8 @@ export function createDeadlineQueue<E extends DeadlineEntry>(onExpire: (entry: E
   };
   const arm = () => {
     const first = heap[0];
-    if (first === undefined) return;
+    // An entry may wait forever (a call without a deadline): no timer for that.
+    if (first === undefined || first.deadline === Number.POSITIVE_INFINITY) return;
     // Re-arm only for an earlier deadline: a later root is picked up when the armed timer fires.
     if (timer !== undefined && first.deadline >= armedFor) return;
     if (timer !== undefined) clearTimeout(timer);
@@ -105,6 +108,7 @@ export function createDeadlineQueue<E extends DeadlineEntry>(onExpire: (entry: E
     cancel(entry) {
       if (entry.index >= 0) removeAt(entry.index);
     },
+    entries: () => [...heap],
     get size() {
       return heap.length;
     },

@@ -16,15 +16,15 @@ import { StreamFrame } from "../protocol/headers.ts";
 import { metadataOf } from "../protocol/metadata.ts";
 import {
   createCallInbox,
-  createCreditGate,
-  createMessageQueue,
   decodeFrame,
   type Frame,
-  type IdlePinger,
   isNoResponders,
   publishFrame,
-  startIdlePinger,
+  subscribeCallInbox,
 } from "../protocol/stream-frames.ts";
+import { createCreditGate } from "../streams/credit-gate.ts";
+import { type IdlePinger, startIdlePinger } from "../streams/idle-pinger.ts";
+import { createMessageQueue } from "../streams/message-queue.ts";
 import type { StreamContext } from "./stream-context.ts";
 
 /** NATS's default max_payload, for a connection that has not reported its own yet. */
@@ -210,21 +210,12 @@ export async function openStream<I extends DescMessage, O extends DescMessage>(
 
     let sub: Subscription;
     try {
-      sub = nc.subscribe(inbox, {
-        callback: (err, frameMsg) => {
-          if (err === null) onFrame(frameMsg);
-        },
-      });
+      sub = subscribeCallInbox(nc, inbox, onFrame, (error) => fail(error, false));
     } catch (err) {
       finished = true;
       reject(new ConnectError(`cannot subscribe a call inbox: ${String(err)}`, Code.Unavailable));
       return;
     }
-    sub.closed.then(
-      () =>
-        fail(new ConnectError("the call inbox closed: the NATS connection is gone", Code.Unavailable), false),
-      (err: unknown) => fail(ConnectError.from(err, Code.Unavailable), false),
-    );
     req.signal.addEventListener("abort", onAbort);
     // No `open` within the idle timeout: the instance that took the opener died before answering.
     openTimer = setTimeout(

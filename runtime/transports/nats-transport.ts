@@ -219,7 +219,7 @@ export function createNatsTransport(
 class PendingUnary<I extends DescMessage, O extends DescMessage> implements ReplyCall {
   readonly subject: string;
   readonly deadline: number;
-  token = "";
+  token = -1;
   index = -1;
   private readonly method: DescMethodUnary<I, O>;
   private readonly codec: Codec;

@@ -20,10 +20,10 @@ import {
 } from "@nats-io/nats-core";
 import { createDeadlineQueue, type DeadlineEntry } from "../resilience/deadline-queue.ts";
 
-/** A call waiting for its reply; the mux keeps `token` and `index`. Start both empty (-1). */
+/** A call waiting for its reply; the mux keeps `token` and `index`. Start both at -1. */
 export interface ReplyCall extends DeadlineEntry {
   readonly subject: string;
-  token: string;
+  token: number;
   onReply(msg: Msg): void;
   onError(error: ConnectError): void;
 }
@@ -58,7 +58,8 @@ function inboxPrefixOf(nc: NatsConnection): string {
 }
 
 function createReplyMux(nc: NatsConnection): ReplyMux {
-  const pending = new Map<string, ReplyCall>();
+  // Keyed by number: a small integer key hashes faster than a fresh string per call.
+  const pending = new Map<number, ReplyCall>();
   let prefix = "";
   let sub: Subscription | undefined;
   let counter = 0;
@@ -90,7 +91,7 @@ function createReplyMux(nc: NatsConnection): ReplyMux {
     const current = nc.subscribe(`${prefix}*`, {
       callback: (err, msg) => {
         if (err !== null) return; // the subscription's end is handled below
-        const call = pending.get(msg.subject.slice(prefixLength));
+        const call = pending.get(Number(msg.subject.slice(prefixLength)));
         if (call === undefined || !settle(call)) return; // late reply to a call that gave up
         if (msg.headers?.code === NO_RESPONDERS) {
           call.onError(new ConnectError(`no responders on ${call.subject}`, Code.Unavailable));
@@ -140,7 +141,7 @@ function createReplyMux(nc: NatsConnection): ReplyMux {
         return;
       }
       if (sub === undefined) subscribe();
-      call.token = (counter++).toString(36);
+      call.token = counter++;
       pending.set(call.token, call);
       deadlines.schedule(call);
       try {

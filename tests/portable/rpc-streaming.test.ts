@@ -22,14 +22,10 @@ import { implement, serveServices } from "../../runtime/host/serve-services.ts";
 import { type Logger, silentLogger } from "../../runtime/observability/logger.ts";
 import { spawnProcess } from "../../runtime/platform/spawn-process.ts";
 import { Header, StreamFrame } from "../../runtime/protocol/headers.ts";
-import {
-  createCreditGate,
-  createMessageQueue,
-  decodeFrame,
-  encodeFrame,
-  type Frame,
-} from "../../runtime/protocol/stream-frames.ts";
+import { decodeFrame, encodeFrame, type Frame } from "../../runtime/protocol/stream-frames.ts";
 import { rpcMethodSubject, rpcServiceSubject } from "../../runtime/protocol/subjects.ts";
+import { createCreditGate } from "../../runtime/streams/credit-gate.ts";
+import { createMessageQueue } from "../../runtime/streams/message-queue.ts";
 import { type NatsServer, startNatsCluster, startNatsServer } from "../../runtime/testing.ts";
 import { createNatsTransport } from "../../runtime/transports/nats-transport.ts";
 

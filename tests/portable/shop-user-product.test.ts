@@ -26,7 +26,9 @@ import {
   connect,
   createNatsTransport,
   type RunningActor,
+  rpcMethodSubject,
   serveActor,
+  serviceStats,
   silentLogger,
 } from "../../runtime/mod.ts";
 import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
@@ -292,9 +294,22 @@ describe("user and product actors", () => {
     assert.equal(negative.code, Code.InvalidArgument);
   });
 
-  test("GetProduct answers not_found and invalid_argument", TIMEOUT, async () => {
+  test("GetProduct answers not_found and invalid_argument; $SRV.STATS counts both", TIMEOUT, async () => {
+    const statsOf = async () => {
+      const [stats] = await serviceStats(connections[0] as NatsConnection, { name: "product" });
+      const endpoint = stats?.endpoints.find(
+        (e) => e.subject === rpcMethodSubject(ProductService.method.getProduct),
+      );
+      assert.ok(endpoint, "GetProduct is an endpoint of the product actor");
+      return endpoint;
+    };
+    const before = await statsOf();
     assert.equal((await connectErrorOf(products.getProduct({ id: "p-0000" }))).code, Code.NotFound);
     assert.equal((await connectErrorOf(products.getProduct({ id: "" }))).code, Code.InvalidArgument);
+    const after = await statsOf();
+    assert.equal(after.num_requests - before.num_requests, 2);
+    assert.equal(after.num_errors - before.num_errors, 2);
+    assert.match(after.last_error, /invalid_argument/);
   });
 
   test("RegisterUser is idempotent and keeps emails unique", TIMEOUT, async () => {
