@@ -901,12 +901,14 @@ describe("streaming calls across a cluster", () => {
           { name: "clustered-product", logger: silentLogger },
         );
         const client = createClient(ProductService, createNatsTransport({ nc: clientNc, creditWindow: 4 }));
-        // The queue subscription reaches the client's node asynchronously: wait until a call gets through.
-        for (let attempt = 1; ; attempt++) {
+        // The queue subscription reaches the client's node asynchronously (route interest
+        // propagation): retry, with a short backoff, until a call gets through.
+        const interestDeadline = Date.now() + 10_000;
+        for (;;) {
           const { error } = await drain(client.watchProducts({ ids: [] }));
           if (error === undefined) break;
-          assert.ok(error.code === Code.Unavailable && attempt < 100, String(error));
-          await clientNc.flush();
+          assert.ok(error.code === Code.Unavailable && Date.now() < interestDeadline, String(error));
+          await new Promise((resolve) => setTimeout(resolve, 25));
         }
         // Each call's inbox is announced on one node and used from another: the NATS server must
         // know it before the peer's first frame (interest travels ahead of the message announcing it).
