@@ -20,8 +20,6 @@ export interface SizeResult {
 export type ChildLine =
   /** A server is listening; `target` is what its client connects to (a NATS or http URL). */
   | { readonly kind: "ready"; readonly target: string }
-  /** The peer cannot run yet (a plug waiting for the runtime API); not a failure of the run. */
-  | { readonly kind: "unavailable"; readonly reason: string }
   /** A client's measurements. */
   | { readonly kind: "result"; readonly runtime: string; readonly sizes: readonly SizeResult[] };
 
@@ -35,7 +33,7 @@ export function parseChildLine(text: string): ChildLine | undefined {
   if (!text.startsWith('{"kind":')) return undefined;
   try {
     const line = JSON.parse(text) as ChildLine;
-    return line.kind === "ready" || line.kind === "unavailable" || line.kind === "result" ? line : undefined;
+    return line.kind === "ready" || line.kind === "result" ? line : undefined;
   } catch {
     return undefined;
   }

@@ -1,14 +1,12 @@
 /**
  * The client process: connects one peer's client to its server, runs both workloads for each
- * payload size, and writes one "result" line (or "unavailable") for the driver.
+ * payload size, and writes one "result" line for the driver.
  *
  *   <runtime> bench/rpc/client.ts --peer mux --target nats://127.0.0.1:4333 --sizes 100,4096 \
  *     --calls 5000 --warmup-calls 1000 --in-flight 64 --seconds 3 --warmup-seconds 1
  */
 import { parseArgs } from "node:util";
 import { type SizeResult, writeChildLine } from "./child-line.ts";
-import type { PeerClient } from "./peer-client.ts";
-import { PeerUnavailableError } from "./peer-unavailable.ts";
 import { isPeerName, PEERS } from "./peers.ts";
 import { runtimeLabel } from "./runtime-label.ts";
 import { runConcurrent, runSequential } from "./workloads.ts";
@@ -29,14 +27,7 @@ const { peer, target } = values;
 if (peer === undefined || !isPeerName(peer)) throw new Error(`--peer must be one of ${Object.keys(PEERS)}`);
 if (target === undefined) throw new Error("--target is required");
 
-let client: PeerClient;
-try {
-  client = await (await PEERS[peer].loadClient())(target);
-} catch (err) {
-  if (!(err instanceof PeerUnavailableError)) throw err;
-  writeChildLine({ kind: "unavailable", reason: err.message });
-  process.exit(0);
-}
+const client = await (await PEERS[peer].loadClient())(target);
 
 const sizes: SizeResult[] = [];
 for (const sizeBytes of values.sizes.split(",").map(Number)) {

@@ -1,8 +1,8 @@
 /**
  * The peers of the RPC benchmark: for each, the echo server process the driver starts and the
  * client the client process connects. The raw `nc.request` client and the minimal multiplexer
- * share the raw echo server. Clients load lazily, so a plug that cannot load yet only takes
- * its own peer out.
+ * share the raw echo server. Clients load lazily, so a client process loads only its own
+ * peer's code.
  */
 import type { ConnectPeerClient } from "./peer-client.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The Markdown report of a run: medians over rounds of each peer's calls/s at N in flight and
  * its p50/p99 at one in flight, per runtime and payload size, with Troupe's ratios against the
- * issue's targets. Peers that could not run are listed as "not available", with the reason.
+ * issue's targets. A peer with no results is shown as "failed", and each failure is listed.
  */
 import { PEER_NAMES, PEERS, type PeerName } from "./peers.ts";
 import { median } from "./percentile.ts";
@@ -57,9 +57,6 @@ export function resultsTable(input: TableInput): string {
       p99Us: median(results.map((r) => r.p99Us)),
     };
   };
-  /** What a cell says when a peer has no results: why not. */
-  const missingOf = (runtime: RuntimeName, peer: PeerName) =>
-    runsOf(runtime, peer).some((run) => run.kind === "failed") ? "failed" : "not available";
   const versionOf = (runtime: RuntimeName) => {
     for (const m of measurements) {
       if (m.runtime === runtime && m.run.kind === "result") return m.run.runtimeVersion;
@@ -99,7 +96,7 @@ export function resultsTable(input: TableInput): string {
           ...lead,
           ...peers.map((peer) => {
             const value = m(peer);
-            return value === undefined ? missingOf(runtime, peer) : rate(value.callsPerSecond);
+            return value === undefined ? "failed" : rate(value.callsPerSecond);
           }),
           ratio(m("troupe")?.callsPerSecond, m("mux")?.callsPerSecond, TARGETS.throughputVsMux, true),
           ratio(m("troupe")?.callsPerSecond, m("raw")?.callsPerSecond, TARGETS.throughputVsRaw, true),
@@ -110,9 +107,7 @@ export function resultsTable(input: TableInput): string {
           ...lead,
           ...peers.map((peer) => {
             const value = m(peer);
-            return value === undefined
-              ? missingOf(runtime, peer)
-              : `${Math.round(value.p50Us)} / ${Math.round(value.p99Us)}`;
+            return value === undefined ? "failed" : `${Math.round(value.p50Us)} / ${Math.round(value.p99Us)}`;
           }),
           ratio(m("troupe")?.p50Us, m("raw")?.p50Us, TARGETS.p50VsRaw, false),
         ]),
@@ -122,9 +117,6 @@ export function resultsTable(input: TableInput): string {
 
   const notes = new Set<string>();
   for (const { round, runtime, peer, run } of measurements) {
-    if (run.kind === "unavailable") {
-      notes.add(`- ${PEERS[peer].label} not available on ${runtime}: ${run.reason}`);
-    }
     if (run.kind === "failed") {
       notes.add(
         `- ${PEERS[peer].label} failed on ${runtime} in round ${round}: ${run.reason.split("\n")[0]}`,

@@ -1,8 +1,8 @@
 /**
  * One measurement: starts a peer's echo server and then its client, each as its own process on
- * the runtime under test, and returns the client's results, or why the peer is not available.
- * Both processes are gone when it returns. A failure is reported, not thrown, so that one broken
- * peer does not cost the measurements of the others.
+ * the runtime under test, and returns the client's results. Both processes are gone when it
+ * returns. A failure is reported, not thrown, so that one broken peer does not cost the
+ * measurements of the others.
  */
 import { join } from "node:path";
 import type { SizeResult } from "./child-line.ts";
@@ -13,7 +13,6 @@ import { spawnChild } from "./spawn-child.ts";
 
 export type PeerRun =
   | { readonly kind: "result"; readonly runtimeVersion: string; readonly sizes: readonly SizeResult[] }
-  | { readonly kind: "unavailable"; readonly reason: string }
   /** The server or client crashed, timed out or answered wrongly. */
   | { readonly kind: "failed"; readonly reason: string };
 
@@ -45,7 +44,6 @@ async function measurePeer(
   const server = spawnChild(serverBin, [...serverArgs, "--nats-url", natsUrl], repoRoot);
   try {
     const ready = await server.nextLine(SERVER_START_TIMEOUT_MS);
-    if (ready.kind === "unavailable") return ready;
     if (ready.kind !== "ready") throw new Error(`${peer} server: expected "ready", got "${ready.kind}"`);
 
     const [clientBin, ...clientArgs] = runtimeCommand(runtime, repoRoot, join(here, "client.ts"));
@@ -67,7 +65,6 @@ async function measurePeer(
         options.sizes.length *
           (1000 * (options.seconds + options.warmupSeconds) + 5 * (options.calls + options.warmupCalls));
       const line = await client.nextLine(budgetMs);
-      if (line.kind === "unavailable") return line;
       if (line.kind !== "result") throw new Error(`${peer} client: expected "result", got "${line.kind}"`);
       return { kind: "result", runtimeVersion: line.runtime, sizes: line.sizes };
     } finally {

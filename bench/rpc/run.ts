@@ -15,12 +15,10 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startNatsServer } from "../../runtime/testing.ts";
-import type { PeerName } from "./peers.ts";
 import { type Measurement, resultsTable } from "./results-table.ts";
 import { parseRunOptions } from "./run-options.ts";
 import { runPeer } from "./run-peer.ts";
 import { runtimeLabel } from "./runtime-label.ts";
-import type { RuntimeName } from "./runtimes.ts";
 
 const options = parseRunOptions(process.argv.slice(2));
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -34,7 +32,6 @@ function rotated<T>(items: readonly T[], by: number): T[] {
 
 function summary(measurement: Measurement): string {
   const { run } = measurement;
-  if (run.kind === "unavailable") return `not available (${run.reason})`;
   if (run.kind === "failed") return `FAILED\n${run.reason}`;
   return run.sizes
     .map(
@@ -50,13 +47,10 @@ const measurements: Measurement[] = [];
 const started = performance.now();
 try {
   log(`nats-server ${nats.version} at ${nats.url}`);
-  const unavailable = new Set<`${RuntimeName}/${PeerName}`>();
   for (let round = 1; round <= options.rounds; round++) {
     for (const runtime of rotated(options.runtimes, round - 1)) {
       for (const peer of rotated(options.peers, round - 1)) {
-        if (unavailable.has(`${runtime}/${peer}`)) continue;
         const run = await runPeer(runtime, peer, nats.url, options, repoRoot);
-        if (run.kind === "unavailable") unavailable.add(`${runtime}/${peer}`);
         const measurement: Measurement = { round, runtime, peer, run };
         measurements.push(measurement);
         log(`round ${round} ${runtime} ${peer}: ${summary(measurement)}`);

@@ -1,13 +1,12 @@
 /**
  * The skeleton of every echo server process: reads `--nats-url`, starts the peer's server,
- * tells the driver where to reach it (a "ready" line) or that the peer is not available, and
- * stops cleanly on SIGTERM/SIGINT. Any other failure exits non-zero with the error on stderr.
+ * tells the driver where to reach it (a "ready" line), and stops cleanly on SIGTERM/SIGINT.
+ * A failure to start exits non-zero with the error on stderr.
  *
  *   <runtime> bench/rpc/peers/<peer>-server.ts --nats-url nats://127.0.0.1:4333
  */
 import { parseArgs } from "node:util";
 import { writeChildLine } from "./child-line.ts";
-import { PeerUnavailableError } from "./peer-unavailable.ts";
 
 export interface RunningServer {
   /** What the client connects to: the NATS URL, or the server's own http URL. */
@@ -21,14 +20,7 @@ export async function serveEcho(start: StartServer): Promise<void> {
   const { values } = parseArgs({ options: { "nats-url": { type: "string" } } });
   const natsUrl = values["nats-url"];
   if (natsUrl === undefined) throw new Error("--nats-url is required");
-  let server: RunningServer;
-  try {
-    server = await start(natsUrl);
-  } catch (err) {
-    if (!(err instanceof PeerUnavailableError)) throw err;
-    writeChildLine({ kind: "unavailable", reason: err.message });
-    process.exit(0);
-  }
+  const server = await start(natsUrl);
   const stop = () => {
     server.close().then(
       () => process.exit(0),
