@@ -1,6 +1,6 @@
 /**
  * Test helpers: real, disposable nats-servers (single or clustered) that a test can stop,
- * restart and kill. Import from "troupe/testing"; never from production code.
+ * restart and kill, and an in-memory SMTP sink. Import from "troupe/testing"; never from production code.
  */
 
 export type { ExitStatus } from "./platform/spawn-process.ts";
@@ -21,3 +21,12 @@ export {
   startNatsServer,
 } from "./testing/nats-server.ts";
 export { reapStaleServers } from "./testing/reap-stale-servers.ts";
+export {
+  defaultSmtpSinkOptions,
+  type MailHeader,
+  type ReceivedMail,
+  type SmtpReply,
+  type SmtpSink,
+  type SmtpSinkOptions,
+  startSmtpSink,
+} from "./testing/smtp-sink.ts";

@@ -1,0 +1,16 @@
+/**
+ * The email actor as a process: `bun run actors/email/main.ts` (or `deno run -A …`, `node …`).
+ * SMTP_URL (default smtp://127.0.0.1:1025) says where mail goes, EMAIL_FROM (default
+ * "Troupe Shop <no-reply@shop.example>") who sends it. Connection and drain settings come from
+ * the environment (runtime/cli/run-actor.ts).
+ */
+import { runActor } from "../../runtime/mod.ts";
+import { createEmailActor } from "./actor.ts";
+
+const { SMTP_URL, EMAIL_FROM } = process.env;
+await runActor(
+  createEmailActor({
+    ...(SMTP_URL ? { smtpUrl: SMTP_URL } : {}),
+    ...(EMAIL_FROM ? { from: EMAIL_FROM } : {}),
+  }),
+);
