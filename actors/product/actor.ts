@@ -1,7 +1,8 @@
 /**
- * The product actor: the shop's catalogue (shop.v1.ProductService). Each instance keeps its
- * catalogue in memory, seeded identically (seed-products.ts), so instances answer alike until
- * catalogue changes arrive as events; durable state comes with JetStream.
+ * The product actor: the shop's catalogue (shop.v1.ProductService). The catalogue lives in a
+ * JetStream KV bucket that every instance shares (catalog.ts): each instance answers reads from
+ * its own copy, which a watch of the bucket keeps current, so a change made through any instance
+ * reaches the WatchProducts streams of all of them.
  *
  * `actors/product/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
@@ -14,14 +15,18 @@ import {
   ProductService,
   type WatchProductsResponse,
 } from "../../proto/gen/shop/v1/product_pb.ts";
-import { type ActorDefinition, defineActor, implement } from "../../runtime/mod.ts";
-import { type Catalog, createCatalog } from "./catalog.ts";
+import { type ActorContext, type ActorDefinition, defineActor, implement } from "../../runtime/mod.ts";
+import { type Catalog, openCatalog } from "./catalog.ts";
 import { openChangeFeed } from "./change-feed.ts";
 import { decodePageToken, encodePageToken } from "./page-token.ts";
 
 export interface ProductActorOptions {
-  /** Builds the catalogue of one instance (called once per instance). */
-  readonly catalog: () => Catalog;
+  /**
+   * Opens the catalogue of one instance (called once per instance, when it starts). The default
+   * opens the `products` bucket without a namespace: ActorContext does not tell the actor its
+   * namespace yet, so a system served in a namespace passes `openCatalog(ctx.nc, { namespace })`.
+   */
+  readonly catalog: (ctx: ActorContext) => Promise<Catalog>;
   /**
    * Latency added before every unary read answers, in milliseconds: for demos and drills of a
    * slow dependency (timeouts, drains). 0 in production. The wait ends early, with the call's
@@ -31,7 +36,7 @@ export interface ProductActorOptions {
 }
 
 export const defaultProductActorOptions: ProductActorOptions = {
-  catalog: () => createCatalog(),
+  catalog: (ctx) => openCatalog(ctx.nc, { logger: ctx.logger }),
   latencyMs: 0,
 };
 
@@ -53,8 +58,8 @@ export function createProductActor(partial: Partial<ProductActorOptions> = {}): 
     version: "1.0.0",
     description:
       "The product catalogue: products, prices and availability, and their changes as they happen.",
-    services() {
-      const catalog = options.catalog();
+    async services(ctx) {
+      const catalog = await options.catalog(ctx);
       /** Answers after the configured latency; synchronously (the host's fast path) without one. */
       const answer = <T>(context: HandlerContext, result: () => T): T | Promise<T> =>
         options.latencyMs === 0 ? result() : sleep(options.latencyMs, context.signal).then(result);

@@ -1,13 +1,22 @@
 /**
- * The user actor's accounts, in memory: users by id, the email index that keeps emails unique,
- * and the idempotency keys of RegisterUser. `register` applies the contract's rules atomically
- * (it never awaits), so two concurrent registrations cannot both take one email.
+ * The user actor's accounts, in JetStream KV buckets that every instance shares:
+ *
+ *   users               user id → User
+ *   user_emails         email → User who holds it (the index that keeps emails unique)
+ *   user_registrations  RegisterUser idempotency key → User it registered
+ *
+ * Emails and idempotency keys are any text, so their keys are `stateKeyOf(text)`. There is no
+ * transaction over several keys: a registration claims the idempotency key, then the email, then
+ * writes the user, each with a create-only put, so two instances that race for one email or one
+ * key cannot both win, and a retry after a crash completes what the first call started.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { User } from "../../proto/gen/shop/v1/user_pb.ts";
-import { UserSchema } from "../../proto/gen/shop/v1/user_pb.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type User, UserSchema } from "../../proto/gen/shop/v1/user_pb.ts";
+import { isStateKey, stateKeyOf } from "../../runtime/jetstream/state-keys.ts";
+import { openStateStore, type StateStore } from "../../runtime/jetstream/state-store.ts";
 
 /** A registration, already validated and normalised. */
 export interface Registration {
@@ -18,40 +27,114 @@ export interface Registration {
 }
 
 export interface UserStore {
-  get(id: string): User | undefined;
+  get(id: string): Promise<User | undefined>;
   /**
    * Creates the user, or returns the one an earlier call with the same idempotency key created.
-   * Throws `already_exists` when the email belongs to another registration, or when the key was
-   * used for a different email.
+   * Fails with `already_exists` when the email belongs to another registration, or when the key
+   * was used for a different email.
    */
-  register(registration: Registration): User;
+  register(registration: Registration): Promise<User>;
 }
 
-export function createUserStore(newId: () => string = () => `u-${crypto.randomUUID()}`): UserStore {
-  const byId = new Map<string, User>();
-  const byEmail = new Map<string, User>();
-  const byKey = new Map<string, User>();
+export interface UserStoreOptions {
+  /** Prefixes the bucket names, as it prefixes the actor's subjects. */
+  readonly namespace: string;
+  /** Makes the id of a new user; ids must be valid state keys. */
+  readonly newId: () => string;
+}
+
+export const defaultUserStoreOptions: UserStoreOptions = {
+  namespace: "",
+  newId: () => `u-${crypto.randomUUID()}`,
+};
+
+/** How many times `register` re-reads a key it lost to a concurrent registration. */
+const MAX_ATTEMPTS = 5;
+
+export async function openUserStore(
+  nc: NatsConnection,
+  partial: Partial<UserStoreOptions> = {},
+): Promise<UserStore> {
+  const { namespace, newId } = { ...defaultUserStoreOptions, ...partial };
+  const open = (bucket: string) => openStateStore(nc, { bucket, namespace, schema: UserSchema });
+  const [byId, byEmail, byKey] = await Promise.all([
+    open("users"),
+    open("user_emails"),
+    open("user_registrations"),
+  ]);
+
   return {
-    get: (id) => byId.get(id),
-    register({ idempotencyKey, email, displayName }) {
-      const earlier = byKey.get(idempotencyKey);
-      if (earlier !== undefined) {
-        if (earlier.email !== email) {
-          throw new ConnectError(
-            "idempotency_key was already used to register a different email",
-            Code.AlreadyExists,
-          );
+    async get(id) {
+      // An id that cannot be a key was never handed out.
+      return isStateKey(id) ? (await byId.get(id))?.value : undefined;
+    },
+
+    async register({ idempotencyKey, email, displayName }) {
+      const key = stateKeyOf(idempotencyKey);
+      for (let attempt = 1; ; attempt++) {
+        const earlier = await byKey.get(key);
+        if (earlier !== undefined) {
+          if (earlier.value.email !== email) {
+            throw new ConnectError(
+              "idempotency_key was already used to register a different email",
+              Code.AlreadyExists,
+            );
+          }
+          return await complete(earlier.value, key, earlier.revision);
         }
-        return earlier;
+        const user = create(UserSchema, { id: newId(), email, displayName, createdAt: timestampNow() });
+        try {
+          return await complete(user, key, await byKey.put(key, user, { expectedRevision: 0 }));
+        } catch (err) {
+          // A concurrent call with the same key claimed it first: answer as that call does.
+          if (!isConflict(err) || attempt >= MAX_ATTEMPTS) throw err;
+        }
       }
-      if (byEmail.has(email)) {
-        throw new ConnectError(`a user with the email "${email}" is already registered`, Code.AlreadyExists);
-      }
-      const user = create(UserSchema, { id: newId(), email, displayName, createdAt: timestampNow() });
-      byId.set(user.id, user);
-      byEmail.set(email, user);
-      byKey.set(idempotencyKey, user);
-      return user;
     },
   };
+
+  /**
+   * Finishes the registration of `user`, whose idempotency key is claimed at `keyRevision`:
+   * claims the email (or finds it claimed by this same user, on a retry), then writes the user.
+   */
+  async function complete(user: User, key: string, keyRevision: number): Promise<User> {
+    const emailKey = stateKeyOf(user.email);
+    const claimed = await claim(byEmail, emailKey, user);
+    if (claimed.id !== user.id) {
+      // Someone else holds the email: give the idempotency key back, so that it counts as unused
+      // (a concurrent retry may have done so already).
+      await byKey.delete(key, { expectedRevision: keyRevision }).catch((err: unknown) => {
+        if (!isConflict(err)) throw err;
+      });
+      throw new ConnectError(
+        `a user with the email "${user.email}" is already registered`,
+        Code.AlreadyExists,
+      );
+    }
+    await claim(byId, user.id, user);
+    return user;
+  }
+}
+
+/** Writes `user` under `key` unless the key has a value already; returns the value it has. */
+async function claim(store: StateStore<typeof UserSchema>, key: string, user: User): Promise<User> {
+  try {
+    await store.put(key, user, { expectedRevision: 0 });
+    return user;
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
+  const holder = await store.get(key);
+  // Claims are never deleted: a value is there. Were it gone, the caller may retry.
+  if (holder === undefined) {
+    throw new ConnectError(
+      `${store.bucket}: "${key}" changed during a registration, try again`,
+      Code.Aborted,
+    );
+  }
+  return holder.value;
+}
+
+function isConflict(err: unknown): boolean {
+  return err instanceof ConnectError && err.code === Code.Aborted;
 }

@@ -50,7 +50,7 @@ describe("actor process lifecycle", () => {
     test(`${signal}: the in-flight call completes, the instance leaves discovery and exits 0, calls go to the other`, {
       timeout: 60_000,
     }, async () => {
-      server ??= await startNatsServer({ jetstream: false });
+      server ??= await startNatsServer();
       const nc = await connect({ servers: server.url });
       connections.push(nc);
       const natsUrl = server.url;

@@ -28,7 +28,7 @@ describe("actors on Bun, Deno and Node together", () => {
   });
 
   test("Bun calls user on Node, which calls product on Deno", { timeout: 90_000 }, async () => {
-    server = await startNatsServer({ jetstream: false });
+    server = await startNatsServer();
     const natsUrl = server.url;
     const [product, user] = await Promise.all([
       startActorProcess({ runtime: "deno", file: "actors/product/main.ts", natsUrl, readyTimeoutMs: 60_000 }),

@@ -2,17 +2,20 @@
  * The mission's first scenario: the user actor calls the product actor for product details
  * (a recently-viewed list). Both actors are served in-process with `serveActor`, each on its own
  * connection to a real nats-server, and called the way other actors and the gateway call them:
- * typed Connect clients over NATS, in binary protobuf and in Connect JSON.
+ * typed Connect clients over NATS, in binary protobuf and in Connect JSON. Their state is in
+ * JetStream KV: two product instances share one catalogue, and user data outlives a restart of
+ * the server.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create, equals } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createProductActor } from "../../actors/product/actor.ts";
-import { type Catalog, createCatalog } from "../../actors/product/catalog.ts";
-import { userActor } from "../../actors/user/actor.ts";
+import { type Catalog, openCatalog } from "../../actors/product/catalog.ts";
+import { createUserActor, openUserState, userActor } from "../../actors/user/actor.ts";
 import { MoneySchema } from "../../proto/gen/shop/v1/money_pb.ts";
 import {
   type LookupProductsResponse,
@@ -21,7 +24,7 @@ import {
   ProductSchema,
   ProductService,
 } from "../../proto/gen/shop/v1/product_pb.ts";
-import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
+import { UserSchema, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import {
   connect,
   createNatsTransport,
@@ -135,13 +138,21 @@ describe("user and product actors", () => {
   };
 
   before(async () => {
-    server = await startNatsServer({ jetstream: false });
-    catalog = createCatalog();
+    server = await startNatsServer();
     actors.push(
-      await serveActor(await connection(), createProductActor({ catalog: () => catalog }), {
-        logger: silentLogger,
-        interceptors: [productCalls.interceptor],
-      }),
+      await serveActor(
+        await connection(),
+        createProductActor({
+          catalog: async (ctx) => {
+            catalog = await openCatalog(ctx.nc);
+            return catalog;
+          },
+        }),
+        {
+          logger: silentLogger,
+          interceptors: [productCalls.interceptor],
+        },
+      ),
       await serveActor(await connection(), userActor, { logger: silentLogger }),
     );
     const clientNc = await connection();
@@ -366,15 +377,25 @@ describe("user and product actors", () => {
 
   test("views of unknown users and bad requests are refused", TIMEOUT, async () => {
     const user = await registerUser();
-    const cases: [Promise<unknown>, Code][] = [
-      [users.recordProductView({ viewId: "v-x", userId: "u-nobody", productId: "p-1001" }), Code.NotFound],
-      [users.listRecentlyViewed({ userId: "u-nobody" }), Code.NotFound],
-      [users.recordProductView({ viewId: "", userId: user.id, productId: "p-1001" }), Code.InvalidArgument],
-      [users.recordProductView({ viewId: "v-y", userId: user.id, productId: "" }), Code.InvalidArgument],
-      [users.listRecentlyViewed({ userId: user.id, pageSize: -1 }), Code.InvalidArgument],
-      [users.listRecentlyViewed({ userId: "" }), Code.InvalidArgument],
+    // One call at a time: a call made early could fail before anything awaits it.
+    const cases: [() => Promise<unknown>, Code][] = [
+      [
+        () => users.recordProductView({ viewId: "v-x", userId: "u-nobody", productId: "p-1001" }),
+        Code.NotFound,
+      ],
+      [() => users.listRecentlyViewed({ userId: "u-nobody" }), Code.NotFound],
+      [
+        () => users.recordProductView({ viewId: "", userId: user.id, productId: "p-1001" }),
+        Code.InvalidArgument,
+      ],
+      [
+        () => users.recordProductView({ viewId: "v-y", userId: user.id, productId: "" }),
+        Code.InvalidArgument,
+      ],
+      [() => users.listRecentlyViewed({ userId: user.id, pageSize: -1 }), Code.InvalidArgument],
+      [() => users.listRecentlyViewed({ userId: "" }), Code.InvalidArgument],
     ];
-    for (const [call, code] of cases) assert.equal((await connectErrorOf(call)).code, code);
+    for (const [call, code] of cases) assert.equal((await connectErrorOf(call())).code, code);
   });
 
   test("WatchProducts sends snapshots, then changes as they happen, until cancelled", TIMEOUT, async () => {
@@ -416,10 +437,10 @@ describe("user and product actors", () => {
       );
       assert.equal(subscribed, 1, "the stream follows the catalogue");
 
-      catalog.setPrice("p-1008", create(MoneySchema, { amountMinor: 2490n, currency: "EUR" }));
-      catalog.setPrice("p-1001", create(MoneySchema, { amountMinor: 1n, currency: "EUR" })); // not watched
-      catalog.setAvailable("p-1009", 12n);
-      catalog.withdraw("p-1009");
+      await catalog.setPrice("p-1008", create(MoneySchema, { amountMinor: 2490n, currency: "EUR" }));
+      await catalog.setPrice("p-1001", create(MoneySchema, { amountMinor: 1n, currency: "EUR" })); // not watched
+      await catalog.setAvailable("p-1009", 12n);
+      await catalog.withdraw("p-1009");
       const changes = [await received(), await received(), await received()];
       assert.deepEqual(
         changes.map((m) => [m.kind, m.product?.id]),
@@ -448,6 +469,81 @@ describe("user and product actors", () => {
       })(),
     );
     assert.equal(error.code, Code.InvalidArgument);
+  });
+
+  test(
+    "two product instances share the catalogue: a change through one reaches a watcher on the other",
+    TIMEOUT,
+    async () => {
+      // Instance B opens the same catalogue bucket as A but serves in its own namespace, so that
+      // this test can call B and not A.
+      let catalogB: Catalog | undefined;
+      actors.push(
+        await serveActor(
+          await connection(),
+          createProductActor({
+            catalog: async (ctx) => {
+              catalogB = await openCatalog(ctx.nc);
+              return catalogB;
+            },
+          }),
+          { namespace: "b", logger: silentLogger },
+        ),
+      );
+      const productsB = createClient(
+        ProductService,
+        createNatsTransport({ nc: await connection(), namespace: "b" }),
+      );
+      const abort = new AbortController();
+      const stream = productsB
+        .watchProducts({ ids: ["p-1002"] }, { signal: abort.signal, timeoutMs: 20_000 })
+        [Symbol.asyncIterator]();
+      const snapshot = await stream.next();
+      assert.deepEqual(
+        [snapshot.value?.kind, snapshot.value?.product?.price?.amountMinor],
+        [ProductChangeKind.SNAPSHOT, 2490n],
+      );
+
+      const changed = await catalog.setPrice(
+        "p-1002",
+        create(MoneySchema, { amountMinor: 1990n, currency: "EUR" }),
+      );
+      const next = await stream.next();
+      assert.equal(next.done, false);
+      assert.equal(next.value.kind, ProductChangeKind.PRICE, "B's watcher saw A's change");
+      assert.ok(
+        next.value.product && equals(ProductSchema, next.value.product, changed),
+        "the product as A wrote it",
+      );
+      assert.deepEqual(next.value.changedAt, changed.updatedAt);
+      assert.equal(catalogB?.get("p-1002")?.price?.amountMinor, 1990n);
+      const { product } = await productsB.getProduct({ id: "p-1002" });
+      assert.equal(product?.price?.amountMinor, 1990n, "B answers reads with the new price");
+
+      abort.abort();
+      await assert.rejects(stream.next(), (err) => ConnectError.from(err).code === Code.Canceled);
+    },
+  );
+
+  test("instances that start together seed a new catalogue once", TIMEOUT, async () => {
+    const namespace = "seeding";
+    const [a, b] = await Promise.all([
+      openCatalog(await connection(), { namespace }),
+      openCatalog(await connection(), { namespace }),
+    ]);
+    try {
+      assert.equal(a.list().length, 12);
+      assert.deepEqual(
+        b.list().map((p) => p.id),
+        a.list().map((p) => p.id),
+      );
+      const jsm = await jetstreamManager(connections[0] as NatsConnection);
+      const { state } = await jsm.streams.info("KV_seeding_products");
+      assert.equal(state.last_seq, 12, "each product was written once");
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   test("LookupProducts answers each id as it arrives, in order", TIMEOUT, async () => {
@@ -481,12 +577,20 @@ describe("user and product actors", () => {
     const namespace = "slow";
     const slowCalls = callRecorder();
     actors.push(
-      await serveActor(await connection(), createProductActor({ latencyMs: 5_000 }), {
-        namespace,
-        logger: silentLogger,
-        interceptors: [slowCalls.interceptor],
-      }),
-      await serveActor(await connection(), userActor, { namespace, logger: silentLogger }),
+      await serveActor(
+        await connection(),
+        createProductActor({ latencyMs: 5_000, catalog: (ctx) => openCatalog(ctx.nc, { namespace }) }),
+        {
+          namespace,
+          logger: silentLogger,
+          interceptors: [slowCalls.interceptor],
+        },
+      ),
+      await serveActor(
+        await connection(),
+        createUserActor({ state: (ctx) => openUserState(ctx.nc, namespace) }),
+        { namespace, logger: silentLogger },
+      ),
     );
     const slowUsers = createClient(UserService, createNatsTransport({ nc: await connection(), namespace }));
     const { user } = await slowUsers.registerUser({
@@ -506,5 +610,68 @@ describe("user and product actors", () => {
     const served = await slowCalls.next((call) => call.method === "GetProduct");
     assert.equal(served.outcome, "DeadlineExceeded");
     assert.ok(performance.now() - started < 4_000, "the nested call ended at the caller's deadline");
+  });
+});
+
+describe("user state across a server restart", () => {
+  let server: NatsServer;
+  const connections: NatsConnection[] = [];
+  const actors: RunningActor[] = [];
+
+  before(async () => {
+    server = await startNatsServer();
+  });
+
+  after(async () => {
+    for (const actor of actors) await actor.drain(1_000);
+    for (const nc of connections) await nc.close();
+    await server?.dispose();
+  });
+
+  test("users, idempotency keys and view histories survive it", { timeout: 60_000 }, async () => {
+    const connection = async () => {
+      const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+      connections.push(nc);
+      return nc;
+    };
+    actors.push(
+      await serveActor(await connection(), createProductActor(), { logger: silentLogger }),
+      await serveActor(await connection(), userActor, { logger: silentLogger }),
+    );
+    const users = createClient(
+      UserService,
+      createNatsTransport({ nc: await connection(), timeoutMs: 2_000 }),
+    );
+    const registration = { idempotencyKey: "durable-1", email: "durable@example.org", displayName: "Dora" };
+    const { user } = await users.registerUser(registration);
+    assert.ok(user);
+    await users.recordProductView({ viewId: "dv-1", userId: user.id, productId: "p-1005" });
+    const second = await users.recordProductView({ viewId: "dv-2", userId: user.id, productId: "p-1011" });
+    const before = await users.listRecentlyViewed({ userId: user.id });
+
+    await server.restart();
+
+    // Every connection reconnects on its own; until then calls fail as unavailable.
+    let fetched: Awaited<ReturnType<typeof users.getUser>> | undefined;
+    for (let attempt = 0; fetched === undefined; attempt++) {
+      try {
+        fetched = await users.getUser({ id: user.id });
+      } catch (err) {
+        if (attempt === 100) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.ok(fetched.user && equals(UserSchema, fetched.user, user), "the user is back, unchanged");
+    const after = await users.listRecentlyViewed({ userId: user.id });
+    assert.deepEqual(
+      after.products.map((entry) => [entry.product?.id, entry.viewedAt]),
+      before.products.map((entry) => [entry.product?.id, entry.viewedAt]),
+      "the view history is back",
+    );
+    const retry = await users.recordProductView({ viewId: "dv-2", userId: user.id, productId: "p-1011" });
+    assert.deepEqual(retry.viewedAt, second.viewedAt, "a retried view is still recognised");
+    assert.equal((await users.registerUser(registration)).user?.id, user.id, "so is a retried registration");
+    const taken = await connectErrorOf(users.registerUser({ ...registration, idempotencyKey: "durable-2" }));
+    assert.equal(taken.code, Code.AlreadyExists, "and the email is still taken");
   });
 });

@@ -1,0 +1,43 @@
+/**
+ * Keeps a bucket's limits as the code declares them. `Kvm.create` opens a bucket that exists as
+ * it is, so a changed history, TTL or replica count would otherwise never reach a bucket created
+ * earlier. JetStream changes all three in place (ADR 0007: declared in code, reconciled at
+ * start); note that a smaller history or TTL drops the revisions and values beyond it.
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
+
+export interface BucketLimits {
+  readonly history: number;
+  /** Milliseconds; 0 for ever. */
+  readonly ttl: number;
+  readonly replicas: number;
+}
+
+export async function reconcileBucket(
+  nc: NatsConnection,
+  bucket: string,
+  limits: BucketLimits,
+): Promise<void> {
+  const stream = `KV_${bucket}`;
+  const jsm = await jetstreamManager(nc);
+  const { config } = await jsm.streams.info(stream);
+  const wanted = {
+    max_msgs_per_subject: limits.history,
+    max_age: nanos(limits.ttl),
+    num_replicas: limits.replicas,
+  };
+  if (
+    config.max_msgs_per_subject === wanted.max_msgs_per_subject &&
+    config.max_age === wanted.max_age &&
+    config.num_replicas === wanted.num_replicas
+  ) {
+    return;
+  }
+  // JetStream refuses a duplicate window longer than the max age (it shortens it on create only).
+  const shorterWindow =
+    wanted.max_age > 0 && (config.duplicate_window ?? 0) > wanted.max_age
+      ? { duplicate_window: wanted.max_age }
+      : {};
+  await jsm.streams.update(stream, { ...wanted, ...shorterWindow });
+}

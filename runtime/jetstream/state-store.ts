@@ -1,0 +1,327 @@
+/**
+ * Durable actor state (ADR 0007, "State"): a JetStream KV bucket whose values are binary
+ * protobuf messages of one schema. Every write has a revision (the stream sequence), and a
+ * write may name the revision it expects, so instances of an actor share state without locks:
+ * `update()` reads, changes and writes conditionally, and tries again when another writer won.
+ *
+ *   const users = await openStateStore(nc, { bucket: "users", schema: UserSchema });
+ *   const revision = await users.put(user.id, user, { expectedRevision: 0 }); // create only
+ *   await users.update(user.id, (u) => u && { ...u, displayName: "Ada" });
+ *
+ * Uses KV as nats-server 2.10 has it (multi-key watches need 2.10); the runtime requires 2.11,
+ * and `openStateStore` refuses an older server. The bucket is the stream `KV_<name>`, so
+ * `nats kv ls`, `nats kv get <bucket> <key>` and `nats kv watch <bucket>` show it.
+ */
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { isAtLeast, MIN_SERVER_VERSION, parseServerVersion } from "../protocol/server-version.ts";
+import { isRevisionConflict, revisionConflict, stateError, undecodableValue } from "./state-errors.ts";
+import { checkStateKey, checkStateKeyFilter, stateBucketName } from "./state-keys.ts";
+import { reconcileBucket } from "./state-reconcile.ts";
+
+export interface StateStoreOptions<Desc extends DescMessage = DescMessage> {
+  /** The bucket: `[A-Za-z0-9_-]+`, prefixed by the namespace (`acme_users`). */
+  readonly bucket: string;
+  /** The message type of every value. */
+  readonly schema: Desc;
+  /** Revisions kept per key (1: the latest only); JetStream allows 1 to 64. */
+  readonly history: number;
+  /** How long a value lives after it was written, in milliseconds; 0 keeps it for ever. */
+  readonly ttlMs: number;
+  /** Copies of the bucket in a JetStream cluster: 1, 3 or 5. */
+  readonly replicas: number;
+  /** The namespace that prefixes the bucket name, as it prefixes subjects and stream names. */
+  readonly namespace: string;
+  /** How many times `update()` reads and writes before it gives up with `aborted`. */
+  readonly maxUpdateAttempts: number;
+}
+
+export const defaultStateStoreOptions: Omit<StateStoreOptions, "bucket" | "schema"> = {
+  history: 1,
+  ttlMs: 0,
+  replicas: 1,
+  namespace: "",
+  maxUpdateAttempts: 20,
+};
+
+/** A value and the revision that wrote it. */
+export interface StateEntry<Desc extends DescMessage> {
+  readonly key: string;
+  readonly value: MessageShape<Desc>;
+  readonly revision: number;
+}
+
+/** One change seen by `watch()`: the new value, or undefined when the key was deleted. */
+export interface StateChange<Desc extends DescMessage> {
+  readonly key: string;
+  readonly value: MessageShape<Desc> | undefined;
+  readonly revision: number;
+}
+
+export interface WriteOptions {
+  /**
+   * Write only if the key is at this revision (`aborted` otherwise); 0 means the key must not
+   * exist (never written, or deleted).
+   */
+  readonly expectedRevision?: number;
+}
+
+export interface StateWatchOptions {
+  /** Only changes from now on; by default the current value of every matching key comes first. */
+  readonly updatesOnly: boolean;
+}
+
+/** The changes of some keys, in revision order, until `stop()` (one reader). */
+export interface StateWatch<Desc extends DescMessage> extends AsyncIterable<StateChange<Desc>> {
+  stop(): void;
+}
+
+/**
+ * Returns the value to write, given the current one (undefined when the key does not exist), or
+ * undefined to write nothing. Called once per attempt: it must not have other effects.
+ */
+export type StateUpdater<Desc extends DescMessage> = (
+  current: MessageShape<Desc> | undefined,
+) => MessageInitShape<Desc> | undefined;
+
+export interface StateStore<Desc extends DescMessage> {
+  /** The bucket's full name, namespace included. */
+  readonly bucket: string;
+  readonly schema: Desc;
+  /** The value of `key`, or undefined when it does not exist. */
+  get(key: string): Promise<StateEntry<Desc> | undefined>;
+  /** Writes `key` (conditionally, with an expected revision) and returns the new revision. */
+  put(key: string, value: MessageInitShape<Desc>, options?: WriteOptions): Promise<number>;
+  /** Deletes `key` (leaving a delete marker that watchers see), if at `expectedRevision` when given. */
+  delete(key: string, options?: WriteOptions): Promise<void>;
+  /** The keys that have a value, sorted; meant for buckets of modest size. */
+  keys(): Promise<string[]>;
+  /**
+   * Follows `keys` (keys or filters with `*` and `>`; every key when omitted). Resolves once the
+   * watch is in place: every change after that is delivered.
+   */
+  watch(keys?: readonly string[], options?: Partial<StateWatchOptions>): Promise<StateWatch<Desc>>;
+  /**
+   * Read-modify-write: applies `fn` to the current value and writes the result if nobody wrote
+   * in between, else reads again (with a randomised back-off), up to `maxUpdateAttempts` times,
+   * then fails with `aborted`. Returns the entry as it now stands (undefined if `fn` left a
+   * missing key missing).
+   */
+  update(key: string, fn: StateUpdater<Desc>): Promise<StateEntry<Desc> | undefined>;
+}
+
+/** What `openStateStore` must be told; everything else has a default. */
+type RequiredOptions<Desc extends DescMessage> = Pick<StateStoreOptions<Desc>, "bucket" | "schema">;
+
+/** Opens the bucket, creating it (or bringing its limits up to date) if needed. */
+export async function openStateStore<Desc extends DescMessage>(
+  nc: NatsConnection,
+  partial: RequiredOptions<Desc> & Partial<StateStoreOptions<Desc>>,
+): Promise<StateStore<Desc>> {
+  const options = resolveOptions(partial);
+  const bucket = stateBucketName(options.bucket, options.namespace);
+  const where = `state bucket ${bucket}`;
+  checkServer(nc, where);
+  let kv: KV;
+  try {
+    const limits = { history: options.history, ttl: options.ttlMs, replicas: options.replicas };
+    kv = await new Kvm(nc).create(bucket, limits);
+    await reconcileBucket(nc, bucket, limits);
+  } catch (err) {
+    throw stateError(err, where, true);
+  }
+  return createStateStore(kv, bucket, options);
+}
+
+function createStateStore<Desc extends DescMessage>(
+  kv: KV,
+  bucket: string,
+  options: StateStoreOptions<Desc>,
+): StateStore<Desc> {
+  const { schema } = options;
+  const where = (key: string) => `state bucket ${bucket}, key "${key}"`;
+  const encode = (value: MessageInitShape<Desc>) => toBinary(schema, create(schema, value));
+  const decode = (key: string, bytes: Uint8Array): MessageShape<Desc> => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (err) {
+      throw undecodableValue(where(key), schema.typeName, err);
+    }
+  };
+
+  /** The latest revision of a key (0: never written) and its value (undefined: deleted). */
+  const read = async (key: string): Promise<{ value?: MessageShape<Desc>; revision: number }> => {
+    checkStateKey(key, bucket);
+    const entry = await kv.get(key).catch((err: unknown) => {
+      throw stateError(err, where(key));
+    });
+    if (entry === null) return { revision: 0 };
+    if (entry.operation !== "PUT") return { revision: entry.revision };
+    return { value: decode(key, entry.value), revision: entry.revision };
+  };
+
+  /** A write that fails with `aborted` when the key is not at `expected`. */
+  const write = async (key: string, expected: number | undefined, publish: () => Promise<number>) => {
+    try {
+      return await publish();
+    } catch (err) {
+      throw isRevisionConflict(err)
+        ? revisionConflict(where(key), expected, err)
+        : stateError(err, where(key));
+    }
+  };
+
+  return {
+    bucket,
+    schema,
+
+    async get(key) {
+      const { value, revision } = await read(key);
+      return value === undefined ? undefined : { key, value, revision };
+    },
+
+    async put(key, value, { expectedRevision } = {}) {
+      checkStateKey(key, bucket);
+      const data = encode(value);
+      if (expectedRevision === undefined) return write(key, undefined, () => kv.put(key, data));
+      checkRevision(expectedRevision);
+      // `create` also takes a key whose latest entry is a delete marker.
+      if (expectedRevision === 0) return write(key, 0, () => kv.create(key, data));
+      return write(key, expectedRevision, () => kv.update(key, data, expectedRevision));
+    },
+
+    async delete(key, { expectedRevision } = {}) {
+      checkStateKey(key, bucket);
+      if (expectedRevision !== undefined) {
+        checkRevision(expectedRevision);
+        if (expectedRevision === 0) {
+          throw new RangeError("delete: expectedRevision must be >= 1 (0 would mean the key must not exist)");
+        }
+      }
+      const opts = expectedRevision === undefined ? {} : { previousSeq: expectedRevision };
+      await write(key, expectedRevision, () => kv.delete(key, opts).then(() => 0));
+    },
+
+    async keys() {
+      const keys: string[] = [];
+      try {
+        for await (const key of await kv.keys()) keys.push(key);
+      } catch (err) {
+        throw stateError(err, `state bucket ${bucket}`);
+      }
+      return keys.sort();
+    },
+
+    async watch(keys, partial = {}) {
+      if (keys !== undefined && keys.length === 0)
+        throw new RangeError("watch: name at least one key, or none");
+      for (const key of keys ?? []) checkStateKeyFilter(key, bucket);
+      const entries = await kv
+        .watch({
+          key: keys === undefined ? ">" : [...keys],
+          include: partial.updatesOnly === true ? KvWatchInclude.UpdatesOnly : KvWatchInclude.LastValue,
+        })
+        .catch((err: unknown) => {
+          throw stateError(err, `state bucket ${bucket}`);
+        });
+      return {
+        stop: () => entries.stop(),
+        async *[Symbol.asyncIterator]() {
+          try {
+            for await (const entry of entries) {
+              const value = entry.operation === "PUT" ? decode(entry.key, entry.value) : undefined;
+              yield { key: entry.key, value, revision: entry.revision };
+            }
+          } finally {
+            entries.stop();
+          }
+        },
+      };
+    },
+
+    async update(key, fn) {
+      for (let attempt = 1; ; attempt++) {
+        const current = await read(key);
+        const next = fn(current.value);
+        if (next === undefined) {
+          return current.value === undefined
+            ? undefined
+            : { key, value: current.value, revision: current.revision };
+        }
+        const value = create(schema, next);
+        const data = toBinary(schema, value);
+        try {
+          // previousSeq 0 means "no entry at all"; a delete marker has a revision of its own.
+          const revision = await kv.put(key, data, { previousSeq: current.revision });
+          return { key, value, revision };
+        } catch (err) {
+          if (!isRevisionConflict(err)) throw stateError(err, where(key));
+          if (attempt >= options.maxUpdateAttempts) {
+            const conflict = revisionConflict(where(key), current.revision, err);
+            throw new ConnectError(
+              `${conflict.rawMessage} (gave up after ${attempt} attempts)`,
+              Code.Aborted,
+              undefined,
+              undefined,
+              err,
+            );
+          }
+          await backOff(attempt);
+        }
+      }
+    },
+  };
+}
+
+function resolveOptions<Desc extends DescMessage>(
+  partial: RequiredOptions<Desc> & Partial<StateStoreOptions<Desc>>,
+): StateStoreOptions<Desc> {
+  const options: StateStoreOptions<Desc> = { ...defaultStateStoreOptions, ...partial };
+  const { history, ttlMs, replicas, maxUpdateAttempts } = options;
+  if (!Number.isInteger(history) || history < 1 || history > 64) {
+    throw new RangeError(`history must be an integer from 1 to 64, got ${history}`);
+  }
+  if (!Number.isInteger(ttlMs) || ttlMs < 0)
+    throw new RangeError(`ttlMs must be an integer >= 0, got ${ttlMs}`);
+  if (![1, 3, 5].includes(replicas)) throw new RangeError(`replicas must be 1, 3 or 5, got ${replicas}`);
+  if (!Number.isInteger(maxUpdateAttempts) || maxUpdateAttempts < 1) {
+    throw new RangeError(`maxUpdateAttempts must be an integer >= 1, got ${maxUpdateAttempts}`);
+  }
+  return options;
+}
+
+function checkRevision(revision: number): void {
+  if (!Number.isSafeInteger(revision) || revision < 0) {
+    throw new RangeError(`expectedRevision must be an integer >= 0, got ${revision}`);
+  }
+}
+
+/** Refuses a server older than the runtime supports (principle 2 of DESIGN.md). */
+function checkServer(nc: NatsConnection, where: string): void {
+  const version = nc.info?.version ?? "";
+  const reported = parseServerVersion(version);
+  const min = parseServerVersion(MIN_SERVER_VERSION);
+  if (reported !== undefined && min !== undefined && isAtLeast(reported, min)) return;
+  throw new ConnectError(
+    `${where}: nats-server ${version || "(unknown version)"} is too old, Troupe needs ${MIN_SERVER_VERSION} or newer`,
+    Code.FailedPrecondition,
+  );
+}
+
+/**
+ * Full jitter: a random wait of up to 2^attempt ms, at most 250 ms, so that writers that lost
+ * the same race do not meet again at once.
+ */
+function backOff(attempt: number): Promise<void> {
+  const ceilingMs = Math.min(250, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
+}
