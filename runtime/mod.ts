@@ -3,7 +3,12 @@
  */
 
 // Actors: define, serve, run as a process.
-export { type ActorContext, type ActorDefinition, defineActor } from "./actor/define-actor.ts";
+export {
+  type ActorContext,
+  type ActorDefinition,
+  type ContextPublishOptions,
+  defineActor,
+} from "./actor/define-actor.ts";
 export {
   defaultServeActorOptions,
   type RunningActor,
@@ -36,6 +41,54 @@ export {
   type ServiceRegistration,
   serveServices,
 } from "./host/serve-services.ts";
+// Events, work queues and dead letters on JetStream (docs/adr/0007-events-queues-and-dead-letters.md).
+export {
+  type ConsumeOptions,
+  type ConsumeTarget,
+  consume,
+  defaultConsumeOptions,
+  type MessageHandler,
+  type MessageMeta,
+  type RunningConsumer,
+} from "./jetstream/consume.ts";
+export {
+  type DeadLetter,
+  defaultListDeadLettersOptions,
+  deleteDeadLetter,
+  type ListDeadLettersOptions,
+  listDeadLetters,
+  type RedriveOptions,
+  redriveDeadLetter,
+} from "./jetstream/dead-letters.ts";
+export {
+  type ConsumerOptions,
+  type ConsumerSpec,
+  defaultConsumerOptions,
+  eventConsumer,
+  jobConsumer,
+  reconcileConsumer,
+} from "./jetstream/declare-consumers.ts";
+export {
+  DUPLICATE_WINDOW_MS,
+  deadLetterStream,
+  defaultStreamOptions,
+  eventStream,
+  jobStream,
+  type ReconcileResult,
+  reconcileStreams,
+  type StreamOptions,
+  type StreamSpec,
+} from "./jetstream/declare-streams.ts";
+export {
+  defaultIdempotencyGuardOptions,
+  type IdempotencyGuard,
+  type IdempotencyGuardOptions,
+  openIdempotencyGuard,
+} from "./jetstream/idempotency-guard.ts";
+export { enqueueJob, type PublishAck, type PublishOptions, publishEvent } from "./jetstream/publish.ts";
+export type { Publishes } from "./jetstream/serve-subscriptions.ts";
+export { CONSUMER_FEATURES, type ServerFeature, STREAM_FEATURES } from "./jetstream/server-features.ts";
+export { type HandlerSpec, onEvent, onJob, type SubscriptionOptions } from "./jetstream/subscriptions.ts";
 // Operations.
 export { createJsonLogger, type Logger, type LogLevel, silentLogger } from "./observability/logger.ts";
 export { connect } from "./platform/nats-connect.ts";
@@ -50,6 +103,14 @@ export {
   type ServerVersion,
 } from "./protocol/server-version.ts";
 export {
+  deadLetterStreamName,
+  deadLetterSubject,
+  eventConsumerName,
+  eventStreamName,
+  eventSubject,
+  jobConsumerName,
+  jobStreamName,
+  jobSubject,
   rpcInstanceSubject,
   rpcMethodSubject,
   rpcServiceSubject,

@@ -1,14 +1,25 @@
 /**
- * Runs an actor on an open NATS connection: builds its services, serves them (serve-services.ts)
- * and answers discovery ($SRV, NATS ADR-32). `drain()` leaves discovery, stops taking calls and
- * lets in-flight calls finish within a grace period.
+ * Runs an actor on an open NATS connection: builds its state, reconciles the JetStream streams it
+ * publishes to and reads from, serves its services (serve-services.ts), starts its event and job
+ * consumers (serve-subscriptions.ts) and answers discovery ($SRV, NATS ADR-32). `drain()` leaves
+ * discovery, stops taking calls and messages, and lets in-flight ones finish within a grace period.
  */
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { jetstream } from "@nats-io/jetstream";
 import { type NatsConnection, nuid } from "@nats-io/nats-core";
 import { endpointNameOf } from "../discovery/endpoint-name.ts";
 import { EndpointMetadata, Idempotency, ServiceMetadata } from "../discovery/metadata-keys.ts";
 import { type ServiceResponder, startServiceResponder } from "../discovery/service-responder.ts";
 import { type ServiceHost, serveServices } from "../host/serve-services.ts";
+import type { RunningConsumer } from "../jetstream/consume.ts";
+import type { StreamOptions } from "../jetstream/declare-streams.ts";
+import { enqueueJob, publishEvent } from "../jetstream/publish.ts";
+import {
+  declareActorStreams,
+  type ServedSubscriptions,
+  serveSubscriptions,
+} from "../jetstream/serve-subscriptions.ts";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { createNatsTransport, type NatsTransportOptions } from "../transports/nats-transport.ts";
 import { TROUPE_VERSION } from "../version.ts";
@@ -26,6 +37,10 @@ export interface ServeActorOptions {
   /** Reported in discovery metadata: the host name. */
   readonly host: string;
   readonly logger: Logger;
+  /** Options of the JetStream streams the actor declares (the same for every actor of a system). */
+  readonly streams: Partial<Omit<StreamOptions, "namespace">>;
+  /** How long the idempotency guard remembers a handled message id. */
+  readonly idempotencyTtlMs: number;
 }
 
 export const defaultServeActorOptions: ServeActorOptions = {
@@ -35,6 +50,8 @@ export const defaultServeActorOptions: ServeActorOptions = {
   runtime: "unknown",
   host: "unknown",
   logger: createJsonLogger(),
+  streams: {},
+  idempotencyTtlMs: 24 * 60 * 60_000,
 };
 
 export interface RunningActor {
@@ -43,34 +60,86 @@ export interface RunningActor {
   readonly id: string;
   readonly host: ServiceHost;
   readonly responder: ServiceResponder;
-  /** Leaves discovery, stops taking calls, waits up to `graceMs` for in-flight ones. */
+  /** The delivery loops of the actor's event and job subscriptions. */
+  readonly consumers: readonly RunningConsumer[];
+  /**
+   * Leaves discovery, stops taking calls and messages, waits up to `graceMs` for in-flight ones;
+   * messages not finished by then go back to their streams for another instance.
+   */
   drain(graceMs: number): Promise<void>;
 }
 
-export async function serveActor(
+export async function serveActor<State>(
   nc: NatsConnection,
-  actor: ActorDefinition,
+  actor: ActorDefinition<State>,
   partial: Partial<ServeActorOptions> = {},
 ): Promise<RunningActor> {
   const options = { ...defaultServeActorOptions, ...partial };
   const id = nuid.next();
-  const logger = options.logger;
-  const transport = createNatsTransport({ namespace: options.namespace, ...options.transport, nc });
+  const { logger, namespace } = options;
+  const transport = createNatsTransport({ namespace, ...options.transport, nc });
+  const js = jetstream(nc);
+  const declared = (kind: "events" | "jobs", schema: DescMessage) => {
+    if (actor.publishes?.[kind]?.includes(schema) === true) return;
+    throw new ConnectError(
+      `actor ${actor.name} does not declare ${schema.typeName} in publishes.${kind}, so its stream is not ensured`,
+      Code.FailedPrecondition,
+    );
+  };
   const context: ActorContext = {
     nc,
     transport,
     client: (service) => createClient(service, transport) as Client<typeof service>,
     logger,
     instanceId: id,
+    namespace,
+    async publish(schema, init, publishOptions = {}) {
+      declared("events", schema);
+      return publishEvent(js, schema, init, { ...publishOptions, namespace });
+    },
+    async enqueue(schema, init, publishOptions = {}) {
+      declared("jobs", schema);
+      return enqueueJob(js, schema, init, { ...publishOptions, namespace });
+    },
   };
-  const registrations = await actor.services(context);
+  const state = (await actor.setup?.(context)) as State;
+  const handlers = (await actor.subscriptions?.(context, state)) ?? [];
+  const jetstreamOptions = {
+    namespace,
+    streams: options.streams,
+    idempotencyTtlMs: options.idempotencyTtlMs,
+    logger,
+  };
+  for (const result of await declareActorStreams(nc, actor.publishes ?? {}, handlers, jetstreamOptions)) {
+    if (result.action === "unchanged") continue;
+    logger.log("info", `stream ${result.action}`, { stream: result.name, changed: result.changed });
+  }
+  const registrations = (await actor.services?.(context, state)) ?? [];
   const host = await serveServices(nc, registrations, {
     name: actor.name,
     instanceId: id,
-    namespace: options.namespace,
+    namespace,
     interceptors: options.interceptors,
     logger,
   });
+  let subscriptions: ServedSubscriptions;
+  try {
+    subscriptions = await serveSubscriptions(nc, actor.name, handlers, jetstreamOptions);
+  } catch (err) {
+    await host.drain(0);
+    throw err;
+  }
+  for (const consumer of subscriptions.consumers) {
+    void consumer.done.then((error) => {
+      if (error !== undefined) {
+        logger.log("error", "a consumer stopped delivering", {
+          stream: consumer.stream,
+          consumer: consumer.consumer,
+          ...errorFields(error),
+        });
+      }
+    });
+  }
   const responder = await startServiceResponder(
     nc,
     {
@@ -109,9 +178,10 @@ export async function serveActor(
     id,
     host,
     responder,
+    consumers: subscriptions.consumers,
     async drain(graceMs) {
       await responder.stop();
-      await host.drain(graceMs);
+      await Promise.all([host.drain(graceMs), subscriptions.stop(graceMs)]);
     },
   };
 }

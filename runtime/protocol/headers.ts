@@ -20,6 +20,35 @@ export const Header = {
   seq: "troupe-seq",
   /** Stream frames: messages the receiver is ready for, in addition to those granted before. */
   credit: "troupe-credit",
+  /**
+   * Events and jobs: the absolute deadline in epoch milliseconds; a message still waiting after
+   * it is dead-lettered, not handled (docs/adr/0007-events-queues-and-dead-letters.md).
+   */
+  deadline: "troupe-deadline",
+  /** Jobs: the ordering key (an event carries its key in its subject). */
+  key: "troupe-key",
+  /** JetStream's message id: the stream's duplicate window drops a republished id. */
+  natsMsgId: "Nats-Msg-Id",
+  /**
+   * The message's own id where `Nats-Msg-Id` cannot carry it: on a dead letter (whose
+   * Nats-Msg-Id de-duplicates the dead-lettering) and on a redriven message (which needs a fresh
+   * Nats-Msg-Id to pass the duplicate window).
+   */
+  messageId: "troupe-msg-id",
+  /** Dead letters: the subject the message was published on. */
+  deadLetterSubject: "troupe-dlq-subject",
+  /** Dead letters: the stream and sequence the message had there. */
+  deadLetterStream: "troupe-dlq-stream",
+  deadLetterSeq: "troupe-dlq-seq",
+  /** Dead letters: the durable consumer that gave up on it. */
+  deadLetterConsumer: "troupe-dlq-consumer",
+  /** Dead letters: why, as a Connect code (`invalid_argument`, `deadline_exceeded`, …) and a message. */
+  deadLetterCode: "troupe-dlq-code",
+  deadLetterError: "troupe-dlq-error",
+  /** Dead letters: how many times the message was delivered. */
+  deadLetterDeliveries: "troupe-dlq-deliveries",
+  /** Dead letters: when the message was first stored (ISO 8601). */
+  deadLetterPublished: "troupe-dlq-published",
 } as const;
 
 /** Prefix of trailer names in a unary reply (Connect unary protocol). */
@@ -39,7 +68,17 @@ export const PROTOCOL_HEADERS: ReadonlySet<string> = new Set([
   Header.frame,
   Header.seq,
   Header.credit,
+  Header.deadline,
+  Header.key,
+  Header.natsMsgId.toLowerCase(),
+  Header.messageId,
 ]);
+
+/** Prefix of the headers that describe a dead letter (removed again when it is redriven). */
+export const DEAD_LETTER_HEADER_PREFIX = "troupe-dlq-";
+
+/** Prefix (lower case) of NATS's and JetStream's own headers: `Nats-Msg-Id`, `Nats-Expected-*`, … */
+export const NATS_HEADER_PREFIX = "nats-";
 
 /** The kinds of stream frames (docs/adr/0004-rpc-over-nats.md, "Streams"). */
 export const StreamFrame = {

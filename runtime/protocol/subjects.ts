@@ -4,14 +4,22 @@
  *
  *   rpc.<package>.<Service>.<Method>              a method, served by the actor's queue group
  *   rpc.<package>.<Service>.<Method>.<instance>   the same method on one chosen instance
+ *   evt.<package>.<Message>.<key>                 an event (`_` when it has no key)
+ *   job.<package>.<Message>                       a job on a work queue
+ *   dlq.<stream>.<consumer>                       a dead letter
  *   $SRV.<VERB>[.<name>[.<id>]]                   discovery (NATS ADR-32)
  *
  * An optional namespace prefixes every Troupe subject (not $SRV) so several systems can share
  * one NATS account: `acme.rpc.shop.v1.UserService.GetUser`.
  */
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 
 export const RPC_PREFIX = "rpc";
+export const EVENT_PREFIX = "evt";
+export const JOB_PREFIX = "job";
+export const DEAD_LETTER_PREFIX = "dlq";
+/** The key token of an event published without a key. */
+export const NO_KEY = "_";
 
 /** The verbs of the NATS service protocol (ADR-32), as the server-side subjects spell them. */
 export const ServiceVerb = {
@@ -81,4 +89,133 @@ export function serviceVerbSubject(verb: ServiceVerb, name?: string, id?: string
   if (name === undefined) return `$SRV.${verb}`;
   if (id === undefined) return `$SRV.${verb}.${assertToken(name, "service name")}`;
   return `$SRV.${verb}.${assertToken(name, "service name")}.${assertToken(id, "service id")}`;
+}
+
+/** `shop.v1` of a message or service type name `shop.v1.OrderPlaced`. */
+export function packageOf(typeName: string): string {
+  const dot = typeName.lastIndexOf(".");
+  return dot === -1 ? "" : typeName.slice(0, dot);
+}
+
+/** `evt.shop.v1.OrderPlaced.<key>`; an event without a key uses the `_` token. */
+export function eventSubject(message: DescMessage, key = "", namespace = ""): string {
+  const token = key === "" ? NO_KEY : assertToken(key, "event key");
+  return `${namespacePrefix(namespace)}${EVENT_PREFIX}.${message.typeName}.${token}`;
+}
+
+/** `evt.shop.v1.OrderPlaced.*`: every event of one type, whatever its key. */
+export function eventFilter(message: DescMessage, namespace = ""): string {
+  return `${namespacePrefix(namespace)}${EVENT_PREFIX}.${message.typeName}.*`;
+}
+
+/** `evt.shop.v1.>`: every event of one proto package (the subjects of its event stream). */
+export function eventPackageFilter(protoPackage: string, namespace = ""): string {
+  return `${namespacePrefix(namespace)}${EVENT_PREFIX}.${protoPackage}.>`;
+}
+
+/** The key of an event subject (undefined for `_`, the subject of an event without a key). */
+export function eventKeyOf(subject: string): string | undefined {
+  const key = subject.slice(subject.lastIndexOf(".") + 1);
+  return key === NO_KEY ? undefined : key;
+}
+
+/** `job.shop.v1.FulfilOrder`: the work queue of one job message type. */
+export function jobSubject(message: DescMessage, namespace = ""): string {
+  return `${namespacePrefix(namespace)}${JOB_PREFIX}.${message.typeName}`;
+}
+
+/** `dlq.<stream>.<consumer>`: where a consumer's dead letters go. */
+export function deadLetterSubject(stream: string, consumer: string, namespace = ""): string {
+  return `${namespacePrefix(namespace)}${DEAD_LETTER_PREFIX}.${assertToken(stream, "stream")}.${assertToken(consumer, "consumer")}`;
+}
+
+/** `dlq.>`: every dead letter (the subjects of the dead-letter stream). */
+export function deadLetterFilter(namespace = ""): string {
+  return `${namespacePrefix(namespace)}${DEAD_LETTER_PREFIX}.>`;
+}
+
+/**
+ * JetStream stream names (no dots): `EVT_shop_v1`, `JOB_shop_v1_FulfilOrder`, `DLQ`, each
+ * prefixed by the namespace (`acme_EVT_shop_v1`).
+ */
+export function eventStreamName(protoPackage: string, namespace = ""): string {
+  return streamName(namespace, "EVT", protoPackage);
+}
+
+export function jobStreamName(message: DescMessage, namespace = ""): string {
+  return streamName(namespace, "JOB", message.typeName);
+}
+
+export function deadLetterStreamName(namespace = ""): string {
+  return streamName(namespace, "DLQ");
+}
+
+function streamName(namespace: string, ...parts: string[]): string {
+  const name = [namespace, ...parts]
+    .filter((p) => p !== "")
+    .join("_")
+    .replaceAll(".", "_");
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`"${name}" cannot be a JetStream stream name`);
+  return name;
+}
+
+/**
+ * Durable consumer names (no dots): an event consumer is one per subscribing service and event
+ * type, `<service>_<Message>` (`email_UserRegistered`); a job queue has one consumer, named after
+ * its message (`FulfilOrder`). Each is unique within its stream.
+ */
+export function eventConsumerName(service: string, message: DescMessage): string {
+  return consumerName(`${service}_${message.name}`);
+}
+
+export function jobConsumerName(message: DescMessage): string {
+  return consumerName(message.name);
+}
+
+function consumerName(name: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`"${name}" cannot be a JetStream consumer name`);
+  return name;
+}
+
+/** The KV bucket of the idempotency guard: `troupe_processed` (`acme_troupe_processed`). */
+export function processedBucketName(namespace = ""): string {
+  return streamName(namespace, "troupe_processed");
+}
+
+const KV_KEY = /^[-/_=.A-Za-z0-9]+$/;
+
+/**
+ * The guard's key for a message id: `<consumer>.<id>`. An id that cannot stand in a KV key as it
+ * is (a caller's own id may hold any character) is base64url-encoded behind a `b64.` token.
+ */
+export function processedKey(consumer: string, messageId: string): string {
+  const plain =
+    KV_KEY.test(messageId) &&
+    !messageId.startsWith(".") &&
+    !messageId.endsWith(".") &&
+    !messageId.includes("..") &&
+    !messageId.startsWith("b64.");
+  const id = plain ? messageId : `b64.${base64Url(messageId)}`;
+  return `${consumerName(consumer)}.${id}`;
+}
+
+function base64Url(text: string): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
+
+/**
+ * The dead letters of one stream and consumer, of every consumer of a stream (`consumer`
+ * undefined), of one consumer name in every stream, or all of them.
+ */
+export function deadLetterSubjectFilter(
+  stream: string | undefined,
+  consumer: string | undefined,
+  namespace = "",
+): string {
+  if (stream === undefined && consumer === undefined) return deadLetterFilter(namespace);
+  const streamToken = stream === undefined ? "*" : assertToken(stream, "stream");
+  const consumerToken = consumer === undefined ? "*" : assertToken(consumer, "consumer");
+  return `${namespacePrefix(namespace)}${DEAD_LETTER_PREFIX}.${streamToken}.${consumerToken}`;
 }

@@ -1,0 +1,151 @@
+/**
+ * Publishing events and enqueueing jobs against a real nats-server: subjects and keys, message
+ * ids and the duplicate window, deadlines and metadata in headers, and the ConnectErrors of a
+ * publish that no stream takes or that is too large.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
+import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
+import {
+  enqueueJob,
+  eventStream,
+  Header,
+  jobStream,
+  publishEvent,
+  reconcileStreams,
+} from "../../runtime/mod.ts";
+import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+
+const TIMEOUT = { timeout: 30_000 };
+
+async function rejectsWith(promise: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof ConnectError, `a ConnectError, got ${String(err)}`);
+    assert.equal(err.code, code, `code ${Code[err.code]}: ${err.rawMessage}`);
+    assert.match(err.rawMessage, pattern);
+    return true;
+  });
+}
+
+describe("publishing events and jobs", () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+
+  before(async () => {
+    server = await startNatsServer({ maxPayloadBytes: 64 * 1024 });
+    nc = await connect({ servers: server.url });
+    js = jetstream(nc);
+    jsm = await jetstreamManager(nc);
+    const version = nc.info?.version ?? "";
+    await reconcileStreams(jsm, version, [
+      eventStream("shop.v1"),
+      { ...jobStream(FulfilOrderSchema), max_msg_size: 1024 },
+    ]);
+  });
+
+  after(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  test("an event is stored under its key field, with its id and binary body", TIMEOUT, async () => {
+    const ack = await publishEvent(js, UserRegisteredSchema, { userId: "u-1", email: "a@example.com" });
+    assert.equal(ack.stream, "EVT_shop_v1");
+    assert.equal(ack.duplicate, false);
+    const stored = await jsm.streams.getMessage("EVT_shop_v1", { seq: ack.seq });
+    assert.ok(stored);
+    assert.equal(stored.subject, "evt.shop.v1.UserRegistered.u-1");
+    assert.equal(stored.header.get(Header.natsMsgId), ack.id);
+    assert.equal(stored.header.get(Header.contentType), "", "binary protobuf carries no content type");
+    assert.equal(fromBinary(UserRegisteredSchema, stored.data).email, "a@example.com");
+  });
+
+  test("an explicit key wins; an empty key is the `_` token", TIMEOUT, async () => {
+    const keyed = await publishEvent(js, UserRegisteredSchema, { userId: "u-2" }, { key: "tenant-7" });
+    assert.equal(
+      (await jsm.streams.getMessage("EVT_shop_v1", { seq: keyed.seq }))?.subject,
+      "evt.shop.v1.UserRegistered.tenant-7",
+    );
+    const unkeyed = await publishEvent(js, UserRegisteredSchema, {});
+    assert.equal(
+      (await jsm.streams.getMessage("EVT_shop_v1", { seq: unkeyed.seq }))?.subject,
+      "evt.shop.v1.UserRegistered._",
+    );
+  });
+
+  test("the same id published twice is stored once", TIMEOUT, async () => {
+    const first = await publishEvent(js, UserRegisteredSchema, { userId: "u-3" }, { id: "register-u-3" });
+    const second = await publishEvent(js, UserRegisteredSchema, { userId: "u-3" }, { id: "register-u-3" });
+    assert.equal(first.duplicate, false);
+    assert.equal(second.duplicate, true);
+    assert.equal(second.seq, first.seq);
+    const info = await jsm.streams.info("EVT_shop_v1", { subjects_filter: "evt.shop.v1.UserRegistered.u-3" });
+    assert.equal(info.state.subjects?.["evt.shop.v1.UserRegistered.u-3"], 1);
+  });
+
+  test(
+    "deadline and metadata travel as headers; protocol headers in metadata are dropped",
+    TIMEOUT,
+    async () => {
+      const before = Date.now();
+      const ack = await publishEvent(
+        js,
+        UserRegisteredSchema,
+        { userId: "u-4" },
+        { deadlineMs: 60_000, headers: { "x-tenant": "acme", [Header.deadline]: "1" } },
+      );
+      const stored = await jsm.streams.getMessage("EVT_shop_v1", { seq: ack.seq });
+      assert.ok(stored);
+      assert.equal(stored.header.get("x-tenant"), "acme");
+      const deadline = Number(stored.header.get(Header.deadline));
+      assert.ok(deadline >= before + 60_000 && deadline <= Date.now() + 60_000, `deadline ${deadline}`);
+      assert.equal(stored.header.values(Header.deadline).length, 1, "the metadata's deadline was dropped");
+    },
+  );
+
+  test("a job goes to its work queue with its key as a header", TIMEOUT, async () => {
+    const ack = await enqueueJob(js, FulfilOrderSchema, { orderId: "o-1" }, { key: "o-1" });
+    assert.equal(ack.stream, "JOB_shop_v1_FulfilOrder");
+    const stored = await jsm.streams.getMessage("JOB_shop_v1_FulfilOrder", { seq: ack.seq });
+    assert.equal(stored?.subject, "job.shop.v1.FulfilOrder");
+    assert.equal(stored?.header.get(Header.key), "o-1");
+  });
+
+  test("a key that is not one subject token is invalid_argument", TIMEOUT, async () => {
+    await rejectsWith(
+      publishEvent(js, UserRegisteredSchema, { userId: "a.b" }),
+      Code.InvalidArgument,
+      /a\.b/,
+    );
+    await rejectsWith(enqueueJob(js, FulfilOrderSchema, {}, { key: "x y" }), Code.InvalidArgument, /x y/);
+  });
+
+  test("a publish no stream takes is unavailable, with a message that says so", TIMEOUT, async () => {
+    await rejectsWith(
+      publishEvent(js, UserRegisteredSchema, { userId: "u-5" }, { namespace: "nowhere" }),
+      Code.Unavailable,
+      /no JetStream stream took nowhere\.evt\.shop\.v1\.UserRegistered\.u-5/,
+    );
+  });
+
+  test("a message above max_payload or the stream's limit is resource_exhausted", TIMEOUT, async () => {
+    await rejectsWith(
+      publishEvent(js, UserRegisteredSchema, { userId: "u-6", displayName: "x".repeat(100_000) }),
+      Code.ResourceExhausted,
+      /max_payload/,
+    );
+    await rejectsWith(
+      enqueueJob(js, FulfilOrderSchema, { orderId: "o-2", reservationId: "r".repeat(2_000) }),
+      Code.ResourceExhausted,
+      /maximum message size/,
+    );
+  });
+});
