@@ -88,9 +88,29 @@ export {
 export { enqueueJob, type PublishAck, type PublishOptions, publishEvent } from "./jetstream/publish.ts";
 export type { Publishes } from "./jetstream/serve-subscriptions.ts";
 export { CONSUMER_FEATURES, type ServerFeature, STREAM_FEATURES } from "./jetstream/server-features.ts";
+// Durable actor state: JetStream KV buckets of protobuf values (ADR 0007, "State").
+export { isStateKey, stateKeyOf } from "./jetstream/state-keys.ts";
+export {
+  defaultStateStoreOptions,
+  openStateStore,
+  type StateChange,
+  type StateEntry,
+  type StateStore,
+  type StateStoreOptions,
+  type StateUpdater,
+  type StateWatch,
+  type StateWatchOptions,
+  type WriteOptions as StateWriteOptions,
+} from "./jetstream/state-store.ts";
 export { type HandlerSpec, onEvent, onJob, type SubscriptionOptions } from "./jetstream/subscriptions.ts";
 // Operations.
-export { createJsonLogger, type Logger, type LogLevel, silentLogger } from "./observability/logger.ts";
+export {
+  createJsonLogger,
+  errorFields,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./observability/logger.ts";
 export { connect } from "./platform/nats-connect.ts";
 // The wire contract.
 export { type Codec, codecOf } from "./protocol/codec.ts";

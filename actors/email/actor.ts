@@ -1,37 +1,72 @@
 /**
  * The email actor: transactional email (shop.v1.EmailService). SendEmail renders the requested
- * template and hands the email to the mail server over SMTP (nodemailer), once per dedupe key
- * (mailer.ts: the records are in memory for now). The welcome email for UserRegistered is
- * welcome.ts's `sendWelcome`.
+ * template and hands the email to the mail server over SMTP (nodemailer), once per dedupe key:
+ * the dedupe records are in a KV bucket shared by every instance (sent-emails.ts). It follows
+ * UserRegistered and sends the welcome email (welcome.ts's `sendWelcome`), once per user.
  *
  * Until the job queue exists, SendEmail delivers before it answers instead of queueing a
  * DeliverEmail job, so it answers SENT rather than QUEUED, and SMTP failures reach the caller:
  * `unavailable` when the mail server cannot be reached or defers, `invalid_argument` when it
- * refuses the recipient (smtp-error.ts).
+ * refuses the recipient (smtp-error.ts). A UserRegistered whose welcome fails is retried with
+ * back-off, and a refused recipient is dead-lettered at once (ADR 0007).
  *
  * `actors/email/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
 import { EmailService } from "../../proto/gen/shop/v1/email_pb.ts";
-import { type ActorDefinition, defineActor, implement } from "../../runtime/mod.ts";
+import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
+import { type ActorDefinition, defineActor, implement, onEvent } from "../../runtime/mod.ts";
 import { createMailer, defaultMailerOptions, type MailerOptions, resolveMailerOptions } from "./mailer.ts";
+import { defaultSentEmailsOptions, openSentEmails, resolveSentEmailsOptions } from "./sent-emails.ts";
+import { sendWelcome } from "./welcome.ts";
 
-export type EmailActorOptions = MailerOptions;
+export interface EmailActorOptions extends MailerOptions {
+  /** How long SendEmail remembers a dedupe key (and a welcome its user), in milliseconds. */
+  readonly dedupeTtlMs: number;
+  /**
+   * How long an instance may take to send an email it claimed before another instance takes the
+   * email to be abandoned and sends it again, in milliseconds (sent-emails.ts).
+   */
+  readonly claimLeaseMs: number;
+}
 
-export const defaultEmailActorOptions: EmailActorOptions = defaultMailerOptions;
+export const defaultEmailActorOptions: EmailActorOptions = {
+  ...defaultMailerOptions,
+  dedupeTtlMs: defaultSentEmailsOptions.ttlMs,
+  claimLeaseMs: defaultSentEmailsOptions.claimLeaseMs,
+};
 
 /** The email actor sending through `smtpUrl` as `from` (bad options throw RangeError here). */
 export function createEmailActor(partial: Partial<EmailActorOptions> = {}): ActorDefinition {
-  const options = resolveMailerOptions(partial);
+  const { dedupeTtlMs, claimLeaseMs, ...mailerOptions } = { ...defaultEmailActorOptions, ...partial };
+  const mailer = resolveMailerOptions(mailerOptions);
+  const records = resolveSentEmailsOptions({ ttlMs: dedupeTtlMs, claimLeaseMs });
   return defineActor({
     name: "email",
     version: "1.0.0",
     description: "Transactional email: renders the shop's emails and sends each one once over SMTP.",
-    services() {
-      // One mailer (one SMTP transporter, one set of dedupe records) per instance. The
-      // UserRegistered handler is `(event) => sendWelcome(mailer, event)` (welcome.ts).
-      const mailer = createMailer(options);
-      return [implement(EmailService, { sendEmail: (request) => mailer.sendEmail(request) })];
+    // One mailer (one SMTP transporter) per instance; the dedupe records are shared by all.
+    async setup(ctx) {
+      const sentEmails = await openSentEmails(ctx.nc, {
+        ...records,
+        namespace: ctx.namespace,
+        logger: ctx.logger,
+      });
+      return createMailer(sentEmails, mailer);
     },
+    services: (_ctx, mailer) => [
+      implement(EmailService, { sendEmail: (request) => mailer.sendEmail(request) }),
+    ],
+    // The guard skips a redelivered event this actor already handled; the dedupe key
+    // (`welcome:<user id>`) covers a republished one (a new message id for the same user).
+    subscriptions: (_ctx, mailer) => [
+      onEvent(
+        UserRegisteredSchema,
+        async (event) => {
+          await sendWelcome(mailer, event);
+        },
+        { idempotent: true },
+      ),
+    ],
   });
 }
 

@@ -2,9 +2,9 @@
  * The email actor's sending core: checks an email, renders its template, hands it to the mail
  * server over SMTP with nodemailer, and does so once per dedupe key.
  *
- * Idempotency is kept in memory for now: per actor instance, forgotten on restart, and the oldest
- * of REMEMBERED_EMAILS keys are dropped first. A retry that reaches another instance (they share
- * the queue group) sends again. Durable records come with the KV store.
+ * Idempotency is durable and shared (sent-emails.ts): the dedupe records are in a KV bucket, so a
+ * repeated key sends nothing again on any instance and after restarts; concurrent requests with
+ * one key share one send.
  *
  * A send is not cancelled when its caller gives up (deadline, cancellation): it runs to the end,
  * bounded by the SMTP timeouts, and its result is recorded under the key, so the caller's retry
@@ -13,6 +13,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createTransport } from "nodemailer";
 import { EmailStatus, type EmailTemplate, type SendEmailRequest } from "../../proto/gen/shop/v1/email_pb.ts";
+import type { SentEmails } from "./sent-emails.ts";
 import { connectErrorFromSmtp } from "./smtp-error.ts";
 import { renderEmail } from "./templates.ts";
 
@@ -59,8 +60,6 @@ export interface Mailer {
   deliver(email: OutgoingEmail): Promise<SentEmail>;
 }
 
-/** How many dedupe keys an instance remembers. */
-export const REMEMBERED_EMAILS = 100_000;
 const MAX_KEY_LENGTH = 200;
 const MAX_ADDRESS_LENGTH = 254;
 const MAX_USER_ID_LENGTH = 100;
@@ -94,8 +93,11 @@ export function resolveMailerOptions(partial: Partial<MailerOptions> = {}): Mail
   return options;
 }
 
-/** A mailer with one SMTP transporter (a connection per send, nothing held open between sends). */
-export function createMailer(partial: Partial<MailerOptions> = {}): Mailer {
+/**
+ * A mailer with one SMTP transporter (a connection per send, nothing held open between sends)
+ * that keeps its dedupe records in `sentEmails`.
+ */
+export function createMailer(sentEmails: SentEmails, partial: Partial<MailerOptions> = {}): Mailer {
   const options = resolveMailerOptions(partial);
   const sender = parseSender(options.from);
   const senderDomain = sender.address.slice(sender.address.lastIndexOf("@") + 1);
@@ -108,10 +110,7 @@ export function createMailer(partial: Partial<MailerOptions> = {}): Mailer {
     disableFileAccess: true,
     disableUrlAccess: true,
   });
-  const sent = new Map<string, Promise<SentEmail>>();
-
-  const send = async (email: OutgoingEmail, to: string): Promise<SentEmail> => {
-    const emailId = `e-${crypto.randomUUID()}`;
+  const send = async (email: OutgoingEmail, to: string, emailId: string): Promise<void> => {
     try {
       await transporter.sendMail({
         from: sender,
@@ -123,29 +122,16 @@ export function createMailer(partial: Partial<MailerOptions> = {}): Mailer {
     } catch (err) {
       throw connectErrorFromSmtp(err, to) ?? err;
     }
-    return { emailId, status: EmailStatus.SENT };
   };
 
-  const deliver = (email: OutgoingEmail): Promise<SentEmail> => {
+  const deliver = async (email: OutgoingEmail): Promise<SentEmail> => {
     const key = checkDedupeKey(email.dedupeKey);
     const to = checkAddress(email.to);
     if (email.userId.length > MAX_USER_ID_LENGTH) {
       throw invalidArgument(`user_id must be at most ${MAX_USER_ID_LENGTH} characters`);
     }
-    const earlier = sent.get(key);
-    if (earlier !== undefined) return earlier;
-
-    const delivery = send(email, to);
-    sent.set(key, delivery);
-    // A failed send is forgotten, so that a retry sends.
-    delivery.catch(() => {
-      if (sent.get(key) === delivery) sent.delete(key);
-    });
-    if (sent.size > REMEMBERED_EMAILS) {
-      const oldest = sent.keys().next();
-      if (oldest.done !== true) sent.delete(oldest.value);
-    }
-    return delivery;
+    const emailId = await sentEmails.once(key, (emailId) => send(email, to, emailId));
+    return { emailId, status: EmailStatus.SENT };
   };
 
   return {
@@ -162,7 +148,7 @@ export function createMailer(partial: Partial<MailerOptions> = {}): Mailer {
         ...rendered,
       });
     },
-    deliver: async (email) => deliver(email),
+    deliver,
   };
 }
 

@@ -1,10 +1,7 @@
 /**
  * The welcome email for a new account (shop.v1.UserRegistered): the email actor's handler of
- * that event. One welcome per user: the dedupe key is the user id, so a redelivered event (at
- * least once) sends nothing new.
- *
- * Subscribing it is one line where the actor builds its services, once the actor API has events:
- * `onEvent(UserRegisteredSchema, (event) => sendWelcome(mailer, event))`.
+ * that event (actor.ts subscribes it). One welcome per user: the dedupe key is the user id, so a
+ * redelivered or republished event (at least once) sends nothing new, on any instance.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EmailTemplate } from "../../proto/gen/shop/v1/email_pb.ts";

@@ -1,8 +1,14 @@
 /**
  * The product actor: the shop's catalogue (shop.v1.ProductService). The catalogue lives in a
- * JetStream KV bucket that every instance shares (catalog.ts): each instance answers reads from
- * its own copy, which a watch of the bucket keeps current, so a change made through any instance
- * reaches the WatchProducts streams of all of them.
+ * JetStream KV bucket that every instance of the actor's namespace shares (catalog.ts): each
+ * instance answers reads from its own copy, which a watch of the bucket keeps current, so a
+ * change made through any instance reaches the WatchProducts streams of all of them.
+ *
+ * The watch ends when the instance's connection closes, not when the instance drains: the actor
+ * API has no hook that runs at `RunningActor.drain`, so an instance drained on a connection that
+ * stays open follows the bucket until the connection closes. Such a hook (say
+ * `ActorDefinition.stop(ctx, state)`, run once calls and messages have drained) would call
+ * `catalog.close()`.
  *
  * `actors/product/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
@@ -23,8 +29,7 @@ import { decodePageToken, encodePageToken } from "./page-token.ts";
 export interface ProductActorOptions {
   /**
    * Opens the catalogue of one instance (called once per instance, when it starts). The default
-   * opens the `products` bucket without a namespace: ActorContext does not tell the actor its
-   * namespace yet, so a system served in a namespace passes `openCatalog(ctx.nc, { namespace })`.
+   * opens the `products` bucket in the namespace the actor is served in.
    */
   readonly catalog: (ctx: ActorContext) => Promise<Catalog>;
   /**
@@ -36,7 +41,7 @@ export interface ProductActorOptions {
 }
 
 export const defaultProductActorOptions: ProductActorOptions = {
-  catalog: (ctx) => openCatalog(ctx.nc, { logger: ctx.logger }),
+  catalog: (ctx) => openCatalog(ctx.nc, { namespace: ctx.namespace, logger: ctx.logger }),
   latencyMs: 0,
 };
 
@@ -53,13 +58,13 @@ export function createProductActor(partial: Partial<ProductActorOptions> = {}): 
   if (!Number.isFinite(options.latencyMs) || options.latencyMs < 0) {
     throw new RangeError(`latencyMs must be a finite number >= 0, got ${options.latencyMs}`);
   }
-  return defineActor({
+  return defineActor<Catalog>({
     name: "product",
     version: "1.0.0",
     description:
       "The product catalogue: products, prices and availability, and their changes as they happen.",
-    async services(ctx) {
-      const catalog = await options.catalog(ctx);
+    setup: (ctx) => options.catalog(ctx),
+    services(_ctx, catalog) {
       /** Answers after the configured latency; synchronously (the host's fast path) without one. */
       const answer = <T>(context: HandlerContext, result: () => T): T | Promise<T> =>
         options.latencyMs === 0 ? result() : sleep(options.latencyMs, context.signal).then(result);

@@ -15,8 +15,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Money, MoneySchema } from "../../proto/gen/shop/v1/money_pb.ts";
 import { type Product, ProductChangeKind, ProductSchema } from "../../proto/gen/shop/v1/product_pb.ts";
-import { openStateStore, type StateStore } from "../../runtime/jetstream/state-store.ts";
-import { type Logger, silentLogger } from "../../runtime/mod.ts";
+import { type Logger, openStateStore, type StateStore, silentLogger } from "../../runtime/mod.ts";
 import { seedProducts } from "./seed-products.ts";
 
 /** One change of one product, as WatchProducts reports it. */

@@ -4,14 +4,32 @@
  * recently viewed ones, passing on the caller's remaining deadline and cancellation, so a nested
  * call never outlives the call it serves. Accounts, idempotency keys and view histories live in
  * JetStream KV buckets (user-store.ts, view-history.ts), shared by every instance and kept
- * across restarts.
+ * across restarts, in the actor's namespace.
+ *
+ * A completed registration publishes UserRegistered on `evt.shop.v1.UserRegistered.<user id>`
+ * with the message id `user-registered.<user id>` (`userRegisteredEventId`), as the last step of
+ * the registration, so an idempotent retry completes it like the KV writes before it:
+ *
+ * - The event is published after the user is written: a subscriber that calls GetUser finds it.
+ * - A call that fails after the user was written (its instance crashed, or the stream did not
+ *   take the event) leaves the registration unannounced; the client's retry with the same
+ *   idempotency key publishes it. The window that stays open: such a failure that is never
+ *   retried. The user exists and no UserRegistered is ever published for it (no welcome email).
+ *   Closing it needs a sweep of unannounced registrations (an outbox bucket that instances
+ *   republish from at start), which nothing runs yet.
+ * - A crash after the stream stored the event and before the registration was marked announced
+ *   (`user_announced`): the retry publishes again with the same message id. Within the stream's
+ *   duplicate window (2 minutes) the stream drops it; a retry later than that stores the event a
+ *   second time, and subscribers must tolerate it (the email actor's welcome is deduplicated per
+ *   user, not per message).
+ * - Once marked, a retry publishes nothing: the event is stored once per user.
  */
 import { type CallOptions, Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import { type User, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
+import { type User, UserRegisteredSchema, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import { type ActorContext, type ActorDefinition, defineActor, implement } from "../../runtime/mod.ts";
-import { openUserStore, type UserStore } from "./user-store.ts";
+import { type Announce, openUserStore, type UserStore } from "./user-store.ts";
 import { openViewHistory, type RecordedView, type ViewHistory } from "./view-history.ts";
 
 /** ListRecentlyViewed: the page size for page_size 0, and the largest one served. */
@@ -32,15 +50,22 @@ export interface UserState {
 export interface UserActorOptions {
   /**
    * Opens the state of one instance (once per instance, when it starts). The default opens the
-   * buckets without a namespace: ActorContext does not tell the actor its namespace yet, so a
-   * system served in a namespace passes `openUserState(ctx.nc, namespace)`.
+   * buckets in the namespace the actor is served in.
    */
   readonly state: (ctx: ActorContext) => Promise<UserState>;
 }
 
 export const defaultUserActorOptions: UserActorOptions = {
-  state: (ctx) => openUserState(ctx.nc),
+  state: (ctx) => openUserState(ctx.nc, ctx.namespace),
 };
+
+/**
+ * The message id of the UserRegistered event of `userId`: the same on every publish, so that the
+ * stream's duplicate window drops a republish.
+ */
+export function userRegisteredEventId(userId: string): string {
+  return `user-registered.${userId}`;
+}
 
 /** The user actor's buckets, in `namespace`. */
 export async function openUserState(nc: NatsConnection, namespace = ""): Promise<UserState> {
@@ -54,12 +79,13 @@ export async function openUserState(nc: NatsConnection, namespace = ""): Promise
 /** The user actor with some options changed (tests, demos). */
 export function createUserActor(partial: Partial<UserActorOptions> = {}): ActorDefinition {
   const options: UserActorOptions = { ...defaultUserActorOptions, ...partial };
-  return defineActor({
+  return defineActor<UserState>({
     name: "user",
     version: "1.0.0",
     description: "Customer accounts, and the products each customer viewed.",
-    async services(ctx) {
-      const { users, views } = await options.state(ctx);
+    publishes: { events: [UserRegisteredSchema] },
+    setup: (ctx) => options.state(ctx),
+    services(ctx, { users, views }) {
       const products = ctx.client(ProductService);
 
       const existingUser = async (id: string): Promise<User> => {
@@ -70,7 +96,7 @@ export function createUserActor(partial: Partial<UserActorOptions> = {}): ActorD
 
       return [
         implement(UserService, {
-          async registerUser(request) {
+          async registerUser(request, context) {
             const idempotencyKey = checkKey(request.idempotencyKey, "idempotency_key");
             const email = request.email.trim().toLowerCase();
             if (email === "") throw invalidArgument("email is required");
@@ -84,7 +110,8 @@ export function createUserActor(partial: Partial<UserActorOptions> = {}): ActorD
                 `display_name must be 1-${MAX_DISPLAY_NAME_LENGTH} characters, got ${length}`,
               );
             }
-            return { user: await users.register({ idempotencyKey, email, displayName }) };
+            const registration = { idempotencyKey, email, displayName };
+            return { user: await users.register(registration, announcer(ctx, context)) };
           },
 
           async getUser(request) {
@@ -150,6 +177,24 @@ export function createUserActor(partial: Partial<UserActorOptions> = {}): ActorD
 
 /** The user actor as `actors/user/main.ts` runs it. */
 export const userActor: ActorDefinition = createUserActor();
+
+/**
+ * Publishes UserRegistered for a user within the call's remaining time. Everything in the event
+ * comes from the stored user, so every publish for one user is the same message.
+ */
+function announcer(ctx: ActorContext, context: HandlerContext): Announce {
+  return async (user) => {
+    const timeoutMs = context.timeoutMs();
+    await ctx.publish(
+      UserRegisteredSchema,
+      { userId: user.id, email: user.email, displayName: user.displayName, registeredAt: user.createdAt },
+      {
+        id: userRegisteredEventId(user.id),
+        ...(timeoutMs === undefined ? {} : { timeoutMs: Math.max(1, timeoutMs) }),
+      },
+    );
+  };
+}
 
 /** RecordProductView's answer when `view` is what `viewId` recorded: the same view, or a conflict. */
 function answerFor(view: RecordedView, viewId: string, userId: string, productId: string) {

@@ -21,8 +21,7 @@ import {
   RecordedViewSchema,
   ViewHistorySchema,
 } from "../../proto/gen/shop/user/state/v1/user_state_pb.ts";
-import { stateKeyOf } from "../../runtime/jetstream/state-keys.ts";
-import { openStateStore } from "../../runtime/jetstream/state-store.ts";
+import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
 
 export type { ProductView, RecordedView };
 

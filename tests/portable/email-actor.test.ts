@@ -1,26 +1,37 @@
 /**
- * The email actor against a real nats-server and a real SMTP server (the SMTP sink): SendEmail
- * is called the way other actors call it, over NATS, and what the mail server received is read
- * back from the sink. The sink records a message before it answers `250`, so once a send has
- * returned its mail is in `messages()`: no waiting, and an extra mail would be seen.
+ * The email actor against a real nats-server (with JetStream, where its dedupe records live) and
+ * a real SMTP server (the SMTP sink): SendEmail is called the way other actors call it, over
+ * NATS, and what the mail server received is read back from the sink. The sink records a message
+ * before it answers `250`, so once a send has returned its mail is in `messages()`: no waiting,
+ * and an extra mail would be seen.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createEmailActor } from "../../actors/email/actor.ts";
 import { createMailer } from "../../actors/email/mailer.ts";
+import { openSentEmails } from "../../actors/email/sent-emails.ts";
 import { sendWelcome, welcomeMailFor } from "../../actors/email/welcome.ts";
-import { EmailService, EmailStatus, EmailTemplate } from "../../proto/gen/shop/v1/email_pb.ts";
+import { SentEmailRecordSchema } from "../../proto/gen/shop/email/state/v1/email_state_pb.ts";
+import {
+  EmailService,
+  EmailStatus,
+  EmailTemplate,
+  SendEmailRequestSchema,
+} from "../../proto/gen/shop/v1/email_pb.ts";
 import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
 import {
   connect,
   createNatsTransport,
+  openStateStore,
   type RunningActor,
   serveActor,
   silentLogger,
+  stateKeyOf,
 } from "../../runtime/mod.ts";
 import {
   type NatsServer,
@@ -29,6 +40,7 @@ import {
   startNatsServer,
   startSmtpSink,
 } from "../../runtime/testing.ts";
+import { eventually } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 const WAIT_MS = 5_000;
@@ -77,9 +89,18 @@ describe("email actor", () => {
     return createClient(EmailService, createNatsTransport({ nc: await connection(), namespace }));
   };
   const mailsTo = (address: string) => sink.messages().filter((mail) => mail.to.includes(address));
+  /** A mailer with its own connection (as another instance would have), keeping its records in `namespace`. */
+  const mailerIn = async (namespace: string, smtpUrl = sink.url, claimLeaseMs?: number) =>
+    createMailer(
+      await openSentEmails(await connection(), {
+        namespace,
+        ...(claimLeaseMs === undefined ? {} : { claimLeaseMs }),
+      }),
+      { smtpUrl, from: FROM },
+    );
 
   before(async () => {
-    server = await startNatsServer({ jetstream: false });
+    server = await startNatsServer();
     sink = await startSmtpSink({
       refuseRecipient: (address) => {
         if (address.endsWith(".invalid")) return { code: 550, message: "5.1.1 No such user" };
@@ -222,6 +243,85 @@ describe("email actor", () => {
     assert.equal(mailsTo("x@example.org").length, 0);
   });
 
+  test("two instances and a restart send one email per dedupe key", TIMEOUT, async () => {
+    const email = (to: string) =>
+      create(SendEmailRequestSchema, {
+        dedupeKey: `welcome:${to}`,
+        to,
+        template: EmailTemplate.WELCOME,
+        variables: { display_name: "Ines" },
+      });
+    // Two instances (each with its own connection and mailer) get the same key at the same time.
+    const [a, b] = [await mailerIn("shared"), await mailerIn("shared")];
+    const request = email("ines@example.org");
+    const [first, second] = await Promise.all([a.sendEmail(request), b.sendEmail(request)]);
+    assert.equal(second.emailId, first.emailId, "both instances answer with the one email");
+    assert.equal(mailsTo("ines@example.org").length, 1, "one mail for the two instances");
+
+    // A restarted instance remembers it too.
+    const restarted = await mailerIn("shared");
+    const again = await restarted.sendEmail(request);
+    assert.equal(again.emailId, first.emailId);
+    assert.equal(again.status, EmailStatus.SENT);
+    assert.equal(mailsTo("ines@example.org").length, 1, "nothing sent after the restart");
+
+    // The records are per namespace: another system sends its own.
+    const other = await (await mailerIn("other-system")).sendEmail(request);
+    assert.notEqual(other.emailId, first.emailId);
+    assert.equal(mailsTo("ines@example.org").length, 2);
+  });
+
+  test(
+    "a key another instance is sending waits for it; an abandoned one is sent again",
+    TIMEOUT,
+    async () => {
+      const namespace = "claims";
+      const records = await openStateStore(await connection(), {
+        bucket: "email_sent",
+        namespace,
+        schema: SentEmailRecordSchema,
+      });
+      const mailer = await mailerIn(namespace, sink.url, 30_000);
+      const request = (dedupeKey: string, to: string) =>
+        create(SendEmailRequestSchema, {
+          dedupeKey,
+          to,
+          template: EmailTemplate.WELCOME,
+          variables: { display_name: "Jo" },
+        });
+
+      // Another instance claimed "busy" just now and is sending it: this request waits for the outcome.
+      const busyKey = stateKeyOf("busy");
+      const claimedAt = timestampNow();
+      const revision = await records.put(busyKey, { emailId: "e-busy", claimedAt }, { expectedRevision: 0 });
+      const waiting = mailer.sendEmail(request("busy", "jo@example.org"));
+      // The claimer finishes once this request watches the key (a consumer of the bucket's stream).
+      const jsm = await jetstreamManager(await connection());
+      await eventually(
+        async () => (await jsm.streams.info(`KV_${records.bucket}`)).state.consumer_count > 0,
+        "the waiting request watches the key",
+      );
+      await records.put(
+        busyKey,
+        { emailId: "e-busy", claimedAt, sentAt: timestampNow() },
+        { expectedRevision: revision },
+      );
+      const answered = await waiting;
+      assert.equal(answered.emailId, "e-busy", "the other instance's email is the answer");
+      assert.equal(mailsTo("jo@example.org").length, 0, "and this instance sent nothing");
+
+      // An instance claimed "dead" longer ago than the lease and never finished: it died.
+      const deadKey = stateKeyOf("dead");
+      const longAgo = { seconds: claimedAt.seconds - 60n, nanos: 0 };
+      await records.put(deadKey, { emailId: "e-dead", claimedAt: longAgo }, { expectedRevision: 0 });
+      const resent = await mailer.sendEmail(request("dead", "jo-2@example.org"));
+      assert.equal(resent.emailId, "e-dead", "sent again as the same email");
+      const mail = await sink.waitFor(isEmail("e-dead"), WAIT_MS);
+      assert.deepEqual(mail.to, ["jo-2@example.org"]);
+      assert.ok((await records.get(deadKey))?.value.sentAt, "and recorded as sent");
+    },
+  );
+
   test("sendWelcome sends the welcome email for a UserRegistered, once", TIMEOUT, async () => {
     const event = create(UserRegisteredSchema, {
       userId: "u-42",
@@ -233,7 +333,7 @@ describe("email actor", () => {
     assert.equal(rendered.subject, "Welcome to Troupe Shop, Zoë!");
     assert.equal(rendered.dedupeKey, "welcome:u-42");
 
-    const mailer = createMailer({ smtpUrl: sink.url, from: FROM });
+    const mailer = await mailerIn("welcome");
     const sent = await sendWelcome(mailer, event);
     assert.equal(sent.status, EmailStatus.SENT);
     const mail = await sink.waitFor(isEmail(sent.emailId), WAIT_MS);
@@ -257,7 +357,7 @@ describe("email actor", () => {
     async () => {
       const own = await startSmtpSink();
       try {
-        const mailer = createMailer({ smtpUrl: own.url, from: FROM });
+        const mailer = await mailerIn("own-sink", own.url);
         const waiting = own.waitFor((mail) => mail.subject.includes("Welcome"), WAIT_MS);
         const event = create(UserRegisteredSchema, {
           userId: "u-50",

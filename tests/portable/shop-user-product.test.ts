@@ -15,7 +15,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createProductActor } from "../../actors/product/actor.ts";
 import { type Catalog, openCatalog } from "../../actors/product/catalog.ts";
-import { createUserActor, openUserState, userActor } from "../../actors/user/actor.ts";
+import { userActor } from "../../actors/user/actor.ts";
 import { MoneySchema } from "../../proto/gen/shop/v1/money_pb.ts";
 import {
   type LookupProductsResponse,
@@ -573,24 +573,17 @@ describe("user and product actors", () => {
   });
 
   test("a nested call inherits the caller's remaining deadline", TIMEOUT, async () => {
-    // A second system in its own namespace, with a product actor slower than the caller's deadline.
+    // A second system in its own namespace (its actors keep their state in that namespace's
+    // buckets), with a product actor slower than the caller's deadline.
     const namespace = "slow";
     const slowCalls = callRecorder();
     actors.push(
-      await serveActor(
-        await connection(),
-        createProductActor({ latencyMs: 5_000, catalog: (ctx) => openCatalog(ctx.nc, { namespace }) }),
-        {
-          namespace,
-          logger: silentLogger,
-          interceptors: [slowCalls.interceptor],
-        },
-      ),
-      await serveActor(
-        await connection(),
-        createUserActor({ state: (ctx) => openUserState(ctx.nc, namespace) }),
-        { namespace, logger: silentLogger },
-      ),
+      await serveActor(await connection(), createProductActor({ latencyMs: 5_000 }), {
+        namespace,
+        logger: silentLogger,
+        interceptors: [slowCalls.interceptor],
+      }),
+      await serveActor(await connection(), userActor, { namespace, logger: silentLogger }),
     );
     const slowUsers = createClient(UserService, createNatsTransport({ nc: await connection(), namespace }));
     const { user } = await slowUsers.registerUser({
@@ -599,6 +592,13 @@ describe("user and product actors", () => {
       displayName: "S",
     });
     assert.ok(user);
+    const jsm = await jetstreamManager(await connection());
+    for (const bucket of ["slow_products", "slow_users", "slow_user_emails", "slow_user_registrations"]) {
+      const { state } = await jsm.streams.info(`KV_${bucket}`);
+      assert.ok(state.messages > 0, `the slow system's state is in ${bucket}`);
+    }
+    const elsewhere = await connectErrorOf(users.getUser({ id: user.id }));
+    assert.equal(elsewhere.code, Code.NotFound, "the other system does not know the user");
 
     const started = performance.now();
     const error = await connectErrorOf(
