@@ -3,12 +3,7 @@
  * JetStream KV bucket that every instance of the actor's namespace shares (catalog.ts): each
  * instance answers reads from its own copy, which a watch of the bucket keeps current, so a
  * change made through any instance reaches the WatchProducts streams of all of them.
- *
- * The watch ends when the instance's connection closes, not when the instance drains: the actor
- * API has no hook that runs at `RunningActor.drain`, so an instance drained on a connection that
- * stays open follows the bucket until the connection closes. Such a hook (say
- * `ActorDefinition.stop(ctx, state)`, run once calls and messages have drained) would call
- * `catalog.close()`.
+ * The watch ends when the instance drains (`stop`).
  *
  * `actors/product/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
@@ -64,6 +59,7 @@ export function createProductActor(partial: Partial<ProductActorOptions> = {}): 
     description:
       "The product catalogue: products, prices and availability, and their changes as they happen.",
     setup: (ctx) => options.catalog(ctx),
+    stop: (_ctx, catalog) => catalog.close(),
     services(_ctx, catalog) {
       /** Answers after the configured latency; synchronously (the host's fast path) without one. */
       const answer = <T>(context: HandlerContext, result: () => T): T | Promise<T> =>

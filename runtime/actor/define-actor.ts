@@ -73,6 +73,11 @@ export interface ActorDefinition<State = unknown> {
     context: ActorContext,
     state: State,
   ): readonly HandlerSpec[] | Promise<readonly HandlerSpec[]>;
+  /**
+   * Releases what `setup` opened (watches, timers); runs once at drain, after in-flight calls
+   * and messages have finished.
+   */
+  stop?(context: ActorContext, state: State): void | Promise<void>;
 }
 
 /** Declares an actor (an identity function that checks the shape and keeps the types). */

@@ -182,6 +182,7 @@ export async function serveActor<State>(
     async drain(graceMs) {
       await responder.stop();
       await Promise.all([host.drain(graceMs), subscriptions.stop(graceMs)]);
+      await actor.stop?.(context, state);
     },
   };
 }
