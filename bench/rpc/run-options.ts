@@ -13,6 +13,7 @@
  *   --json <file>         also write every round's raw results there
  */
 import { parseArgs } from "node:util";
+import { listFlag, positiveFlag, sizesFlag } from "../shared/flags.ts";
 import { isPeerName, PEER_NAMES, type PeerName } from "./peers.ts";
 import { isRuntimeName, type RuntimeName } from "./runtimes.ts";
 
@@ -43,28 +44,6 @@ export const defaultRunOptions: RunOptions = {
   jsonFile: "",
 };
 
-function positive(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`--${flag} must be a positive number, not "${text}"`);
-  return value;
-}
-
-function list<T extends string>(
-  flag: string,
-  text: string | undefined,
-  fallback: readonly T[],
-  is: (s: string) => s is T,
-) {
-  if (text === undefined) return fallback;
-  const items = text.split(",").filter((item) => item !== "");
-  const bad = items.filter((item) => !is(item));
-  if (bad.length > 0 || items.length === 0)
-    throw new Error(`--${flag}: unknown ${bad.join(", ") || "(empty)"}`);
-  return items as T[];
-}
-
 export function parseRunOptions(args: readonly string[]): RunOptions {
   const text = { type: "string" } as const;
   const { values } = parseArgs({
@@ -83,21 +62,16 @@ export function parseRunOptions(args: readonly string[]): RunOptions {
     },
   });
   const d = defaultRunOptions;
-  const sizes =
-    values.sizes === undefined ? d.sizes : values.sizes.split(",").map((size) => positive("sizes", size, 0));
-  if (sizes.some((size) => !Number.isInteger(size) || size < 3)) {
-    throw new Error("--sizes: whole numbers of bytes, at least 3");
-  }
   return {
-    runtimes: list("runtimes", values.runtimes, d.runtimes, isRuntimeName),
-    rounds: Math.round(positive("rounds", values.rounds, d.rounds)),
-    peers: list("peers", values.peers, d.peers, isPeerName),
-    sizes,
-    calls: Math.round(positive("calls", values.calls, d.calls)),
-    warmupCalls: Math.round(positive("warmup-calls", values["warmup-calls"], d.warmupCalls)),
-    inFlight: Math.round(positive("in-flight", values["in-flight"], d.inFlight)),
-    seconds: positive("seconds", values.seconds, d.seconds),
-    warmupSeconds: positive("warmup-seconds", values["warmup-seconds"], d.warmupSeconds),
+    runtimes: listFlag("runtimes", values.runtimes, d.runtimes, isRuntimeName),
+    rounds: Math.round(positiveFlag("rounds", values.rounds, d.rounds)),
+    peers: listFlag("peers", values.peers, d.peers, isPeerName),
+    sizes: sizesFlag(values.sizes, d.sizes),
+    calls: Math.round(positiveFlag("calls", values.calls, d.calls)),
+    warmupCalls: Math.round(positiveFlag("warmup-calls", values["warmup-calls"], d.warmupCalls)),
+    inFlight: Math.round(positiveFlag("in-flight", values["in-flight"], d.inFlight)),
+    seconds: positiveFlag("seconds", values.seconds, d.seconds),
+    warmupSeconds: positiveFlag("warmup-seconds", values["warmup-seconds"], d.warmupSeconds),
     jsonFile: values.json ?? d.jsonFile,
   };
 }

@@ -5,11 +5,11 @@
  * measurements of the others.
  */
 import { join } from "node:path";
-import type { SizeResult } from "./child-line.ts";
+import { spawnChild } from "../shared/spawn-child.ts";
+import { parseChildLine, type SizeResult } from "./child-line.ts";
 import { PEERS, type PeerName } from "./peers.ts";
 import type { RunOptions } from "./run-options.ts";
 import { type RuntimeName, runtimeCommand } from "./runtimes.ts";
-import { spawnChild } from "./spawn-child.ts";
 
 export type PeerRun =
   | { readonly kind: "result"; readonly runtimeVersion: string; readonly sizes: readonly SizeResult[] }
@@ -41,7 +41,7 @@ async function measurePeer(
 ): Promise<PeerRun> {
   const here = join(repoRoot, "bench", "rpc");
   const [serverBin, ...serverArgs] = runtimeCommand(runtime, repoRoot, join(here, PEERS[peer].serverFile));
-  const server = spawnChild(serverBin, [...serverArgs, "--nats-url", natsUrl], repoRoot);
+  const server = spawnChild(serverBin, [...serverArgs, "--nats-url", natsUrl], repoRoot, parseChildLine);
   try {
     const ready = await server.nextLine(SERVER_START_TIMEOUT_MS);
     if (ready.kind !== "ready") throw new Error(`${peer} server: expected "ready", got "${ready.kind}"`);
@@ -57,6 +57,7 @@ async function measurePeer(
         ...["--warmup-seconds", String(options.warmupSeconds)],
       ],
       repoRoot,
+      parseChildLine,
     );
     try {
       // Generous: sequential calls at 5 ms each would still fit.

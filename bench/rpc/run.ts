@@ -15,6 +15,7 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startNatsServer } from "../../runtime/testing.ts";
+import { rotated } from "../shared/rotated.ts";
 import { type Measurement, resultsTable } from "./results-table.ts";
 import { parseRunOptions } from "./run-options.ts";
 import { runPeer } from "./run-peer.ts";
@@ -23,12 +24,6 @@ import { runtimeLabel } from "./runtime-label.ts";
 const options = parseRunOptions(process.argv.slice(2));
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const log = (text: string) => process.stderr.write(`${text}\n`);
-
-/** `items` rotated left by `by`: round r starts with the r-th item. */
-function rotated<T>(items: readonly T[], by: number): T[] {
-  const shift = by % items.length;
-  return [...items.slice(shift), ...items.slice(0, shift)];
-}
 
 function summary(measurement: Measurement): string {
   const { run } = measurement;

@@ -1,15 +1,15 @@
 /**
- * Driver side of a benchmark child process: spawns it, hands out the ChildLines it writes,
- * keeps the tail of its stderr for error messages, and stops it (SIGTERM, then SIGKILL).
+ * Driver side of a benchmark child process: spawns it, hands out the lines it writes for the
+ * driver (each benchmark parses its own kinds of line; other output is ignored), keeps the tail
+ * of its stderr for error messages, and stops it (SIGTERM, then SIGKILL).
  */
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { type ChildLine, parseChildLine } from "./child-line.ts";
 
-export interface Child {
-  /** The next ChildLine; rejects when the process exits first or `timeoutMs` passes. */
-  nextLine(timeoutMs: number): Promise<ChildLine>;
+export interface Child<Line> {
+  /** The next line for the driver; rejects when the process exits first or `timeoutMs` passes. */
+  nextLine(timeoutMs: number): Promise<Line>;
   /** Resolves when the process has exited, asking it to stop first. */
   stop(): Promise<void>;
 }
@@ -17,7 +17,16 @@ export interface Child {
 const STDERR_TAIL_CHARS = 4000;
 const STOP_GRACE_MS = 2000;
 
-export function spawnChild(command: string, args: readonly string[], cwd: string): Child {
+/**
+ * Starts `command` with `args` in `cwd`. `parseLine` reads one line of its stdout: the line for
+ * the driver, or undefined for anything else.
+ */
+export function spawnChild<Line>(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  parseLine: (text: string) => Line | undefined,
+): Child<Line> {
   const child: ChildProcessByStdio<null, Readable, Readable> = spawn(command, args, {
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
@@ -32,10 +41,10 @@ export function spawnChild(command: string, args: readonly string[], cwd: string
     child.once("close", (code, signal) => resolve(`exited with ${signal ?? `code ${code}`}`));
   });
 
-  const lines: ChildLine[] = [];
+  const lines: Line[] = [];
   let wake: (() => void) | undefined;
   createInterface({ input: child.stdout }).on("line", (text) => {
-    const line = parseChildLine(text);
+    const line = parseLine(text);
     if (line === undefined) return;
     lines.push(line);
     wake?.();

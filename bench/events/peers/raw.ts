@@ -1,0 +1,44 @@
+/**
+ * Baseline: nats.js JetStream with stock options. Publishes the encoded EchoRequest with
+ * `jetstream(nc).publish(subject, payload)` (no headers, no message id) and consumes with
+ * `consumer.consume()` on a durable pull consumer, calling `msg.ack()` for each message.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { encodedEchoRequestOfSize } from "../../rpc/echo-request.ts";
+import { CONSUMER, KEY_SUBJECTS, RAW_CONSUMER_CONFIG, STREAM } from "../bench-stream.ts";
+import { checkPayload, type EventsPeer } from "../events-peer.ts";
+
+export async function openRawPeer(natsUrl: string): Promise<EventsPeer> {
+  const nc = await connect({ servers: natsUrl });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  return {
+    publisher(sizeBytes) {
+      const payload = encodedEchoRequestOfSize(sizeBytes);
+      return async (keyIndex) => {
+        await js.publish(KEY_SUBJECTS[keyIndex % KEY_SUBJECTS.length] as string, payload);
+      };
+    },
+    async consume(sizeBytes, onHandled) {
+      await jsm.consumers.add(STREAM, RAW_CONSUMER_CONFIG);
+      const messages = await (await js.consumers.get(STREAM, CONSUMER)).consume();
+      const ended = (async () => {
+        for await (const msg of messages) {
+          checkPayload(sizeBytes, msg.data.length); // the no-op handler
+          msg.ack();
+          onHandled();
+        }
+      })();
+      ended.catch(() => messages.stop());
+      return {
+        ended,
+        async stop() {
+          messages.stop();
+          await ended;
+        },
+      };
+    },
+    close: () => nc.close(),
+  };
+}
