@@ -1,0 +1,78 @@
+/**
+ * The order actor's orders, in JetStream KV buckets that every instance shares:
+ *
+ *   orders          order id → Order (its current state)
+ *   order_requests  PlaceOrder idempotency key (stateKeyOf) → Order as first placed
+ *
+ * Placing claims the idempotency key with a create-only put of the new order, then writes the
+ * order under its id, also create-only: of two concurrent calls with one key, one order wins and
+ * both answer with it, and a retry after a crash between the two writes completes the second.
+ */
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type Order, OrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
+import { isStateKey, stateKeyOf } from "../../runtime/jetstream/state-keys.ts";
+import { openStateStore, type StateStore } from "../../runtime/jetstream/state-store.ts";
+
+export interface OrderStore {
+  /** The order with this id, or undefined. */
+  get(id: string): Promise<Order | undefined>;
+  /** The order first placed with this idempotency key, or undefined. */
+  placedWith(idempotencyKey: string): Promise<Order | undefined>;
+  /**
+   * Stores `order` as the one placed with `idempotencyKey`, unless another order was (then that
+   * one stays), and makes sure that order is stored under its id. Returns it as stored there.
+   */
+  place(idempotencyKey: string, order: Order): Promise<Order>;
+}
+
+export interface OrderStoreOptions {
+  /** Prefixes the bucket names, as it prefixes the actor's subjects. */
+  readonly namespace: string;
+}
+
+export const defaultOrderStoreOptions: OrderStoreOptions = { namespace: "" };
+
+export async function openOrderStore(
+  nc: NatsConnection,
+  partial: Partial<OrderStoreOptions> = {},
+): Promise<OrderStore> {
+  const { namespace } = { ...defaultOrderStoreOptions, ...partial };
+  const open = (bucket: string) => openStateStore(nc, { bucket, namespace, schema: OrderSchema });
+  const [byId, byKey] = await Promise.all([open("orders"), open("order_requests")]);
+
+  return {
+    async get(id) {
+      // An id that cannot be a key was never handed out.
+      return isStateKey(id) ? (await byId.get(id))?.value : undefined;
+    },
+
+    async placedWith(idempotencyKey) {
+      return (await byKey.get(stateKeyOf(idempotencyKey)))?.value;
+    },
+
+    async place(idempotencyKey, order) {
+      const first = await claim(byKey, stateKeyOf(idempotencyKey), order);
+      return claim(byId, first.id, first);
+    },
+  };
+}
+
+/** Writes `value` under `key` unless the key has a value; returns the value the key has. */
+async function claim<Desc extends DescMessage>(
+  store: StateStore<Desc>,
+  key: string,
+  value: MessageShape<Desc>,
+): Promise<MessageShape<Desc>> {
+  try {
+    await store.put(key, value, { expectedRevision: 0 });
+    return value;
+  } catch (err) {
+    if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err;
+  }
+  const holder = await store.get(key);
+  // Orders are never deleted: were one gone, the caller may retry.
+  if (holder === undefined) throw new ConnectError(`${store.bucket}: "${key}" vanished`, Code.Aborted);
+  return holder.value;
+}
