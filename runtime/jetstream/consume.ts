@@ -71,7 +71,7 @@ export interface ConsumeOptions {
 export const defaultConsumeOptions: ConsumeOptions = {
   namespace: "",
   concurrency: 8,
-  bufferSize: 8,
+  bufferSize: 64,
   perKeyOrdering: false,
   idempotencyGuard: undefined,
   retryDelayMs: 1_000,
@@ -97,12 +97,28 @@ export interface RunningConsumer {
 /** One message from delivery to its ack, nak or term. */
 interface Delivery {
   readonly msg: JsMsg;
-  readonly controller: AbortController;
+  /** Created when the handler first reads its signal: most handlers never do. */
+  controller: AbortController | undefined;
+  /** Why the delivery was aborted, if it was (for a signal created afterwards). */
+  abortReason: unknown;
   /** The handler started (or is about to): `stop()` lets it finish instead of taking it back. */
   running: boolean;
   settled: boolean;
-  /** Sends `working()` every half ack wait until the message is settled. */
-  keepAlive: ReturnType<typeof setInterval> | undefined;
+}
+
+/** The delivery's abort signal, created on first use. */
+function signalOf(d: Delivery): AbortSignal {
+  if (d.controller === undefined) {
+    d.controller = new AbortController();
+    if (d.abortReason !== undefined) d.controller.abort(d.abortReason);
+  }
+  return d.controller.signal;
+}
+
+function abortDelivery(d: Delivery, reason: unknown): void {
+  if (d.abortReason !== undefined) return;
+  d.abortReason = reason;
+  d.controller?.abort(reason);
 }
 
 export async function consume<Desc extends DescMessage>(
@@ -129,6 +145,13 @@ export async function consume<Desc extends DescMessage>(
   const messages = await consumer.consume({ max_messages: options.bufferSize });
 
   const held = new Set<Delivery>();
+  // From the moment a message is ours until it is settled, it stays ours: one timer for all held
+  // messages sends working() every half ack wait (a timer per message costs more than the message).
+  const keepAlive = setInterval(() => {
+    for (const d of held) if (!d.settled) d.msg.working();
+  }, ackWaitMs / 2);
+  (keepAlive as { unref?: () => void }).unref?.();
+  let loopEnded = false;
   const maxHeld = options.concurrency + options.bufferSize;
   const running = createConcurrencyLimit(options.concurrency);
   const lanes = createKeyLanes();
@@ -139,7 +162,6 @@ export async function consume<Desc extends DescMessage>(
   const settle = (d: Delivery, how: "ack" | "nak" | "term", delayMs = 0) => {
     if (d.settled) return;
     d.settled = true;
-    clearInterval(d.keepAlive);
     if (how === "ack") d.msg.ack();
     else if (how === "nak") d.msg.nak(delayMs);
     else d.msg.term();
@@ -263,22 +285,27 @@ export async function consume<Desc extends DescMessage>(
             ? undefined
             : setTimeout(
                 () =>
-                  d.controller.abort(
-                    new ConnectError("the message's deadline passed", Code.DeadlineExceeded),
-                  ),
+                  abortDelivery(d, new ConnectError("the message's deadline passed", Code.DeadlineExceeded)),
                 deadline - Date.now(),
               );
         try {
+          // Metadata, publish time and signal cost allocations: made only when a handler reads them.
           await handler(message, {
             id,
             subject: msg.subject,
             key,
             deliveryCount: msg.info.deliveryCount,
-            publishedAt: msg.time,
+            get publishedAt() {
+              return msg.time;
+            },
             stream,
             seq: msg.seq,
-            headers: metadataOf(msg.headers).header,
-            signal: d.controller.signal,
+            get headers() {
+              return metadataOf(msg.headers).header;
+            },
+            get signal() {
+              return signalOf(d);
+            },
           });
         } finally {
           clearTimeout(timer);
@@ -307,28 +334,28 @@ export async function consume<Desc extends DescMessage>(
   const deliver = async (msg: JsMsg) => {
     const d: Delivery = {
       msg,
-      controller: new AbortController(),
+      controller: undefined,
+      abortReason: undefined,
       running: false,
       settled: false,
-      keepAlive: undefined,
     };
     held.add(d);
-    // From the moment it is ours until it is settled, the message stays ours.
-    d.keepAlive = setInterval(() => msg.working(), ackWaitMs / 2);
     try {
       await handle(d);
     } catch (err) {
       logger.log("error", "unexpected failure delivering a message", errorFields(err));
       settle(d, "nak", options.retryDelayMs);
     } finally {
-      clearInterval(d.keepAlive);
       held.delete(d);
       if (room !== undefined && held.size < maxHeld) {
         const wake = room;
         room = undefined;
         wake();
       }
-      if (held.size === 0) idle?.();
+      if (held.size === 0) {
+        idle?.();
+        if (loopEnded) clearInterval(keepAlive);
+      }
     }
   };
 
@@ -349,6 +376,11 @@ export async function consume<Desc extends DescMessage>(
       return err instanceof Error ? err : new Error(String(err));
     }
   })();
+  // The keep-alive outlives the pull loop while handlers still run (a stop's grace period).
+  void done.finally(() => {
+    loopEnded = true;
+    if (held.size === 0) clearInterval(keepAlive);
+  });
 
   return {
     stream,
@@ -380,7 +412,7 @@ export async function consume<Desc extends DescMessage>(
       }
       const reason = new ConnectError("the consumer is stopping", Code.Unavailable);
       for (const d of held) {
-        d.controller.abort(reason);
+        abortDelivery(d, reason);
         settle(d, "nak");
       }
       await done;
