@@ -24,7 +24,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { isAtLeast, MIN_SERVER_VERSION, parseServerVersion } from "../protocol/server-version.ts";
-import { isRevisionConflict, revisionConflict, stateError, undecodableValue } from "./state-errors.ts";
+import { isWrongLastSequence, revisionConflict, stateError, undecodableValue } from "./jetstream-errors.ts";
 import { checkStateKey, checkStateKeyFilter, stateBucketName } from "./state-keys.ts";
 import { reconcileBucket } from "./state-reconcile.ts";
 
@@ -174,7 +174,7 @@ function createStateStore<Desc extends DescMessage>(
     try {
       return await publish();
     } catch (err) {
-      throw isRevisionConflict(err)
+      throw isWrongLastSequence(err)
         ? revisionConflict(where(key), expected, err)
         : stateError(err, where(key));
     }
@@ -264,7 +264,7 @@ function createStateStore<Desc extends DescMessage>(
           const revision = await kv.put(key, data, { previousSeq: current.revision });
           return { key, value, revision };
         } catch (err) {
-          if (!isRevisionConflict(err)) throw stateError(err, where(key));
+          if (!isWrongLastSequence(err)) throw stateError(err, where(key));
           if (attempt >= options.maxUpdateAttempts) {
             const conflict = revisionConflict(where(key), current.revision, err);
             throw new ConnectError(
