@@ -32,9 +32,7 @@ import {
   type StockShortage,
   StockShortageSchema,
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
-import { stateKeyOf } from "../../runtime/jetstream/state-keys.ts";
-import { openStateStore } from "../../runtime/jetstream/state-store.ts";
-import { claimKey } from "./claim-key.ts";
+import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
 import { isRefusal, type StockLedger } from "./stock-ledger.ts";
 
 /** Adjustment ids starting with this are the inventory's own; callers may not use them. */
@@ -140,8 +138,7 @@ export async function openReservations(
     async reserve(orderId, items) {
       const key = stateKeyOf(orderId);
       const reservationId = reservationIdOf(orderId);
-      const reservation = await claimKey(
-        requests,
+      const reservation = await requests.claim(
         key,
         create(StockReservedSchema, {
           orderId,
@@ -186,8 +183,7 @@ export async function openReservations(
         }
       }
 
-      const result = await claimKey(
-        results,
+      const result = await results.claim(
         key,
         create(
           ReserveStockResponseSchema,

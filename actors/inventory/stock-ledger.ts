@@ -24,9 +24,8 @@ import {
   type StockLevel,
   StockLevelSchema,
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
-import { stateKeyOf } from "../../runtime/jetstream/state-keys.ts";
-import { openStateStore } from "../../runtime/jetstream/state-store.ts";
-import { claimKey, isConflict } from "./claim-key.ts";
+import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
+import { isConflict } from "./state-conflict.ts";
 
 /** A change of one product's stock, as an adjustment decides it from the current level. */
 export interface StockChange {
@@ -105,7 +104,7 @@ export async function openStockLedger(
 
   const recorded = async (adjustmentId: string) => (await index.get(stateKeyOf(adjustmentId)))?.value;
   const alias = (adjustmentId: string, record: StockAdjusted) =>
-    claimKey(index, stateKeyOf(adjustmentId), record);
+    index.claim(stateKeyOf(adjustmentId), record);
 
   const apply: StockLedger["apply"] = async (productId, adjustmentId, decide, watch = []) => {
     for (let attempt = 1; ; attempt++) {

@@ -12,7 +12,7 @@ import {
   StockItemSchema,
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
 import type { OrderPlaced } from "../../proto/gen/shop/v1/order_pb.ts";
-import { isStateKey } from "../../runtime/jetstream/state-keys.ts";
+import { isStateKey } from "../../runtime/mod.ts";
 import { INTERNAL_ADJUSTMENT_PREFIX } from "./reservations.ts";
 
 /** ReserveStock and OrderPlaced: the most items (products) one reservation holds. */

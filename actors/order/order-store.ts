@@ -8,12 +8,9 @@
  * order under its id, also create-only: of two concurrent calls with one key, one order wins and
  * both answer with it, and a retry after a crash between the two writes completes the second.
  */
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Order, OrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
-import { isStateKey, stateKeyOf } from "../../runtime/jetstream/state-keys.ts";
-import { openStateStore, type StateStore } from "../../runtime/jetstream/state-store.ts";
+import { isStateKey, openStateStore, stateKeyOf } from "../../runtime/mod.ts";
 
 export interface OrderStore {
   /** The order with this id, or undefined. */
@@ -53,26 +50,8 @@ export async function openOrderStore(
     },
 
     async place(idempotencyKey, order) {
-      const first = await claim(byKey, stateKeyOf(idempotencyKey), order);
-      return claim(byId, first.id, first);
+      const first = await byKey.claim(stateKeyOf(idempotencyKey), order);
+      return byId.claim(first.id, first);
     },
   };
-}
-
-/** Writes `value` under `key` unless the key has a value; returns the value the key has. */
-async function claim<Desc extends DescMessage>(
-  store: StateStore<Desc>,
-  key: string,
-  value: MessageShape<Desc>,
-): Promise<MessageShape<Desc>> {
-  try {
-    await store.put(key, value, { expectedRevision: 0 });
-    return value;
-  } catch (err) {
-    if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err;
-  }
-  const holder = await store.get(key);
-  // Orders are never deleted: were one gone, the caller may retry.
-  if (holder === undefined) throw new ConnectError(`${store.bucket}: "${key}" vanished`, Code.Aborted);
-  return holder.value;
 }

@@ -22,7 +22,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type User, UserSchema } from "../../proto/gen/shop/v1/user_pb.ts";
-import { isStateKey, openStateStore, type StateStore, stateKeyOf } from "../../runtime/mod.ts";
+import { isStateKey, openStateStore, stateKeyOf } from "../../runtime/mod.ts";
 
 /** A registration, already validated and normalised. */
 export interface Registration {
@@ -115,7 +115,7 @@ export async function openUserStore(
    */
   async function complete(user: User, key: string, keyRevision: number, announce: Announce): Promise<User> {
     const emailKey = stateKeyOf(user.email);
-    const claimed = await claim(byEmail, emailKey, user);
+    const claimed = await byEmail.claim(emailKey, user);
     if (claimed.id !== user.id) {
       // Someone else holds the email: give the idempotency key back, so that it counts as unused
       // (a concurrent retry may have done so already).
@@ -127,33 +127,14 @@ export async function openUserStore(
         Code.AlreadyExists,
       );
     }
-    await claim(byId, user.id, user);
+    await byId.claim(user.id, user);
     if ((await announced.get(user.id)) === undefined) {
       await announce(user);
       // A concurrent call with the same key may have written it first: both announced alike.
-      await claim(announced, user.id, user);
+      await announced.claim(user.id, user);
     }
     return user;
   }
-}
-
-/** Writes `user` under `key` unless the key has a value already; returns the value it has. */
-async function claim(store: StateStore<typeof UserSchema>, key: string, user: User): Promise<User> {
-  try {
-    await store.put(key, user, { expectedRevision: 0 });
-    return user;
-  } catch (err) {
-    if (!isConflict(err)) throw err;
-  }
-  const holder = await store.get(key);
-  // Claims are never deleted: a value is there. Were it gone, the caller may retry.
-  if (holder === undefined) {
-    throw new ConnectError(
-      `${store.bucket}: "${key}" changed during a registration, try again`,
-      Code.Aborted,
-    );
-  }
-  return holder.value;
 }
 
 function isConflict(err: unknown): boolean {

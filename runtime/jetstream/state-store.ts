@@ -101,6 +101,12 @@ export interface StateStore<Desc extends DescMessage> {
   get(key: string): Promise<StateEntry<Desc> | undefined>;
   /** Writes `key` (conditionally, with an expected revision) and returns the new revision. */
   put(key: string, value: MessageInitShape<Desc>, options?: WriteOptions): Promise<number>;
+  /**
+   * First writer wins: writes `value` unless `key` has a value, and returns the value the key has
+   * (this one or the one written before). For records written once and then only read, so that
+   * concurrent attempts agree on one value. A key deleted between the two steps is `aborted`.
+   */
+  claim(key: string, value: MessageShape<Desc>): Promise<MessageShape<Desc>>;
   /** Deletes `key` (leaving a delete marker that watchers see), if at `expectedRevision` when given. */
   delete(key: string, options?: WriteOptions): Promise<void>;
   /** The keys that have a value, sorted; meant for buckets of modest size. */
@@ -197,6 +203,22 @@ function createStateStore<Desc extends DescMessage>(
       // `create` also takes a key whose latest entry is a delete marker.
       if (expectedRevision === 0) return write(key, 0, () => kv.create(key, data));
       return write(key, expectedRevision, () => kv.update(key, data, expectedRevision));
+    },
+
+    async claim(key, value) {
+      checkStateKey(key, bucket);
+      const data = encode(value);
+      try {
+        await write(key, 0, () => kv.create(key, data));
+        return value;
+      } catch (err) {
+        if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err;
+      }
+      const holder = await read(key);
+      if (holder.value === undefined) {
+        throw new ConnectError(`${where(key)}: the value claimed first was deleted; try again`, Code.Aborted);
+      }
+      return holder.value;
     },
 
     async delete(key, { expectedRevision } = {}) {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, createClient } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createEmailActor } from "../../actors/email/actor.ts";
@@ -40,22 +40,12 @@ import {
   startNatsServer,
   startSmtpSink,
 } from "../../runtime/testing.ts";
+import { connectErrorOf } from "../support/connect-error-of.ts";
 import { eventually } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 const WAIT_MS = 5_000;
 const FROM = "Troupe Shop <shop@shop.example>";
-
-/** Runs `call` and returns the ConnectError it fails with (fails the test if it succeeds). */
-async function connectErrorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
 
 const header = (mail: ReceivedMail, name: string) => mail.headers.find((h) => h.name === name)?.value;
 /** The mail whose Message-ID names the email id SendEmail answered with. */

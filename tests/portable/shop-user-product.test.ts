@@ -35,6 +35,7 @@ import {
   silentLogger,
 } from "../../runtime/mod.ts";
 import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+import { connectErrorOf } from "../support/connect-error-of.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -107,17 +108,6 @@ function pushable<T>(): AsyncIterable<T> & { push(value: T): void; end(): void }
       }
     },
   };
-}
-
-/** Runs `call` and returns the ConnectError it fails with (fails the test if it succeeds). */
-async function connectErrorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
 }
 
 describe("user and product actors", () => {

@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, createClient } from "@connectrpc/connect";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { createEmailActor } from "../../actors/email/actor.ts";
@@ -31,6 +31,7 @@ import {
   silentLogger,
 } from "../../runtime/mod.ts";
 import { type NatsServer, type SmtpSink, startNatsServer, startSmtpSink } from "../../runtime/testing.ts";
+import { connectErrorOf } from "../support/connect-error-of.ts";
 import { eventually, withTimeout } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 30_000 };
@@ -66,17 +67,6 @@ function wireTap(nc: NatsConnection, subject: string) {
     },
     stop: () => subscription.unsubscribe(),
   };
-}
-
-/** Runs `call` and returns the ConnectError it fails with (fails the test if it succeeds). */
-async function connectErrorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
 }
 
 describe("a registration sends a welcome mail", () => {

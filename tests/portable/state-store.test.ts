@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Int32ValueSchema, timestampNow } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -16,19 +16,9 @@ import { stateBucketName, stateKeyOf } from "../../runtime/jetstream/state-keys.
 import { openStateStore, type StateChange } from "../../runtime/jetstream/state-store.ts";
 import { connect } from "../../runtime/mod.ts";
 import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+import { connectErrorOf } from "../support/connect-error-of.ts";
 
 const TIMEOUT = { timeout: 30_000 };
-
-/** Runs `call` and returns the ConnectError it fails with (fails the test if it succeeds). */
-async function connectErrorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
 
 const user = (id: string, displayName = "Ada") =>
   create(UserSchema, { id, email: `${id}@example.org`, displayName, createdAt: timestampNow() });
