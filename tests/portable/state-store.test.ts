@@ -70,6 +70,24 @@ describe("state store", () => {
     assert.deepEqual(await users.keys(), ["a.b", "u-1"]);
   });
 
+  test("claim: of concurrent first writers one wins and every caller gets its value", TIMEOUT, async () => {
+    const bucket = freshBucket();
+    const [a, b] = await Promise.all([
+      openStateStore(await connection(), { bucket, schema: UserSchema }),
+      openStateStore(await connection(), { bucket, schema: UserSchema }),
+    ]);
+    const claims = await Promise.all(
+      ["Ada", "Grace", "Edsger", "Barbara"].map((displayName, i) =>
+        (i % 2 === 0 ? a : b).claim("u-1", user("u-1", displayName)),
+      ),
+    );
+    const winner = claims[0]?.displayName;
+    assert.ok(winner !== undefined && claims.every((c) => c.displayName === winner), "all callers agree");
+    const stored = await a.get("u-1");
+    assert.equal(stored?.value.displayName, winner);
+    assert.equal(stored?.revision, 1, "written once");
+  });
+
   test("a write at the wrong expected revision is aborted and changes nothing", TIMEOUT, async () => {
     const bucket = freshBucket();
     const users = await openStateStore(await connection(), { bucket, schema: UserSchema });
