@@ -80,18 +80,27 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
     return exitProcess(1);
   }
 
-  const actor = await serveActor(nc, definition, {
-    namespace: readEnv("TROUPE_NAMESPACE") ?? "",
-    runtime: `${runtime.name} ${runtime.version}`,
-    host: hostName(),
-    logger,
-  });
+  let actor: RunningActor;
+  try {
+    actor = await serveActor(nc, definition, {
+      namespace: readEnv("TROUPE_NAMESPACE") ?? "",
+      runtime: `${runtime.name} ${runtime.version}`,
+      host: hostName(),
+      logger,
+    });
+  } catch (err) {
+    // E.g. a stream change that needs a destructive migration, or a server too old for a feature.
+    logger.log("error", "the actor cannot start", errorFields(err));
+    await nc.close();
+    return exitProcess(1);
+  }
   logger.log("info", "actor ready", {
     id: actor.id,
     version: definition.version,
     runtime: `${runtime.name} ${runtime.version}`,
     nats: nc.getServer(),
     endpoints: actor.host.endpoints.map((e) => e.subject),
+    consumers: actor.consumers.map((c) => `${c.stream}/${c.consumer}`),
   });
 
   const stopped = new Promise<number>((resolve) => {
