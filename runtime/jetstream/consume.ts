@@ -13,7 +13,7 @@ import { millis, type NatsConnection } from "@nats-io/nats-core";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { type CodecOptions, codecOf, decodeMessage, defaultCodecOptions } from "../protocol/codec.ts";
 import { Header } from "../protocol/headers.ts";
-import { metadataOf, natsHeader } from "../protocol/metadata.ts";
+import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
 import { deadLetterSubject, eventKeyOf } from "../protocol/subjects.ts";
 import { deadLetterHeaders, deadLetterMsgId } from "./dead-letter-envelope.ts";
 import { maxAttemptsOf } from "./declare-consumers.ts";
@@ -239,7 +239,12 @@ export async function consume<Desc extends DescMessage>(
 
   const handle = async (d: Delivery) => {
     const { msg } = d;
-    const id = messageIdOf(msg);
+    // Every protocol header this loop reads, in one pass (names are lower case in Header).
+    const [contentType, deadlineHeader, ownId, natsMsgId, keyHeader] = pickHeaders(
+      msg.headers,
+      DELIVERY_HEADERS,
+    );
+    const id = ownId ?? natsMsgId ?? `${msg.info.stream}.${msg.seq}`;
     if (msg.info.deliveryCount > maxAttempts) {
       // The one delivery past the attempts (declare-consumers.ts): the last attempt never ended.
       const why = "its last attempt never finished (the instance handling it stopped or died)";
@@ -249,17 +254,16 @@ export async function consume<Desc extends DescMessage>(
     let message: MessageShape<Desc>;
     let deadline: number | undefined;
     try {
-      const contentType = natsHeader(msg.headers, Header.contentType);
       const codec = codecOf(contentType, msg.data);
       if (codec === undefined)
         throw new ConnectError(`unsupported content type "${contentType}"`, Code.InvalidArgument);
       message = decodeMessage(schema, codec, msg.data, options.codecOptions);
-      deadline = deadlineOf(msg);
+      deadline = deadlineOf(deadlineHeader);
     } catch (err) {
       await giveUp(d, id, ConnectError.from(err, Code.InvalidArgument));
       return;
     }
-    const key = target.kind === "event" ? eventKeyOf(msg.subject) : natsHeader(msg.headers, Header.key);
+    const key = target.kind === "event" ? eventKeyOf(msg.subject) : keyHeader;
     const releaseLane = options.perKeyOrdering && key !== undefined ? await lanes.acquire(key) : undefined;
     try {
       await running.acquire();
@@ -424,18 +428,20 @@ export async function consume<Desc extends DescMessage>(
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The message's own id: `troupe-msg-id` on a redriven message, else `Nats-Msg-Id`. */
-function messageIdOf(msg: JsMsg): string {
-  return (
-    natsHeader(msg.headers, Header.messageId) ??
-    natsHeader(msg.headers, Header.natsMsgId) ??
-    `${msg.info.stream}.${msg.seq}`
-  );
-}
+/**
+ * The headers a delivery reads: its content type, its deadline, its own id (`troupe-msg-id` on a
+ * redriven message, else `Nats-Msg-Id`) and, for jobs, its key.
+ */
+const DELIVERY_HEADERS = [
+  Header.contentType,
+  Header.deadline,
+  Header.messageId,
+  Header.natsMsgId.toLowerCase(),
+  Header.key,
+] as const;
 
 /** The absolute deadline (epoch ms) in `troupe-deadline`; throws invalid_argument when malformed. */
-function deadlineOf(msg: JsMsg): number | undefined {
-  const value = natsHeader(msg.headers, Header.deadline);
+function deadlineOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const deadline = Number(value);
   if (!Number.isFinite(deadline)) {

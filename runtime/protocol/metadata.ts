@@ -67,3 +67,21 @@ export function readCallHeaders(hdrs: MsgHdrs | undefined): CallHeaders {
   }
   return found;
 }
+
+/**
+ * The first value of each of `names` (lower case) in one pass over the headers, matched
+ * case-insensitively: for code that reads several protocol headers of every message.
+ */
+export function pickHeaders<const N extends readonly string[]>(
+  hdrs: MsgHdrs | undefined,
+  names: N,
+): { [K in keyof N]: string | undefined } {
+  const found = names.map(() => undefined) as (string | undefined)[];
+  if (hdrs !== undefined) {
+    for (const [key, values] of hdrs) {
+      const index = names.indexOf(key.toLowerCase());
+      if (index !== -1 && found[index] === undefined) found[index] = values[0];
+    }
+  }
+  return found as { [K in keyof N]: string | undefined };
+}
