@@ -20,7 +20,8 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createEndpointStats, type EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { type Codec, type CodecOptions, codecOf, defaultCodecOptions } from "../protocol/codec.ts";
-import { metadataOf, readCallHeaders } from "../protocol/metadata.ts";
+import { Header } from "../protocol/headers.ts";
+import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
 import {
   methodNameOf,
   rpcInstanceWildcard,
@@ -101,6 +102,9 @@ export interface ServiceHost {
   drain(graceMs: number): Promise<void>;
 }
 
+/** The protocol headers the first message of a call may carry. */
+const CALL_HEADERS = [Header.contentType, Header.timeoutMs] as const;
+
 interface MethodEntry {
   readonly spec: MethodImplSpec;
   readonly endpoint: HostedEndpoint;
@@ -155,7 +159,7 @@ export async function serveServices(
         replyError(msg, new ConnectError(`${service.typeName} has no method "${name}"`, Code.Unimplemented));
         return;
       }
-      const { contentType, timeoutMs: timeoutHeader } = readCallHeaders(msg.headers);
+      const [contentType, timeoutHeader] = pickHeaders(msg.headers, CALL_HEADERS);
       const codec = codecOf(contentType, msg.data);
       if (codec === undefined) {
         const error = new ConnectError(

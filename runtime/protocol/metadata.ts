@@ -4,7 +4,7 @@
  * `trailer-` prefix, as in Connect's unary protocol. Protocol headers are not metadata.
  */
 import { Match, type MsgHdrs } from "@nats-io/nats-core";
-import { Header, PROTOCOL_HEADERS, TRAILER_PREFIX } from "./headers.ts";
+import { PROTOCOL_HEADERS, TRAILER_PREFIX } from "./headers.ts";
 
 /** A header of a NATS message, matched case-insensitively (people type `Content-Type`). */
 export function natsHeader(hdrs: MsgHdrs | undefined, name: string): string | undefined {
@@ -45,27 +45,6 @@ export function metadataOf(hdrs: MsgHdrs | undefined): { header: Headers; traile
 export function hasEntries(headers: Headers): boolean {
   for (const _ of headers.keys()) return true;
   return false;
-}
-
-/** The protocol headers a call's first message may carry, read in one pass. */
-export interface CallHeaders {
-  contentType: string | undefined;
-  timeoutMs: string | undefined;
-}
-
-/** Reads `content-type` and `connect-timeout-ms` (any case) from a request's headers. */
-export function readCallHeaders(hdrs: MsgHdrs | undefined): CallHeaders {
-  const found: CallHeaders = { contentType: undefined, timeoutMs: undefined };
-  if (hdrs === undefined) return found;
-  for (const [key, values] of hdrs) {
-    const name =
-      key.length === Header.contentType.length || key.length === Header.timeoutMs.length
-        ? key.toLowerCase()
-        : "";
-    if (name === Header.contentType) found.contentType = values[0];
-    else if (name === Header.timeoutMs) found.timeoutMs = values[0];
-  }
-  return found;
 }
 
 /**
