@@ -111,6 +111,7 @@ export {
   type LogLevel,
   silentLogger,
 } from "./observability/logger.ts";
+export { readEnv } from "./platform/env.ts";
 export { connect } from "./platform/nats-connect.ts";
 // The wire contract.
 export { type Codec, codecOf } from "./protocol/codec.ts";

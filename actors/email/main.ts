@@ -4,13 +4,14 @@
  * "Troupe Shop <no-reply@shop.example>") who sends it. Connection and drain settings come from
  * the environment (runtime/cli/run-actor.ts).
  */
-import { runActor } from "../../runtime/mod.ts";
+import { readEnv, runActor } from "../../runtime/mod.ts";
 import { createEmailActor } from "./actor.ts";
 
-const { SMTP_URL, EMAIL_FROM } = process.env;
+const smtpUrl = readEnv("SMTP_URL");
+const from = readEnv("EMAIL_FROM");
 await runActor(
   createEmailActor({
-    ...(SMTP_URL ? { smtpUrl: SMTP_URL } : {}),
-    ...(EMAIL_FROM ? { from: EMAIL_FROM } : {}),
+    ...(smtpUrl === undefined ? {} : { smtpUrl }),
+    ...(from === undefined ? {} : { from }),
   }),
 );

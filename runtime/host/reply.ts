@@ -27,8 +27,3 @@ export function payloadTooLarge(what: string, bytes: number, nc: NatsConnection)
     Code.ResourceExhausted,
   );
 }
-
-/** True for the error nats.js throws when a publish exceeds max_payload. */
-export function isPayloadTooLarge(err: unknown): boolean {
-  return err instanceof Error && err.message.includes("max_payload");
-}

@@ -17,13 +17,12 @@ import {
 } from "@connectrpc/connect/protocol";
 import type { Msg, Subscription } from "@nats-io/nats-core";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
-import { toConnectError } from "../protocol/errors.ts";
+import { isNoResponders, toConnectError } from "../protocol/errors.ts";
 import { Header, StreamFrame } from "../protocol/headers.ts";
 import {
   createCallInbox,
   decodeFrame,
   type Frame,
-  isNoResponders,
   publishFrame,
   subscribeCallInbox,
 } from "../protocol/stream-frames.ts";

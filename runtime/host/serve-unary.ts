@@ -12,11 +12,11 @@ import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/n
 import type { EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
 import { errorFields } from "../observability/logger.ts";
 import { type Codec, contentTypeOf, decodeMessage, encodeMessage } from "../protocol/codec.ts";
-import { toConnectError } from "../protocol/errors.ts";
+import { isPayloadTooLarge, toConnectError } from "../protocol/errors.ts";
 import { Header, TRAILER_PREFIX } from "../protocol/headers.ts";
 import { appendMetadata, hasEntries } from "../protocol/metadata.ts";
 import { createDeadlineQueue, type DeadlineEntry, type DeadlineQueue } from "../resilience/deadline-queue.ts";
-import { isPayloadTooLarge, payloadTooLarge, replyError } from "./reply.ts";
+import { payloadTooLarge, replyError } from "./reply.ts";
 import type { ServeOptions } from "./serve-services.ts";
 import { UnaryContext } from "./unary-context.ts";
 

@@ -13,6 +13,7 @@ import {
   RequestError,
   TimeoutError,
 } from "@nats-io/nats-core";
+import { isPayloadTooLarge } from "../protocol/errors.ts";
 
 /** JetStream API error codes Troupe tells apart (nats-server `server/errors.json`). */
 const ApiCode = {
@@ -49,7 +50,7 @@ export function isWrongLastSequence(err: unknown): boolean {
  */
 export function publishFailed(err: unknown, subject: string, bytes: number): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof Error && err.message.includes("max_payload")) {
+  if (isPayloadTooLarge(err)) {
     return new ConnectError(
       `a message of ${bytes} bytes on ${subject} exceeds the NATS server's max_payload`,
       Code.ResourceExhausted,

@@ -62,3 +62,16 @@ export function decodeErrorReply(
     return fallback;
   }
 }
+
+/**
+ * True for the error nats.js throws when a publish would exceed the server's max_payload (it
+ * has no class of its own: nats-core throws an InvalidArgumentError naming max_payload).
+ */
+export function isPayloadTooLarge(err: unknown): boolean {
+  return err instanceof Error && err.message.includes("max_payload");
+}
+
+/** True for the NATS server's "no responders" status reply (503): nobody listens on the subject. */
+export function isNoResponders(msg: { readonly headers?: { readonly code: number } | undefined }): boolean {
+  return msg.headers?.code === 503;
+}

@@ -12,7 +12,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/nats-core";
-import { decodeErrorReply, encodeErrorReply } from "./errors.ts";
+import { decodeErrorReply, encodeErrorReply, isPayloadTooLarge } from "./errors.ts";
 import { ContentType, Header, StreamFrame, TRAILER_PREFIX } from "./headers.ts";
 import { appendMetadata, metadataOf, natsHeader } from "./metadata.ts";
 
@@ -68,7 +68,6 @@ export interface PingFrame {
 export type Frame = OpenFrame | MessageFrame | EndFrame | CreditFrame | CancelFrame | PingFrame;
 
 const EMPTY = new Uint8Array(0);
-const NO_RESPONDERS = 503;
 const COUNT = /^\d{1,15}$/;
 
 /** The NATS headers and payload of a frame. */
@@ -170,10 +169,6 @@ export function subscribeCallInbox(
   return sub;
 }
 
-export function isNoResponders(msg: Pick<Msg, "headers">): boolean {
-  return msg.headers?.code === NO_RESPONDERS;
-}
-
 /**
  * Publishes a frame to `subject` with `reply` (the sender's call inbox, so that the NATS server
  * answers 503 when the subject has no subscriber). A frame above the server's max_payload is
@@ -193,7 +188,7 @@ export function publishFrame(
     nc.publish(subject, data, reply === "" ? { headers: hdrs } : { reply, headers: hdrs });
   } catch (err) {
     // nats.js counts headers too: a payload just under the limit can still exceed it.
-    if (err instanceof Error && err.message.includes("max_payload")) {
+    if (isPayloadTooLarge(err)) {
       throw frameTooLarge(frame, data.length, maxPayloadBytes);
     }
     throw new ConnectError(

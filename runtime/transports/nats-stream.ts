@@ -12,13 +12,13 @@ import { Code, ConnectError, type StreamRequest, type StreamResponse } from "@co
 import { getAbortSignalReason } from "@connectrpc/connect/protocol";
 import type { Msg, Subscription } from "@nats-io/nats-core";
 import { contentTypeOf, decodeMessage, encodeMessage } from "../protocol/codec.ts";
+import { isNoResponders } from "../protocol/errors.ts";
 import { StreamFrame } from "../protocol/headers.ts";
 import { metadataOf } from "../protocol/metadata.ts";
 import {
   createCallInbox,
   decodeFrame,
   type Frame,
-  isNoResponders,
   publishFrame,
   subscribeCallInbox,
 } from "../protocol/stream-frames.ts";

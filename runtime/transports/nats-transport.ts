@@ -35,6 +35,7 @@ import {
   defaultCodecOptions,
   encodeMessage,
 } from "../protocol/codec.ts";
+import { isPayloadTooLarge } from "../protocol/errors.ts";
 import { Header } from "../protocol/headers.ts";
 import { appendMetadata } from "../protocol/metadata.ts";
 import { rpcMethodSubject } from "../protocol/subjects.ts";
@@ -278,7 +279,7 @@ class PendingUnary<I extends DescMessage, O extends DescMessage> implements Repl
 
 /** The ConnectError for a request that could not be published. */
 function requestFailed(err: unknown, subject: string, bytes: number, nc: NatsConnection): ConnectError {
-  if (err instanceof Error && err.message.includes("max_payload")) {
+  if (isPayloadTooLarge(err)) {
     return new ConnectError(
       `the request to ${subject} of ${bytes} bytes exceeds the NATS server's max_payload of ${nc.info?.max_payload ?? "?"} bytes`,
       Code.ResourceExhausted,

@@ -18,6 +18,7 @@ import {
   PermissionViolationError,
   type Subscription,
 } from "@nats-io/nats-core";
+import { isNoResponders } from "../protocol/errors.ts";
 import { createDeadlineQueue, type DeadlineEntry } from "../resilience/deadline-queue.ts";
 
 /** A call waiting for its reply; the mux keeps `token` and `index`. Start both at -1. */
@@ -35,7 +36,6 @@ export interface ReplyMux {
   forget(call: ReplyCall): void;
 }
 
-const NO_RESPONDERS = 503;
 const muxes = new WeakMap<NatsConnection, ReplyMux>();
 
 /** The connection's multiplexer, created on first use. */
@@ -93,7 +93,7 @@ function createReplyMux(nc: NatsConnection): ReplyMux {
         if (err !== null) return; // the subscription's end is handled below
         const call = pending.get(Number(msg.subject.slice(prefixLength)));
         if (call === undefined || !settle(call)) return; // late reply to a call that gave up
-        if (msg.headers?.code === NO_RESPONDERS) {
+        if (isNoResponders(msg)) {
           call.onError(new ConnectError(`no responders on ${call.subject}`, Code.Unavailable));
         } else {
           call.onReply(msg);

@@ -1,6 +1,6 @@
 /**
- * Keeps the core runtime-neutral (STYLE.md rule 1): outside runtime/platform and runtime/cli,
- * no file imports `node:*`, `bun:*` or a Deno module, or touches `Bun`, `Deno` or `process`.
+ * Keeps the core and the actors runtime-neutral (STYLE.md rule 1): outside runtime/platform and
+ * runtime/cli, no file of runtime/ or actors/ imports `node:*`, `bun:*` or a Deno module, or touches `Bun`, `Deno` or `process`.
  * Runtime capabilities reach the core as functions from the platform adapters.
  */
 import assert from "node:assert/strict";
@@ -29,8 +29,8 @@ function stripComments(source: string): string {
   return source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
 }
 
-test("the runtime core uses only web-standard APIs", () => {
-  const files = tsFiles(join(ROOT, "runtime"));
+test("the runtime core and the actors use only web-standard APIs", () => {
+  const files = [...tsFiles(join(ROOT, "runtime")), ...tsFiles(join(ROOT, "actors"))];
   assert.ok(files.length > 5, "the scan sees the runtime's files");
   const violations: string[] = [];
   for (const file of files) {
