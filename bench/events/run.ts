@@ -11,12 +11,10 @@
  *
  * See run-options.ts for every flag and bench/README.md for the method and the results.
  */
-import { writeFileSync } from "node:fs";
-import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startNatsServer } from "../../runtime/testing.ts";
-import { runtimeLabel } from "../rpc/runtime-label.ts";
 import { rotated } from "../shared/rotated.ts";
+import { writeReport } from "../shared/write-report.ts";
 import { type Measurement, resultsTable } from "./results-table.ts";
 import { runMeasurement } from "./run-measurement.ts";
 import { parseRunOptions } from "./run-options.ts";
@@ -61,20 +59,12 @@ try {
   await nats.dispose();
 }
 
-const minutes = (performance.now() - started) / 60_000;
-const command = ["node_modules/.bin/node", "bench/events/run.ts", ...process.argv.slice(2)].join(" ");
-process.stdout.write(
-  [
-    `\`${command}\` — ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}), ` +
-      `nats-server ${nats.version}, driver on ${runtimeLabel()}, ${minutes.toFixed(1)} min`,
-    "",
-    resultsTable({ ...options, measurements }),
-  ].join("\n"),
-);
-if (measurements.some((m) => m.run.kind === "failed")) process.exitCode = 1;
-if (options.jsonFile !== "") {
-  writeFileSync(
-    options.jsonFile,
-    `${JSON.stringify({ options, natsServer: nats.version, measurements }, null, 2)}\n`,
-  );
-}
+writeReport({
+  driver: "bench/events/run.ts",
+  startedMs: started,
+  natsVersion: nats.version,
+  table: resultsTable({ ...options, measurements }),
+  failed: measurements.some((m) => m.run.kind === "failed"),
+  jsonFile: options.jsonFile,
+  json: { options, natsServer: nats.version, measurements },
+});

@@ -11,15 +11,13 @@
  *
  * See run-options.ts for every flag and bench/README.md for the method and the results.
  */
-import { writeFileSync } from "node:fs";
-import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startNatsServer } from "../../runtime/testing.ts";
 import { rotated } from "../shared/rotated.ts";
+import { writeReport } from "../shared/write-report.ts";
 import { type Measurement, resultsTable } from "./results-table.ts";
 import { parseRunOptions } from "./run-options.ts";
 import { runPeer } from "./run-peer.ts";
-import { runtimeLabel } from "./runtime-label.ts";
 
 const options = parseRunOptions(process.argv.slice(2));
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -56,20 +54,12 @@ try {
   await nats.dispose();
 }
 
-const minutes = (performance.now() - started) / 60_000;
-const command = ["node_modules/.bin/node", "bench/rpc/run.ts", ...process.argv.slice(2)].join(" ");
-process.stdout.write(
-  [
-    `\`${command}\` — ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}), ` +
-      `nats-server ${nats.version}, driver on ${runtimeLabel()}, ${minutes.toFixed(1)} min`,
-    "",
-    resultsTable({ ...options, measurements }),
-  ].join("\n"),
-);
-if (measurements.some((m) => m.run.kind === "failed")) process.exitCode = 1;
-if (options.jsonFile !== "") {
-  writeFileSync(
-    options.jsonFile,
-    `${JSON.stringify({ options, natsServer: nats.version, measurements }, null, 2)}\n`,
-  );
-}
+writeReport({
+  driver: "bench/rpc/run.ts",
+  startedMs: started,
+  natsVersion: nats.version,
+  table: resultsTable({ ...options, measurements }),
+  failed: measurements.some((m) => m.run.kind === "failed"),
+  jsonFile: options.jsonFile,
+  json: { options, natsServer: nats.version, measurements },
+});

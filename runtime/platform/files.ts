@@ -1,5 +1,5 @@
 /** The file system operations the harness and the CLI need, over `node:fs` (Bun, Deno, Node). */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +13,6 @@ export function makeTempDir(prefix: string): Promise<string> {
 
 export function tempRoot(): string {
   return tmpdir();
-}
-
-export function makeDir(path: string): void {
-  mkdirSync(path, { recursive: true });
 }
 
 /** Removes a directory tree; synchronous so that exit hooks can use it. */
