@@ -1,0 +1,61 @@
+/**
+ * Money as shop/v1/money.proto defines it: an int64 count of minor units (a bigint here) and an
+ * ISO 4217 code. All arithmetic is on the bigint, so sums and differences are exact; amounts in
+ * different currencies are never added or compared.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type Money, MoneySchema } from "../../proto/gen/shop/v1/money_pb.ts";
+
+const CURRENCY = /^[A-Z]{3}$/;
+
+/** `amount` checked: set, an ISO 4217 code, and more than zero minor units; `invalid_argument` naming `field`. */
+export function checkPositiveMoney(amount: Money | undefined, field: string): Money {
+  if (amount === undefined) throw invalidArgument(`${field} is required`);
+  if (!CURRENCY.test(amount.currency)) {
+    throw invalidArgument(
+      `${field}.currency must be an ISO 4217 code such as "EUR", got "${amount.currency}"`,
+    );
+  }
+  if (amount.amountMinor <= 0n) {
+    throw invalidArgument(`${field}.amount_minor must be positive, got ${amount.amountMinor}`);
+  }
+  return amount;
+}
+
+/** Zero in `currency`. */
+export function zeroMoney(currency: string): Money {
+  return create(MoneySchema, { amountMinor: 0n, currency });
+}
+
+/** a + b; both must be in one currency (checked by the caller, asserted here). */
+export function addMoney(a: Money, b: Money): Money {
+  assertSameCurrency(a, b);
+  return create(MoneySchema, { amountMinor: a.amountMinor + b.amountMinor, currency: a.currency });
+}
+
+/** a - b; both must be in one currency (checked by the caller, asserted here). */
+export function subtractMoney(a: Money, b: Money): Money {
+  assertSameCurrency(a, b);
+  return create(MoneySchema, { amountMinor: a.amountMinor - b.amountMinor, currency: a.currency });
+}
+
+/** True when both are the same amount in the same currency. */
+export function sameMoney(a: Money | undefined, b: Money | undefined): boolean {
+  return a?.currency === b?.currency && a?.amountMinor === b?.amountMinor;
+}
+
+/** The amount as an error message shows it, e.g. "EUR 1999 minor units". */
+export function formatMoney(amount: Money): string {
+  return `${amount.currency} ${amount.amountMinor} minor units`;
+}
+
+function assertSameCurrency(a: Money, b: Money): void {
+  if (a.currency !== b.currency) {
+    throw new ConnectError(`cannot mix ${a.currency} and ${b.currency}`, Code.Internal);
+  }
+}
+
+function invalidArgument(message: string): ConnectError {
+  return new ConnectError(message, Code.InvalidArgument);
+}
