@@ -26,6 +26,7 @@ import {
 } from "../../runtime/mod.ts";
 import { openReservations, type Reservations } from "./reservations.ts";
 import { INVENTORY_EVENTS, publishReservation, publishStockChanges } from "./stock-events.ts";
+import { importStock } from "./stock-import.ts";
 import { isRefusal, openStockLedger, type StockLedger } from "./stock-ledger.ts";
 import {
   checkAdjustment,
@@ -149,6 +150,11 @@ export function createInventoryActor(
           if (isRefusal(outcome)) throw new ConnectError(outcome.refused, Code.FailedPrecondition);
           await publishStockChanges(ctx, [outcome.record]);
           return { stock: same(outcome.record) };
+        },
+
+        async importStock(requests) {
+          const publish = (change: StockAdjusted) => publishStockChanges(ctx, [change]);
+          return importStock({ ledger, publish, importId: crypto.randomUUID() }, requests);
         },
 
         async reserveStock(request) {

@@ -27,6 +27,8 @@ export interface OrderRequest {
   readonly userId: string;
   readonly items: readonly { readonly productId: string; readonly quantity: number }[];
   readonly shippingAddress: Address;
+  /** Passed on to PaymentService.Charge; not stored with the order. */
+  readonly paymentMethodToken: string;
 }
 
 export function checkPlaceOrder(request: PlaceOrderRequest): OrderRequest {
@@ -42,6 +44,7 @@ export function checkPlaceOrder(request: PlaceOrderRequest): OrderRequest {
     if (quantity < 1) throw invalidArgument(`items: the quantity of "${productId}" must be at least 1`);
     quantities.set(productId, (quantities.get(productId) ?? 0) + quantity);
   }
+  const paymentMethodToken = checkText(request.paymentMethodToken, "payment_method_token");
   const address = request.shippingAddress;
   if (address === undefined) throw invalidArgument("shipping_address is required");
   if (address.name.trim() === "") throw invalidArgument("shipping_address.name is required");
@@ -60,6 +63,7 @@ export function checkPlaceOrder(request: PlaceOrderRequest): OrderRequest {
     userId,
     items: [...quantities].map(([productId, quantity]) => ({ productId, quantity })),
     shippingAddress: address,
+    paymentMethodToken,
   };
 }
 

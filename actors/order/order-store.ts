@@ -7,6 +7,7 @@
  * Placing claims the idempotency key with a create-only put of the new order, then writes the
  * order under its id, also create-only: of two concurrent calls with one key, one order wins and
  * both answer with it, and a retry after a crash between the two writes completes the second.
+ * Later changes of an order (paid, cancelled) are conditional writes of its record (`update`).
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Order, OrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
@@ -22,6 +23,11 @@ export interface OrderStore {
    * one stays), and makes sure that order is stored under its id. Returns it as stored there.
    */
   place(idempotencyKey: string, order: Order): Promise<Order>;
+  /**
+   * Read-modify-write of one order (StateStore.update): `fn` returns the new order, or undefined
+   * to leave it as it is. Returns the order as it then stands, undefined if there is none.
+   */
+  update(id: string, fn: (current: Order) => Order | undefined): Promise<Order | undefined>;
 }
 
 export interface OrderStoreOptions {
@@ -52,6 +58,11 @@ export async function openOrderStore(
     async place(idempotencyKey, order) {
       const first = await byKey.claim(stateKeyOf(idempotencyKey), order);
       return byId.claim(first.id, first);
+    },
+
+    async update(id, fn) {
+      if (!isStateKey(id)) return undefined;
+      return (await byId.update(id, (current) => (current === undefined ? undefined : fn(current))))?.value;
     },
   };
 }

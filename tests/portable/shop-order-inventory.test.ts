@@ -1,13 +1,15 @@
 /**
- * The mission's second scenario: the order actor publishes OrderPlaced, and the inventory actor
- * takes each order's stock exactly once. Product, order and two inventory instances are served
- * in-process with `serveActor` (each on its own connection) against a real nats-server with
- * JetStream; an observer actor subscribes to the inventory's events, which the tests await.
- * Retries, redrives and two instances working on one order at once must not take stock twice.
+ * The mission's second scenario: the order actor charges each order with the payment actor and
+ * publishes OrderPlaced for a paid one, and the inventory actor takes each order's stock exactly
+ * once. Product, payment, order and two inventory instances are served in-process with
+ * `serveActor` (each on its own connection) against a real nats-server with JetStream; an
+ * observer actor subscribes to the inventory's events, which the tests await. Retries, redrives,
+ * a PlaceOrder that dies after the charge and two instances working on one order at once must
+ * not charge or take stock twice.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { type DescMessage, fromBinary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -17,7 +19,9 @@ import {
   type InventoryCheckpoint,
 } from "../../actors/inventory/actor.ts";
 import { saleAdjustmentId } from "../../actors/inventory/reservations.ts";
-import { createOrderActor } from "../../actors/order/actor.ts";
+import { chargeKeyOf, createOrderActor } from "../../actors/order/actor.ts";
+import { openOrderStore } from "../../actors/order/order-store.ts";
+import { createPaymentActor } from "../../actors/payment/actor.ts";
 import { createProductActor } from "../../actors/product/actor.ts";
 import { openCatalog } from "../../actors/product/catalog.ts";
 import {
@@ -33,18 +37,19 @@ import {
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
 import type { Money } from "../../proto/gen/shop/v1/money_pb.ts";
 import {
+  CancelReason,
   type Order,
   OrderPlacedSchema,
   OrderService,
   OrderStatus,
   type PlaceOrderRequestSchema,
 } from "../../proto/gen/shop/v1/order_pb.ts";
+import { PaymentCapturedSchema, PaymentService, PaymentStatus } from "../../proto/gen/shop/v1/payment_pb.ts";
 import {
   connect,
   createNatsTransport,
   defineActor,
   eventStreamName,
-  eventSubject,
   onEvent,
   publishEvent,
   type RunningActor,
@@ -52,7 +57,9 @@ import {
   silentLogger,
 } from "../../runtime/mod.ts";
 import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+import { connectErrorOf } from "../support/connect-error-of.ts";
 import { deferred, eventually, withTimeout } from "../support/jetstream-test-kit.ts";
+import { storedEvents } from "../support/stored-events.ts";
 
 const TIMEOUT = { timeout: 60_000 };
 const NAMESPACE = "shop";
@@ -124,6 +131,10 @@ describe("order and inventory actors", () => {
   let jsm: JetStreamManager;
   let orders: Client<typeof OrderService>;
   let inventory: Client<typeof InventoryService>;
+  let payments: Client<typeof PaymentService>;
+  /** Orders whose updates the order store refuses while set (a PlaceOrder dying after the charge). */
+  let blockUpdates = false;
+  const blockedOrders = new Set<string>();
 
   /** The inventory's events, as the observer actor received them. */
   const events = recorder<InventoryEvent>("events");
@@ -161,7 +172,25 @@ describe("order and inventory actors", () => {
     );
     await serve(await connection(), inventoryInstance("A"), options);
     await serve(await connection(), inventoryInstance("B"), options);
-    await serve(await connection(), createOrderActor(), options);
+    await serve(await connection(), createPaymentActor(), options);
+    await serve(
+      await connection(),
+      createOrderActor({
+        async store(ctx) {
+          const store = await openOrderStore(ctx.nc, { namespace: ctx.namespace });
+          return {
+            ...store,
+            update(id, fn) {
+              if (!blockUpdates) return store.update(id, fn);
+              blockedOrders.add(id);
+              return Promise.reject(new Error(`test: the update of ${id} is lost`));
+            },
+          };
+        },
+        paymentCaptured: { retryDelayMs: 50 },
+      }),
+      options,
+    );
     await serve(
       await connection(),
       defineActor({
@@ -182,6 +211,7 @@ describe("order and inventory actors", () => {
     const transport = createNatsTransport({ nc, namespace: NAMESPACE, timeoutMs: 15_000 });
     orders = createClient(OrderService, transport);
     inventory = createClient(InventoryService, transport);
+    payments = createClient(PaymentService, transport);
   });
 
   after(async () => {
@@ -208,8 +238,12 @@ describe("order and inventory actors", () => {
       available: Number(stock.available),
     };
   };
-  const placeOrder = (idempotencyKey: string, items: { productId: string; quantity: number }[]) =>
-    orders.placeOrder({ idempotencyKey, userId: "u-1", items, shippingAddress: ADDRESS });
+  const placeOrder = (
+    idempotencyKey: string,
+    items: { productId: string; quantity: number }[],
+    paymentMethodToken = "tok_visa",
+  ) =>
+    orders.placeOrder({ idempotencyKey, userId: "u-1", items, shippingAddress: ADDRESS, paymentMethodToken });
 
   /** Resolves with the StockAdjusted that sold the order's units of a product. */
   const sale = async (orderId: string, productId: string): Promise<StockAdjusted> => {
@@ -237,20 +271,8 @@ describe("order and inventory actors", () => {
     }, "the inventory acknowledged every OrderPlaced");
 
   /** The events stored under one key (the stream's own record, not what consumers saw). */
-  async function stored<Desc extends DescMessage>(schema: Desc, key: string): Promise<MessageShape<Desc>[]> {
-    const subject = eventSubject(schema, key, NAMESPACE);
-    const info = await jsm.streams.info(STREAM, { subjects_filter: subject });
-    const count = info.state.subjects?.[subject] ?? 0;
-    if (count === 0) return [];
-    const consumer = await js.consumers.get(STREAM, { filter_subjects: subject });
-    const found: MessageShape<Desc>[] = [];
-    for await (const msg of await consumer.fetch({ max_messages: count, expires: 5_000 })) {
-      found.push(fromBinary(schema, msg.data));
-      if (found.length === count) break;
-    }
-    assert.equal(found.length, count, `read every stored event on ${subject}`);
-    return found;
-  }
+  const stored = <Desc extends DescMessage>(schema: Desc, key: string): Promise<MessageShape<Desc>[]> =>
+    storedEvents(js, jsm, schema, key, NAMESPACE);
   /** How many SALE StockAdjusted the stream holds per order, for one product. */
   const salesIn = async (productId: string) => {
     const counts = new Map<string, number>();
@@ -276,7 +298,7 @@ describe("order and inventory actors", () => {
 
   let firstOrder: Order | undefined;
 
-  test("a placed order is stored PENDING, announced once, and its stock taken once", TIMEOUT, async () => {
+  test("a placed order is paid, announced once, and its stock taken once", TIMEOUT, async () => {
     await restock("p-1001", 10);
     await restock("p-1002", 5);
     const { order } = await placeOrder("first", [
@@ -287,7 +309,8 @@ describe("order and inventory actors", () => {
     assert.ok(order);
     firstOrder = order;
     assert.match(order.id, /^o-/);
-    assert.equal(order.status, OrderStatus.PENDING, "payment is not taken yet: placed, payment pending");
+    assert.equal(order.status, OrderStatus.PAID, "the charge was captured");
+    assert.equal(order.cancelReason, CancelReason.UNSPECIFIED);
     assert.deepEqual(
       order.lines.map((l) => [
         l.productId,
@@ -304,6 +327,10 @@ describe("order and inventory actors", () => {
     assert.equal(order.total?.amountMinor, 9960n);
     assert.equal(order.total?.currency, "EUR");
     assert.deepEqual((await orders.getOrder({ id: order.id })).order, order);
+    const { payment } = await payments.getPayment({ id: order.paymentId });
+    assert.equal(payment?.status, PaymentStatus.CAPTURED);
+    assert.equal(payment?.orderId, order.id);
+    assert.deepEqual([payment?.amount?.amountMinor, payment?.amount?.currency], [9960n, "EUR"], "the total");
 
     const [a, b] = await Promise.all([sale(order.id, "p-1001"), sale(order.id, "p-1002")]);
     assert.equal(a.delta, -3n);
@@ -311,13 +338,19 @@ describe("order and inventory actors", () => {
     await inventoryIdle();
     assert.deepEqual(await stockOf("p-1001"), { onHand: 7, reserved: 0, available: 7 });
     assert.deepEqual(await stockOf("p-1002"), { onHand: 4, reserved: 0, available: 4 });
-    assert.equal((await stored(OrderPlacedSchema, order.id)).length, 1, "one OrderPlaced");
+    const placed = await stored(OrderPlacedSchema, order.id);
+    assert.deepEqual(
+      placed.map((e) => e.paymentId),
+      [order.paymentId],
+      "one OrderPlaced, naming the payment",
+    );
+    assert.equal((await stored(PaymentCapturedSchema, order.paymentId)).length, 1, "one PaymentCaptured");
     assert.deepEqual([...(await salesIn("p-1001")).values()], [1], "one sale event");
     await events.next((e) => e.type === "StockReserved" && e.message.orderId === order.id, "StockReserved");
   });
 
   test(
-    "a retried PlaceOrder returns the first order: one order, one OrderPlaced, one decrement",
+    "a retried PlaceOrder returns the first order: one order, one charge, one OrderPlaced, one decrement",
     TIMEOUT,
     async () => {
       await restock("p-1003", 20);
@@ -328,6 +361,19 @@ describe("order and inventory actors", () => {
       assert.equal(ids.size, 1, "every call answers with the same order");
       const [id] = ids;
       assert.ok(id);
+      const paymentIds = new Set([...answers, later].map((a) => a.order?.paymentId));
+      assert.equal(paymentIds.size, 1, "and the same payment");
+      const [paymentId] = paymentIds;
+      assert.ok(paymentId);
+      assert.equal((await stored(PaymentCapturedSchema, paymentId)).length, 1, "charged once");
+      const { payment } = await payments.charge({
+        idempotencyKey: chargeKeyOf(id),
+        orderId: id,
+        userId: "u-1",
+        amount: later.order?.total,
+        paymentMethodToken: "tok_visa",
+      });
+      assert.equal(payment?.id, paymentId, "the payment actor knows one charge for the order");
 
       await sale(id, "p-1003");
       await inventoryIdle();
@@ -351,6 +397,7 @@ describe("order and inventory actors", () => {
         userId: "u-1",
         items: [{ productId: "p-1001", quantity: 1 }],
         shippingAddress: ADDRESS,
+        paymentMethodToken: "tok_visa",
       };
       const { shippingAddress: _, ...withoutAddress } = valid;
       const invalid: [string, MessageInitShape<typeof PlaceOrderRequestSchema>][] = [
@@ -361,6 +408,7 @@ describe("order and inventory actors", () => {
         ["no idempotency key", { ...valid, idempotencyKey: "" }],
         ["no user", { ...valid, userId: "" }],
         ["no address", withoutAddress],
+        ["no payment method token", { ...valid, paymentMethodToken: "" }],
         ["bad country code", { ...valid, shippingAddress: { ...ADDRESS, countryCode: "Britain" } }],
       ];
       for (const [what, request] of invalid) {
@@ -371,6 +419,134 @@ describe("order and inventory actors", () => {
       const missing = await orders.getOrder({ id: "o-missing" }).catch((e: unknown) => e);
       assert.ok(missing instanceof ConnectError);
       assert.equal(missing.code, Code.NotFound);
+    },
+  );
+
+  test(
+    "a declined payment cancels the order: PAYMENT_DECLINED, no OrderPlaced, stock untouched",
+    TIMEOUT,
+    async () => {
+      await restock("p-1007", 6);
+      const items = [{ productId: "p-1007", quantity: 2 }];
+      const { order } = await placeOrder("declined", items, "tok_decline_insufficient_funds");
+      assert.ok(order);
+      assert.equal(order.status, OrderStatus.CANCELLED, "a decline is an outcome, not an error");
+      assert.equal(order.cancelReason, CancelReason.PAYMENT_DECLINED);
+      assert.notEqual(order.paymentId, "", "the attempted payment is named");
+      const { payment } = await payments.getPayment({ id: order.paymentId });
+      assert.equal(payment?.status, PaymentStatus.DECLINED);
+      assert.equal(payment?.declineReason, "insufficient_funds");
+      assert.deepEqual((await orders.getOrder({ id: order.id })).order, order);
+
+      const retried = await placeOrder("declined", items, "tok_visa");
+      assert.deepEqual(retried.order, order, "a retry answers the cancelled order and charges nothing");
+
+      // A later order of the same product is paid and taken; the cancelled one never was.
+      const { order: paid } = await placeOrder("after-declined", [{ productId: "p-1007", quantity: 1 }]);
+      assert.equal(paid?.status, OrderStatus.PAID);
+      assert.ok(paid);
+      await sale(paid.id, "p-1007");
+      await inventoryIdle();
+      assert.equal((await stored(OrderPlacedSchema, order.id)).length, 0, "no OrderPlaced");
+      assert.deepEqual(await stockOf("p-1007"), { onHand: 5, reserved: 0, available: 5 });
+      assert.deepEqual(
+        [...(await salesIn("p-1007")).keys()],
+        [saleAdjustmentId(paid.id, "p-1007")],
+        "only the paid order sold",
+      );
+    },
+  );
+
+  test(
+    "a PlaceOrder that dies after the charge is completed by PaymentCaptured and its retry, once",
+    TIMEOUT,
+    async () => {
+      await restock("p-1008", 9);
+      const items = [{ productId: "p-1008", quantity: 4 }];
+      blockUpdates = true;
+      const lost = await connectErrorOf(placeOrder("dies-after-charge", items)).finally(() => {
+        blockUpdates = false;
+      });
+      assert.equal(lost.code, Code.Internal, "the order could not record the payment");
+      assert.equal(blockedOrders.size, 1);
+      const [id] = blockedOrders;
+      assert.ok(id);
+
+      // No retry yet: the order actor follows PaymentCaptured and finishes the order itself.
+      await eventually(
+        async () => (await orders.getOrder({ id })).order?.status === OrderStatus.PAID,
+        "the order was paid from PaymentCaptured",
+      );
+      const paid = (await orders.getOrder({ id })).order;
+      assert.ok(paid);
+      await sale(id, "p-1008");
+
+      const retried = await placeOrder("dies-after-charge", items);
+      assert.equal(retried.order?.id, id);
+      assert.equal(retried.order?.status, OrderStatus.PAID);
+      assert.equal(retried.order?.paymentId, paid.paymentId);
+      await inventoryIdle();
+      assert.equal((await stored(PaymentCapturedSchema, paid.paymentId)).length, 1, "charged once");
+      assert.equal((await stored(OrderPlacedSchema, id)).length, 1, "announced once");
+      assert.deepEqual(await stockOf("p-1008"), { onHand: 5, reserved: 0, available: 5 }, "taken once");
+    },
+  );
+
+  test(
+    "ImportStock sets absolute levels as they arrive and lists the messages it refused",
+    TIMEOUT,
+    async () => {
+      await restock("p-import-held", 5);
+      const held = await inventory.reserveStock({
+        orderId: "import-hold",
+        items: [{ productId: "p-import-held", quantity: 3n }],
+      });
+      assert.equal(held.status, ReservationStatus.RESERVED);
+      async function* levels() {
+        yield { productId: "p-import-a", onHand: 40n };
+        yield { productId: "", onHand: 1n };
+        yield { productId: "p-import-b", onHand: -1n };
+        yield { productId: "p-import-b", onHand: 7n };
+        yield { productId: "p-import-a", onHand: 40n };
+        yield { productId: "p-import-held", onHand: 2n };
+        yield { productId: "p-import-held", onHand: 4n };
+      }
+      const summary = await inventory.importStock(levels());
+      assert.deepEqual(
+        [summary.received, summary.updated, summary.unchanged],
+        [7n, 3n, 1n],
+        "a, b and held updated; the repeat of a unchanged",
+      );
+      assert.deepEqual(
+        summary.failures.map((f) => [f.index, f.productId]),
+        [
+          [1n, ""],
+          [2n, "p-import-b"],
+          [5n, "p-import-held"],
+        ],
+      );
+      assert.match(summary.failures[0]?.reason ?? "", /product_id is required/);
+      assert.match(summary.failures[1]?.reason ?? "", /negative/);
+      assert.match(summary.failures[2]?.reason ?? "", /below the 3 units reserved/);
+      assert.deepEqual(await stockOf("p-import-a"), { onHand: 40, reserved: 0, available: 40 });
+      assert.deepEqual(await stockOf("p-import-b"), { onHand: 7, reserved: 0, available: 7 });
+      assert.deepEqual(await stockOf("p-import-held"), { onHand: 4, reserved: 3, available: 1 });
+      const imported = await events.next(
+        (e) =>
+          e.type === "StockAdjusted" &&
+          e.message.productId === "p-import-held" &&
+          e.message.reason === StockAdjustmentReason.IMPORT,
+        "StockAdjusted IMPORT",
+      );
+      assert.ok(imported.type === "StockAdjusted");
+      assert.equal(imported.message.delta, -1n, "delta = new - old");
+
+      const replay = await inventory.importStock(levels());
+      assert.deepEqual(
+        [replay.updated, replay.unchanged, replay.failures.length],
+        [0n, 4n, 3],
+        "replaying the stream changes nothing",
+      );
     },
   );
 
