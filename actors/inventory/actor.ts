@@ -7,6 +7,14 @@
  * only what is missing. An order the stock cannot cover takes nothing and publishes OutOfStock
  * for each short product (a product never stocked has no stock); it is acknowledged, not retried.
  *
+ * A reservation made with ReserveStock holds its stock for `reservationTtlMs` unless sold: every
+ * instance sweeps expired reservations every `expirySweepMs` and gives their holds back, and a
+ * sale of an expired reservation is refused (reservations.ts, "Expiry"). The OrderPlaced handler
+ * sells right after it reserves, so its reservations never get near expiry, unless a redelivery
+ * comes after the TTL to an order whose sale was not made: that sale is refused, and the message
+ * goes to the dead letters after its attempts, where an operator sees it.
+ * ImportStock applies warehouse counts (stock-import.ts).
+ *
  * `actors/inventory/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -20,6 +28,7 @@ import { OrderPlacedSchema } from "../../proto/gen/shop/v1/order_pb.ts";
 import {
   type ActorDefinition,
   defineActor,
+  errorFields,
   implement,
   onEvent,
   type SubscriptionOptions,
@@ -54,8 +63,10 @@ export interface CheckpointAt {
 }
 
 export interface InventoryActorOptions {
-  /** How long a reservation is meant to hold its stock (not enforced yet, see reservations.ts). */
+  /** How long a reservation holds its stock unless sold (see reservations.ts, "Expiry"). */
   readonly reservationTtlMs: number;
+  /** How often each instance gives back the stock of expired reservations. */
+  readonly expirySweepMs: number;
   /** The OrderPlaced consumer's options (ack wait, attempts, concurrency). */
   readonly orderPlaced: Partial<SubscriptionOptions>;
   /**
@@ -67,6 +78,7 @@ export interface InventoryActorOptions {
 
 export const defaultInventoryActorOptions: InventoryActorOptions = {
   reservationTtlMs: 15 * 60_000,
+  expirySweepMs: 10_000,
   orderPlaced: {},
   checkpoint: () => undefined,
 };
@@ -75,6 +87,8 @@ export const defaultInventoryActorOptions: InventoryActorOptions = {
 export interface InventoryState {
   readonly ledger: StockLedger;
   readonly reservations: Reservations;
+  /** Stops the expiry sweep (at drain). */
+  readonly stopSweep: () => void;
 }
 
 /** The inventory actor with some options changed (tests, drills). */
@@ -101,8 +115,29 @@ export function createInventoryActor(
         checkpoint: (point, orderId, productId) =>
           checkpoint(point, productId === undefined ? { orderId } : { orderId, productId }),
       });
-      return { ledger, reservations };
+      // Every instance sweeps; the releases are idempotent, so two sweeps of one reservation agree.
+      let sweeping = false;
+      const timer = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        reservations
+          .expire(Date.now())
+          .then((changes) => publishStockChanges(ctx, changes))
+          .catch((err: unknown) =>
+            ctx.logger.log(
+              "warn",
+              "expiring reservations failed; the next sweep tries again",
+              errorFields(err),
+            ),
+          )
+          .finally(() => {
+            sweeping = false;
+          });
+      }, options.expirySweepMs);
+      return { ledger, reservations, stopSweep: () => clearInterval(timer) };
     },
+
+    stop: (_ctx, { stopSweep }) => stopSweep(),
 
     services: (ctx, { ledger, reservations }) => [
       implement(InventoryService, {

@@ -6,6 +6,8 @@
  *                                  written create-only before anything is held
  *   inventory_reservation_results  the outcome (ReserveStockResponse), written create-only: the
  *                                  one decision every attempt for the order follows
+ *   inventory_open_reservations    the reservations that may still hold stock (StockReserved),
+ *                                  written before the first hold, deleted once expired
  *
  * Every change of a product made for a reservation is a ledger adjustment with an id derived
  * from the reservation and the product (`hold`, `release`, `sale`), so each happens at most once
@@ -14,10 +16,16 @@
  * item gets a `release`, which gives back a hold if there is one and bars any later hold. A
  * `sale` consumes the hold of one product: on_hand and reserved go down together.
  *
- * Reservations do not expire yet: `expires_at` is set, nothing frees the stock when it passes.
+ * Expiry: once `expires_at` has passed, a reservation holds nothing. `expire` (run by a timer of
+ * every inventory instance) gives back the hold of each item not sold yet with the same
+ * `release` adjustment as an OUT_OF_STOCK outcome, and a `sale` of an expired reservation is
+ * refused after doing the same, so nothing can sell a hold that is due to be given back. A
+ * `release` is refused for an item already sold, and a `sale` for one released: the ledger's
+ * conditional write of the product decides which came first. The reservation's outcome stays
+ * RESERVED (ReserveStock stays idempotent per order); its stock is simply no longer held.
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -33,6 +41,7 @@ import {
   StockShortageSchema,
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
 import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
+import { isConflict } from "./state-conflict.ts";
 import { isRefusal, type StockLedger } from "./stock-ledger.ts";
 
 /** Adjustment ids starting with this are the inventory's own; callers may not use them. */
@@ -79,6 +88,11 @@ export interface Reservations {
    * product is not held by it or on_hand would become negative.
    */
   sell(reservation: StockReserved, productId: string, delta: bigint): Promise<StockAdjusted>;
+  /**
+   * Gives back the holds of every reservation whose `expires_at` is before `nowMs` (except the
+   * items already sold), and forgets it; returns the changes, to be published.
+   */
+  expire(nowMs: number): Promise<StockAdjusted[]>;
 }
 
 export interface ReservationsOptions {
@@ -105,29 +119,34 @@ export async function openReservations(
   partial: Partial<ReservationsOptions> = {},
 ): Promise<Reservations> {
   const { namespace, ttlMs, checkpoint } = { ...defaultReservationsOptions, ...partial };
-  const [requests, results] = await Promise.all([
+  const [requests, results, open] = await Promise.all([
     openStateStore(nc, { bucket: "inventory_reservations", namespace, schema: StockReservedSchema }),
     openStateStore(nc, {
       bucket: "inventory_reservation_results",
       namespace,
       schema: ReserveStockResponseSchema,
     }),
+    openStateStore(nc, { bucket: "inventory_open_reservations", namespace, schema: StockReservedSchema }),
   ]);
 
-  /** Gives back the reservation's hold of every item (if any), and bars later holds. */
+  /** Gives back the reservation's hold of every item not sold (if any), and bars later holds and sales. */
   const release = async (reservation: StockReserved, changes: StockAdjusted[]) => {
     for (const { productId, quantity } of reservation.items) {
       const id = adjustmentIdOf("release", reservation.reservationId, productId);
       const hold = adjustmentIdOf("hold", reservation.reservationId, productId);
+      const sale = adjustmentIdOf("sale", reservation.reservationId, productId);
       const outcome = await ledger.apply(
         productId,
         id,
-        (_, seen) => ({
-          delta: 0n,
-          reservedDelta: seen.has(hold) ? -quantity : 0n,
-          reason: StockAdjustmentReason.UNSPECIFIED,
-        }),
-        [hold],
+        (_, seen) =>
+          seen.has(sale)
+            ? "sold"
+            : {
+                delta: 0n,
+                reservedDelta: seen.has(hold) ? -quantity : 0n,
+                reason: StockAdjustmentReason.UNSPECIFIED,
+              },
+        [hold, sale],
       );
       // Published even when there was no hold to give back: the event then repeats the level.
       if (!isRefusal(outcome)) changes.push(outcome.record);
@@ -161,6 +180,8 @@ export async function openReservations(
         return { reservation, result: decided.value, changes: [...(await holdsOf(reservation)), ...changes] };
       }
 
+      // Before the first hold, so that every reservation that may hold stock can expire.
+      await open.put(key, reservation);
       const shortages: StockShortage[] = [];
       for (const { productId, quantity } of reservation.items) {
         const released = adjustmentIdOf("release", reservationId, productId);
@@ -222,21 +243,42 @@ export async function openReservations(
         );
       }
       const hold = adjustmentIdOf("hold", reservationId, productId);
-      const release = adjustmentIdOf("release", reservationId, productId);
+      const released = adjustmentIdOf("release", reservationId, productId);
+      const expired = `reservation ${reservationId} expired at ${expiryOf(reservation).toISOString()}`;
       const outcome = await ledger.apply(
         productId,
         adjustmentIdOf("sale", reservationId, productId),
         (level, seen) => {
-          if (!seen.has(hold) || seen.has(release)) {
+          // Checked only when the sale is not made yet: a retry of a sale made in time still answers it.
+          if (isExpired(reservation, Date.now())) return expired;
+          if (!seen.has(hold) || seen.has(released)) {
             return `reservation ${reservationId} does not hold "${productId}"`;
           }
           if (level.onHand + delta < 0n) return `on_hand of "${productId}" would become negative`;
           return { delta, reservedDelta: -item.quantity, reason: StockAdjustmentReason.SALE };
         },
-        [hold, release],
+        [hold, released],
       );
-      if (isRefusal(outcome)) throw new ConnectError(outcome.refused, Code.FailedPrecondition);
+      if (isRefusal(outcome)) {
+        // The expiry sweep would give the holds back soon; no sale may wait for it.
+        if (outcome.refused === expired) await release(reservation, []);
+        throw new ConnectError(outcome.refused, Code.FailedPrecondition);
+      }
       return outcome.record;
+    },
+
+    async expire(nowMs) {
+      const changes: StockAdjusted[] = [];
+      for (const key of await open.keys()) {
+        const entry = await open.get(key);
+        if (entry === undefined || !isExpired(entry.value, nowMs)) continue;
+        await release(entry.value, changes);
+        // Only the revision read: a reservation written again since then is left for the next sweep.
+        await open.delete(key, { expectedRevision: entry.revision }).catch((err: unknown) => {
+          if (!isConflict(err)) throw err;
+        });
+      }
+      return changes;
     },
   };
 
@@ -249,6 +291,14 @@ export async function openReservations(
     );
     return holds.filter((h) => h !== undefined);
   }
+}
+
+function expiryOf(reservation: StockReserved): Date {
+  return reservation.expiresAt === undefined ? new Date(0) : timestampDate(reservation.expiresAt);
+}
+
+function isExpired(reservation: StockReserved, nowMs: number): boolean {
+  return reservation.expiresAt !== undefined && timestampMs(reservation.expiresAt) <= nowMs;
 }
 
 function sameItems(a: readonly StockItem[], b: readonly StockItem[]): boolean {
