@@ -45,11 +45,6 @@ export function sameMoney(a: Money | undefined, b: Money | undefined): boolean {
   return a?.currency === b?.currency && a?.amountMinor === b?.amountMinor;
 }
 
-/** The amount as an error message shows it, e.g. "EUR 1999 minor units". */
-export function formatMoney(amount: Money): string {
-  return `${amount.currency} ${amount.amountMinor} minor units`;
-}
-
 function assertSameCurrency(a: Money, b: Money): void {
   if (a.currency !== b.currency) {
     throw new ConnectError(`cannot mix ${a.currency} and ${b.currency}`, Code.Internal);
