@@ -16,6 +16,12 @@ export {
   serveActor,
 } from "./actor/serve-actor.ts";
 export { type ActorProcess, runActor } from "./cli/run-actor.ts";
+export {
+  createDirectCaller,
+  type DirectCaller,
+  type DirectCallerOptions,
+  defaultDirectCallerOptions,
+} from "./discovery/direct-caller.ts";
 // Discovery: services, instances, endpoints and stats over $SRV (NATS ADR-32).
 export {
   type DiscoverOptions,
@@ -24,7 +30,21 @@ export {
   serviceInfos,
   serviceStats,
 } from "./discovery/discover.ts";
+export {
+  type DiscoverServiceOptions,
+  defaultDiscoverServiceOptions,
+  discoverService,
+  discoverServing,
+  type InstanceEndpoint,
+  type ServiceInstance,
+} from "./discovery/discover-service.ts";
 export { EndpointMetadata, Idempotency, RpcKind, ServiceMetadata } from "./discovery/metadata-keys.ts";
+export {
+  defaultPickOptions,
+  type PickOptions,
+  type PickStrategy,
+  pickInstance,
+} from "./discovery/pick-instance.ts";
 export type {
   EndpointInfo,
   EndpointStats,
@@ -86,6 +106,16 @@ export {
   openIdempotencyGuard,
 } from "./jetstream/idempotency-guard.ts";
 export { enqueueJob, type PublishAck, type PublishOptions, publishEvent } from "./jetstream/publish.ts";
+// Traffic management: weighted routing records per service, watched (ADR 0012).
+export {
+  defaultRouteStoreOptions,
+  defaultWatchRoutesOptions,
+  openRouteStore,
+  type RouteStore,
+  type RouteStoreOptions,
+  type WatchedRoutes,
+  type WatchRoutesOptions,
+} from "./jetstream/route-store.ts";
 export type { Publishes } from "./jetstream/serve-subscriptions.ts";
 export { CONSUMER_FEATURES, type ServerFeature, STREAM_FEATURES } from "./jetstream/server-features.ts";
 // Durable actor state: JetStream KV buckets of protobuf values (ADR 0007, "State").
@@ -117,6 +147,13 @@ export { connect } from "./platform/nats-connect.ts";
 export { type Codec, codecOf } from "./protocol/codec.ts";
 export { Header, StreamFrame } from "./protocol/headers.ts";
 export {
+  compileRoute,
+  pickVersion,
+  type RouteRecord,
+  type RouteTable,
+  type ServiceRoute,
+} from "./protocol/route-record.ts";
+export {
   formatServerVersion,
   isAtLeast,
   MIN_SERVER_VERSION,
@@ -136,10 +173,13 @@ export {
   rpcMethodSubject,
   rpcServiceSubject,
   rpcServiceWildcard,
+  rpcVersionSubject,
   ServiceVerb,
   serviceVerbSubject,
+  versionToken,
 } from "./protocol/subjects.ts";
 // Calling actors: a Connect transport over NATS.
+export type { CallTarget } from "./transports/call-router.ts";
 export {
   createNatsTransport,
   defaultNatsTransportOptions,

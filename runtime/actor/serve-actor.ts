@@ -118,6 +118,7 @@ export async function serveActor<State>(
   const host = await serveServices(nc, registrations, {
     name: actor.name,
     instanceId: id,
+    version: actor.version,
     namespace,
     interceptors: options.interceptors,
     logger,

@@ -22,17 +22,12 @@ import { createJsonLogger, errorFields, type Logger } from "../observability/log
 import { type Codec, type CodecOptions, codecOf, defaultCodecOptions } from "../protocol/codec.ts";
 import { Header } from "../protocol/headers.ts";
 import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
-import {
-  methodNameOf,
-  rpcInstanceWildcard,
-  rpcMethodSubject,
-  rpcServiceSubject,
-  rpcServiceWildcard,
-} from "../protocol/subjects.ts";
+import { methodNameOf, rpcMethodSubject, rpcServiceSubject } from "../protocol/subjects.ts";
 import type { IncomingCall } from "./incoming-call.ts";
 import { replyError } from "./reply.ts";
 import { serveStream } from "./serve-stream.ts";
 import { createUnaryCalls, type LiveCall, serveUnary, type UnaryHost } from "./serve-unary.ts";
+import { servedSubjects } from "./served-subjects.ts";
 import { PROTOCOL_NAME } from "./unary-context.ts";
 
 /** A proto service and its implementation (Connect's service implementation shape). */
@@ -57,6 +52,12 @@ export interface ServeOptions {
    * (`rpc.<package>.<Service>.<Method>.<id>`) for callers that chose it through discovery.
    */
   readonly instanceId: string;
+  /**
+   * The actor's semantic version: when set, the instance also serves the per-version subjects
+   * (`rpc.<package>.<Service>.<Method>.v.<version>`) that version-aware routing sends to
+   * (docs/adr/0012-discovery-direct-calls-and-traffic.md).
+   */
+  readonly version: string;
   /** Prefix of every Troupe subject, for several systems in one NATS account. */
   readonly namespace: string;
   /** Connect interceptors run around every implementation. */
@@ -73,6 +74,7 @@ export interface ServeOptions {
 
 export const defaultServeOptions: Omit<ServeOptions, "name"> = {
   instanceId: "",
+  version: "",
   namespace: "",
   interceptors: [],
   codecOptions: defaultCodecOptions,
@@ -255,14 +257,9 @@ export async function serveServices(
         options.logger.log("error", "unexpected failure serving a message", errorFields(err));
       }
     };
-    subscriptions.push(
-      nc.subscribe(rpcServiceWildcard(service, options.namespace), { queue: options.name, callback }),
-    );
-    if (options.instanceId !== "") {
-      // No queue group: only this instance listens on its own subjects.
-      subscriptions.push(
-        nc.subscribe(rpcInstanceWildcard(service, options.instanceId, options.namespace), { callback }),
-      );
+    // Any instance, any instance of this version, this instance only (served-subjects.ts).
+    for (const { subject, queue } of servedSubjects(service, options)) {
+      subscriptions.push(nc.subscribe(subject, queue === undefined ? { callback } : { queue, callback }));
     }
   }
 

@@ -27,6 +27,12 @@ export const Header = {
   deadline: "troupe-deadline",
   /** Jobs: the ordering key (an event carries its key in its subject). */
   key: "troupe-key",
+  /**
+   * Calls: pins the call to the instances of one version of the called service (`1.1.0`); wins
+   * over the caller's weighted routing (docs/adr/0012-discovery-direct-calls-and-traffic.md). The
+   * gateway forwards it from HTTP; it also reaches the handler as ordinary metadata.
+   */
+  version: "troupe-version",
   /** JetStream's message id: the stream's duplicate window drops a republished id. */
   natsMsgId: "Nats-Msg-Id",
   /**

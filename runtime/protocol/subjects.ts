@@ -4,6 +4,8 @@
  *
  *   rpc.<package>.<Service>.<Method>              a method, served by the actor's queue group
  *   rpc.<package>.<Service>.<Method>.<instance>   the same method on one chosen instance
+ *   rpc.<package>.<Service>.<Method>.v.<version>  the same method on the instances of one version
+ *                                                 (`1.1.0` as the token `1_1_0`; ADR 0012)
  *   evt.<package>.<Message>.<key>                 an event (`_` when it has no key)
  *   job.<package>.<Message>                       a job on a work queue
  *   dlq.<stream>.<consumer>                       a dead letter
@@ -71,9 +73,37 @@ export function rpcInstanceWildcard(service: DescService, instanceId: string, na
   return `${rpcServiceSubject(service, namespace)}.*.${assertToken(instanceId, "instance id")}`;
 }
 
+/** The token before a version token: `rpc.<package>.<Service>.<Method>.v.<version>` (ADR 0012). */
+export const VERSION_MARKER = "v";
+
+/**
+ * A semantic version as one subject token: its dots become `_`, which semver never uses
+ * (identifiers are `[0-9A-Za-z-]`, separated by `.` and `+`), so the token maps back to exactly
+ * one version: `1.1.0` → `1_1_0`, `2.0.0-rc.1+build.7` → `2_0_0-rc_1+build_7`.
+ */
+export function versionToken(version: string): string {
+  if (version.includes("_")) throw new Error(`version "${version}" cannot contain "_"`);
+  return assertToken(version.replaceAll(".", "_"), "version");
+}
+
+/** The version a token of `versionToken` stands for. */
+export function versionOfToken(token: string): string {
+  return token.replaceAll("_", ".");
+}
+
+/** `rpc.shop.v1.UserService.GetUser.v.1_1_0`: a method on the instances of one version. */
+export function rpcVersionSubject(method: DescMethod, version: string, namespace = ""): string {
+  return `${rpcMethodSubject(method, namespace)}.${VERSION_MARKER}.${versionToken(version)}`;
+}
+
+/** `rpc.shop.v1.UserService.*.v.1_1_0`: every method of a service on the instances of one version. */
+export function rpcVersionWildcard(service: DescService, version: string, namespace = ""): string {
+  return `${rpcServiceSubject(service, namespace)}.*.${VERSION_MARKER}.${versionToken(version)}`;
+}
+
 /**
  * The method name of an RPC subject under a service prefix: the token after `prefix.`, whether
- * or not an instance token follows. Undefined when the subject is not under the prefix.
+ * or not an instance or version suffix follows. Undefined when the subject is not under the prefix.
  */
 export function methodNameOf(subject: string, serviceSubject: string): string | undefined {
   if (!subject.startsWith(serviceSubject) || subject.charCodeAt(serviceSubject.length) !== 46) {
@@ -175,6 +205,11 @@ export function jobConsumerName(message: DescMessage): string {
 function consumerName(name: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`"${name}" cannot be a JetStream consumer name`);
   return name;
+}
+
+/** The KV bucket of the routing records (ADR 0012): `troupe_routes` (`acme_troupe_routes`). */
+export function routesBucketName(namespace = ""): string {
+  return streamName(namespace, "troupe_routes");
 }
 
 /** The KV bucket of the idempotency guard: `troupe_processed` (`acme_troupe_processed`). */

@@ -4,7 +4,9 @@
  * (reply-mux.ts); streaming calls are pinned to one actor instance through per-call inboxes
  * (nats-stream.ts). Interceptors run through Connect's own runUnaryCall/runStreamingCall;
  * without interceptors, unary calls skip that machinery (its per-call timer, abort controller
- * and headers). See docs/adr/0004-rpc-over-nats.md.
+ * and headers). Where a call goes (any instance, one instance, one version, a weighted split)
+ * is call-router.ts's decision. See docs/adr/0004-rpc-over-nats.md and
+ * docs/adr/0012-discovery-direct-calls-and-traffic.md.
  */
 import {
   create,
@@ -38,7 +40,9 @@ import {
 import { isPayloadTooLarge } from "../protocol/errors.ts";
 import { Header } from "../protocol/headers.ts";
 import { appendMetadata } from "../protocol/metadata.ts";
+import type { RouteTable } from "../protocol/route-record.ts";
 import { rpcMethodSubject } from "../protocol/subjects.ts";
+import { type CallTarget, createCallRouter } from "./call-router.ts";
 import { EncodeOnceHeaders } from "./encode-once-headers.ts";
 import { openStream } from "./nats-stream.ts";
 import { type ReplyCall, type ReplyMux, replyMuxOf } from "./reply-mux.ts";
@@ -58,6 +62,16 @@ export interface NatsTransportOptions {
   readonly creditWindow: number;
   /** Streams: how long a side may be silent before it checks that its peer is still there. */
   readonly idleTimeoutMs: number;
+  /**
+   * Where calls go (call-router.ts): the actor's queue group (undefined), one instance chosen
+   * through discovery (`{ instance: id }`) or one version (`{ version: "1.1.0" }`).
+   */
+  readonly target: CallTarget;
+  /**
+   * Weighted routing between versions, per called service (`watchRoutes` of a route store);
+   * a `troupe-version` request header pins a call and wins over it.
+   */
+  readonly routes: RouteTable | undefined;
 }
 
 export const defaultNatsTransportOptions: Omit<NatsTransportOptions, "nc"> = {
@@ -68,6 +82,8 @@ export const defaultNatsTransportOptions: Omit<NatsTransportOptions, "nc"> = {
   namespace: "",
   creditWindow: 64,
   idleTimeoutMs: 5_000,
+  target: undefined,
+  routes: undefined,
 };
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
@@ -94,6 +110,7 @@ export function createNatsTransport(
   // Most calls carry no metadata and the default deadline: their header block is the same bytes
   // every time, encoded once.
   const defaultHeaders = requestHeaders(options.timeoutMs, undefined, new EncodeOnceHeaders());
+  // Interceptors see the method's shared subject as the URL; the call goes where routeOf says.
   const subjects = new Map<DescMethod, string>();
   const subjectOf = (method: DescMethod): string => {
     let subject = subjects.get(method);
@@ -103,6 +120,12 @@ export function createNatsTransport(
     }
     return subject;
   };
+  const routeOf = createCallRouter({
+    namespace: options.namespace,
+    target: options.target,
+    routes: options.routes,
+    random: Math.random,
+  });
 
   function unaryCall<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
@@ -111,8 +134,13 @@ export function createNatsTransport(
     header: Headers | undefined,
     message: MessageShape<I>,
   ): Promise<UnaryResponse<I, O>> {
-    const subject = subjectOf(method);
     if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
+    let subject: string;
+    try {
+      subject = routeOf(method, header);
+    } catch (err) {
+      return Promise.reject(ConnectError.from(err, Code.InvalidArgument));
+    }
     const bytes = encodeMessage(method.input, codec, message, codecOptions);
     const hdrs =
       header === undefined && timeoutMs === options.timeoutMs
@@ -186,7 +214,6 @@ export function createNatsTransport(
       contextValues?: ContextValues,
     ): Promise<StreamResponse<I, O>> {
       const timeout = timeoutMs ?? options.timeoutMs;
-      const subject = subjectOf(method);
       return runStreamingCall<I, O>({
         interceptors,
         ...(signal === undefined ? {} : { signal }),
@@ -196,15 +223,16 @@ export function createNatsTransport(
           service: method.parent,
           method,
           requestMethod: "POST",
-          url: subject,
+          url: subjectOf(method),
           header: new Headers(header),
           contextValues: contextValues ?? createContextValues(),
           message: input,
         },
+        // Routed after the interceptors ran, so one of them may pin a version by header.
         next: (req) =>
           openStream(req, {
             nc,
-            subject,
+            subject: routeOf(req.method, req.header),
             codec,
             codecOptions,
             creditWindow: options.creditWindow,

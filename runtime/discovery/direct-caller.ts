@@ -1,0 +1,119 @@
+/**
+ * Direct calls after discovery (docs/adr/0012-discovery-direct-calls-and-traffic.md): finds the
+ * instances that serve a proto service through `$SRV`, picks one per call (pick-instance.ts) and
+ * calls it on its own subjects, so the call reaches that instance and no other.
+ *
+ *   const payments = createDirectCaller(nc, PaymentService, { strategy: "fastest" });
+ *   const { payment } = await payments.call(PaymentService.method.getPayment, (client, instance) =>
+ *     client.getPayment({ id }),
+ *   );
+ *
+ * The instance list is asked again once it is older than `discoveryTtlMs`, and at once when a
+ * chosen instance is gone (the call fails `unavailable`: NATS "no responders"). Then another
+ * instance is tried, up to `attempts` in all, but only for methods declared safe to repeat
+ * (`idempotency_level` NO_SIDE_EFFECTS or IDEMPOTENT): `unavailable` does not say whether the
+ * first instance ran the call. No instance at all is `unavailable`.
+ */
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { createNatsTransport, type NatsTransportOptions } from "../transports/nats-transport.ts";
+import { type DiscoverServiceOptions, discoverServing, type ServiceInstance } from "./discover-service.ts";
+import { type PickStrategy, pickInstance } from "./pick-instance.ts";
+
+export interface DirectCallerOptions {
+  readonly strategy: PickStrategy;
+  /** How long a discovered instance list is used before it is asked again. */
+  readonly discoveryTtlMs: number;
+  /** Instances tried per call, when the method may be repeated. */
+  readonly attempts: number;
+  /** Options of the per-instance transports (namespace, timeout, codec …). */
+  readonly transport: Partial<Omit<NatsTransportOptions, "nc" | "target">>;
+  /** Options of the `$SRV` requests. */
+  readonly discover: Partial<Omit<DiscoverServiceOptions, "stats">>;
+}
+
+export const defaultDirectCallerOptions: DirectCallerOptions = {
+  strategy: "fastest",
+  discoveryTtlMs: 5_000,
+  attempts: 2,
+  transport: {},
+  discover: {},
+};
+
+export interface DirectCaller<S extends DescService> {
+  /**
+   * Runs `fn` with a client bound to one chosen instance of the service; `method` is the method
+   * `fn` calls (to pick by its stats and to know whether it may be repeated).
+   */
+  call<T>(method: DescMethod, fn: (client: Client<S>, instance: ServiceInstance) => Promise<T>): Promise<T>;
+  /** The instances as last discovered, asking again if that was longer than the TTL ago. */
+  instances(): Promise<readonly ServiceInstance[]>;
+}
+
+export function createDirectCaller<S extends DescService>(
+  nc: NatsConnection,
+  service: S,
+  partial: Partial<DirectCallerOptions> = {},
+): DirectCaller<S> {
+  const options = { ...defaultDirectCallerOptions, ...partial };
+  if (!(options.attempts >= 1)) throw new RangeError("createDirectCaller: attempts must be >= 1");
+  const namespace = options.transport.namespace ?? "";
+  const clients = new Map<string, Client<S>>();
+  let known: { instances: readonly ServiceInstance[]; at: number } | undefined;
+
+  const discover = async (): Promise<readonly ServiceInstance[]> => {
+    const instances = await discoverServing(nc, service, {
+      ...options.discover,
+      stats: options.strategy === "fastest",
+    });
+    known = { instances, at: performance.now() };
+    for (const id of clients.keys()) if (!instances.some((i) => i.id === id)) clients.delete(id);
+    return instances;
+  };
+  const instances = async () =>
+    known !== undefined && performance.now() - known.at < options.discoveryTtlMs
+      ? known.instances
+      : discover();
+  const clientOf = (instance: ServiceInstance): Client<S> => {
+    let client = clients.get(instance.id);
+    if (client === undefined) {
+      const transport = createNatsTransport({ ...options.transport, nc, target: { instance: instance.id } });
+      client = createClient(service, transport);
+      clients.set(instance.id, client);
+    }
+    return client;
+  };
+
+  return {
+    instances,
+    async call(method, fn) {
+      const repeatable = method.idempotency !== 0; // IDEMPOTENCY_UNKNOWN
+      const failed = new Set<string>();
+      let list = await instances();
+      for (let attempt = 1; ; attempt++) {
+        let chosen = pickInstance(list, method, { strategy: options.strategy, namespace, exclude: failed });
+        if (chosen === undefined && attempt === 1 && list.length === 0) {
+          // Nothing known: the list may predate the instances; ask once more before giving up.
+          list = await discover();
+          chosen = pickInstance(list, method, { strategy: options.strategy, namespace, exclude: failed });
+        }
+        if (chosen === undefined) {
+          throw new ConnectError(
+            `no instance of ${service.typeName} serves ${method.name}`,
+            Code.Unavailable,
+          );
+        }
+        try {
+          return await fn(clientOf(chosen), chosen);
+        } catch (err) {
+          const gone = err instanceof ConnectError && err.code === Code.Unavailable;
+          if (!gone) throw err;
+          failed.add(chosen.id);
+          list = await discover();
+          if (!repeatable || attempt >= options.attempts) throw err;
+        }
+      }
+    },
+  };
+}
