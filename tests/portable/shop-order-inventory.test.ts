@@ -13,6 +13,7 @@ import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/prot
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { createBillingActor } from "../../actors/billing/actor.ts";
 import {
   type CheckpointAt,
   createInventoryActor,
@@ -24,6 +25,7 @@ import { openOrderStore } from "../../actors/order/order-store.ts";
 import { createPaymentActor } from "../../actors/payment/actor.ts";
 import { createProductActor } from "../../actors/product/actor.ts";
 import { openCatalog } from "../../actors/product/catalog.ts";
+import { type InvoiceCreated, InvoiceCreatedSchema } from "../../proto/gen/shop/v1/billing_pb.ts";
 import {
   InventoryService,
   type OutOfStock,
@@ -138,6 +140,8 @@ describe("order and inventory actors", () => {
 
   /** The inventory's events, as the observer actor received them. */
   const events = recorder<InventoryEvent>("events");
+  /** The billing actor's InvoiceCreated events. */
+  const invoices = recorder<InvoiceCreated>("invoices");
   /** Every checkpoint each inventory instance passed. */
   const marks = recorder<Mark>("checkpoints");
   /** A test may hold an instance at a checkpoint. */
@@ -173,6 +177,7 @@ describe("order and inventory actors", () => {
     await serve(await connection(), inventoryInstance("A"), options);
     await serve(await connection(), inventoryInstance("B"), options);
     await serve(await connection(), createPaymentActor(), options);
+    await serve(await connection(), createBillingActor(), options);
     await serve(
       await connection(),
       createOrderActor({
@@ -201,6 +206,7 @@ describe("order and inventory actors", () => {
           onEvent(StockAdjustedSchema, (message) => events.add({ type: "StockAdjusted", message })),
           onEvent(StockReservedSchema, (message) => events.add({ type: "StockReserved", message })),
           onEvent(OutOfStockSchema, (message) => events.add({ type: "OutOfStock", message })),
+          onEvent(InvoiceCreatedSchema, (message) => invoices.add(message)),
         ],
       }),
       options,
@@ -347,6 +353,11 @@ describe("order and inventory actors", () => {
     assert.equal((await stored(PaymentCapturedSchema, order.paymentId)).length, 1, "one PaymentCaptured");
     assert.deepEqual([...(await salesIn("p-1001")).values()], [1], "one sale event");
     await events.next((e) => e.type === "StockReserved" && e.message.orderId === order.id, "StockReserved");
+
+    // Billing read the payment from a discovered payment instance and invoiced the order once.
+    const invoice = await invoices.next((i) => i.orderId === order.id, `invoice of ${order.id}`);
+    assert.deepEqual([invoice.total?.amountMinor, invoice.total?.currency], [9960n, "EUR"]);
+    assert.equal((await stored(InvoiceCreatedSchema, invoice.invoiceId)).length, 1, "one InvoiceCreated");
   });
 
   test(
