@@ -40,7 +40,9 @@ import { publicError } from "./public-error.ts";
 import { createRateLimiter, type RateLimiter } from "./rate-limiter.ts";
 import { checkReadiness } from "./readiness.ts";
 import { validRequestId } from "./request-id.ts";
+import { createRestHandler } from "./rest-handler.ts";
 import { sanitizeErrors } from "./sanitize-errors.ts";
+import { openApiDocument } from "./transcoding/openapi-document.ts";
 
 export interface Gateway {
   readonly options: GatewayOptions;
@@ -96,6 +98,17 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
   // Connect and gRPC-Web inside Hono: connect-es's own handlers, one fetch handler per method path.
   const router = createConnectRouter({ ...routerOptions, grpc: false, grpcWeb: true, connect: true });
   routes(router);
+  const rest = createRestHandler({
+    services,
+    transport,
+    gate,
+    timeoutMs: options.timeoutMs,
+    maxTimeoutMs: options.maxTimeoutMs,
+    logger,
+  });
+  const openApi = JSON.stringify(
+    openApiDocument(services, { title: options.apiTitle, version: options.apiVersion, onlyPublic: true }),
+  );
   const rpcHandlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
 
   const app = new Hono<GatewayEnv>();
@@ -122,6 +135,8 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
       readiness.ready ? 200 : 503,
     );
   });
+
+  app.get("/openapi.json", (c) => c.body(openApi, 200, { "content-type": "application/json" }));
 
   if (limiter !== undefined) app.use(rateLimit(limiter));
   const limitBody = bodyLimit({
@@ -151,6 +166,8 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
     res.headers.set(Header.requestId, c.get("requestId"));
     return res;
   });
+
+  app.all("*", async (c, next) => (await rest(c.req.raw, c.get("requestId"))) ?? next());
 
   const fetch = async (request: Request, client?: ClientInfo) => app.fetch(request, client);
   return {
