@@ -165,4 +165,26 @@ describe("gateway: native gRPC with grpc-js", () => {
     assert.equal(refused.code, grpc.status.PERMISSION_DENIED);
     assert.match(refused.details, /LookupProducts is not public/);
   });
+
+  test("gRPC calls count against the rate limit and the size limit too", TIMEOUT, async () => {
+    const limited = await fx.extraGateway({ rateLimit: { perSecond: 1, burst: 2 }, bodyLimitBytes: 1024 });
+    const { products } = loadStubs(limited.url.replace("http://", ""));
+    try {
+      const big = await statusOf(
+        call((cb) => products.getProduct({ id: "x".repeat(4096) }, new grpc.Metadata(), {}, cb)),
+      );
+      assert.equal(big.code, grpc.status.RESOURCE_EXHAUSTED);
+      // The burst of 2 passes (the oversize call was refused before it counted), the third is refused.
+      for (let i = 0; i < 2; i++) {
+        await call((cb) => products.getProduct({ id: "p-1001" }, new grpc.Metadata(), {}, cb));
+      }
+      const flood = await statusOf(
+        call((cb) => products.getProduct({ id: "p-1001" }, new grpc.Metadata(), {}, cb)),
+      );
+      assert.equal(flood.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.match(flood.details, /too many requests/);
+    } finally {
+      products.close();
+    }
+  });
 });
