@@ -16,6 +16,7 @@ export {
   serveActor,
 } from "./actor/serve-actor.ts";
 export { type ActorProcess, runActor } from "./cli/run-actor.ts";
+export { type GatewayProcess, runGateway } from "./cli/run-gateway.ts";
 export {
   createDirectCaller,
   type DirectCaller,

@@ -55,7 +55,23 @@ export const Header = {
   deadLetterDeliveries: "troupe-dlq-deliveries",
   /** Dead letters: when the message was first stored (ISO 8601). */
   deadLetterPublished: "troupe-dlq-published",
+  /**
+   * The id of one request through the gateway: taken from the caller when well-formed, made
+   * otherwise; returned on every gateway response and forwarded to the actor
+   * (docs/adr/0008-gateway.md).
+   */
+  requestId: "x-request-id",
+  /** Set by the gateway only: the `sub` claim of the caller's verified JWT. */
+  authSubject: "troupe-auth-subject",
+  /** Set by the gateway only: every claim of the caller's verified JWT, as a JSON object. */
+  authClaims: "troupe-auth-claims",
 } as const;
+
+/**
+ * Prefix (lower case) of the headers that only the gateway may set: a request from outside that
+ * carries one has it removed, so identity cannot be spoofed.
+ */
+export const GATEWAY_IDENTITY_HEADER_PREFIX = "troupe-auth-";
 
 /** Prefix of trailer names in a unary reply (Connect unary protocol). */
 export const TRAILER_PREFIX = "trailer-";

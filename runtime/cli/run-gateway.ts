@@ -1,0 +1,178 @@
+/**
+ * The entry point of the gateway process (`actors/gateway/main.ts`, run with `bun run`,
+ * `deno run -A` or `node`): reads the environment, connects to NATS, refuses a server older
+ * than Troupe supports, serves the gateway on one port, and on SIGTERM/SIGINT leaves discovery,
+ * lets open requests finish within the grace period, drains the connection and exits 0.
+ *
+ * Environment (README "The gateway"): NATS_URL, NATS_CREDS, NATS_USER + NATS_PASSWORD,
+ * NATS_TOKEN, TROUPE_NAMESPACE, TROUPE_DRAIN_GRACE_MS (10000), TROUPE_LOG_LEVEL; GATEWAY_PORT
+ * (8080), GATEWAY_HOST (0.0.0.0), GATEWAY_JWT_JWKS_URL or GATEWAY_JWT_PUBLIC_KEY (PEM or JWK
+ * JSON), GATEWAY_JWT_ALGORITHMS (RS256,ES256,EdDSA), GATEWAY_JWT_ISSUER, GATEWAY_JWT_AUDIENCE
+ * (comma-separated), GATEWAY_JWT_CLOCK_TOLERANCE_S (30), GATEWAY_CORS_ORIGINS (comma-separated,
+ * `*` for any), GATEWAY_BODY_LIMIT_BYTES (1048576), GATEWAY_RATE_LIMIT (`100/s`, `100/s:300`;
+ * unset: none), GATEWAY_TIMEOUT_MS (10000), GATEWAY_STREAM_TIMEOUT_MS (300000).
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { defaultJwtOptions, type JwtOptions } from "../gateway/authenticate.ts";
+import { defaultGatewayOptions } from "../gateway/gateway-options.ts";
+import { parseRateLimit } from "../gateway/rate-limiter.ts";
+import { type RunningGateway, serveGateway } from "../gateway/serve-gateway.ts";
+import { createJsonLogger, errorFields, type LogLevel } from "../observability/logger.ts";
+import { readEnv } from "../platform/env.ts";
+import { readTextFile } from "../platform/files.ts";
+import { connect } from "../platform/nats-connect.ts";
+import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
+import { exitProcess, onShutdownSignal } from "../platform/shutdown-signals.ts";
+import {
+  formatServerVersion,
+  isAtLeast,
+  MIN_SERVER_VERSION,
+  parseServerVersion,
+} from "../protocol/server-version.ts";
+
+export interface GatewayProcess {
+  readonly nc: NatsConnection;
+  readonly gateway: RunningGateway;
+  /** Resolves with the exit code once the process has shut down (it then exits). */
+  readonly stopped: Promise<number>;
+}
+
+/** Runs a gateway in front of `services` with the configuration of the environment. */
+export async function runGateway(services: readonly DescService[]): Promise<GatewayProcess> {
+  const runtime = runtimeInfo();
+  const logger = createJsonLogger(
+    { actor: "gateway" },
+    (readEnv("TROUPE_LOG_LEVEL") as LogLevel | undefined) ?? "info",
+  );
+  const fail = (message: string, fields?: Record<string, unknown>): never => {
+    logger.log("error", message, fields);
+    return exitProcess(1);
+  };
+
+  const number = (name: string, fallback: number): number => {
+    const text = readEnv(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    return Number.isSafeInteger(value) && value >= 0
+      ? value
+      : fail(`${name} must be a whole number, got "${text}"`);
+  };
+  const list = (name: string): string[] | undefined =>
+    readEnv(name)
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+
+  const servers = list("NATS_URL") ?? ["nats://127.0.0.1:4222"];
+  const graceMs = number("TROUPE_DRAIN_GRACE_MS", 10_000);
+  const port = number("GATEWAY_PORT", 8080);
+  let rateLimit: ReturnType<typeof parseRateLimit> | undefined;
+  const rateText = readEnv("GATEWAY_RATE_LIMIT");
+  try {
+    rateLimit = rateText === undefined ? undefined : parseRateLimit(rateText);
+  } catch (err) {
+    fail(`GATEWAY_RATE_LIMIT: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const publicKeyText = readEnv("GATEWAY_JWT_PUBLIC_KEY");
+  const jwt: Partial<JwtOptions> = {
+    jwksUrl: readEnv("GATEWAY_JWT_JWKS_URL"),
+    // A path to a key file is read; anything else is the key itself.
+    publicKey:
+      publicKeyText === undefined ||
+      publicKeyText.trimStart().startsWith("-----") ||
+      publicKeyText.trimStart().startsWith("{")
+        ? publicKeyText
+        : (readTextFile(publicKeyText) ?? fail(`cannot read GATEWAY_JWT_PUBLIC_KEY file ${publicKeyText}`)),
+    issuer: readEnv("GATEWAY_JWT_ISSUER"),
+    audience: list("GATEWAY_JWT_AUDIENCE"),
+    clockToleranceSec: number("GATEWAY_JWT_CLOCK_TOLERANCE_S", 30),
+    algorithms: list("GATEWAY_JWT_ALGORITHMS") ?? defaultJwtOptions.algorithms,
+  };
+
+  const credsFile = readEnv("NATS_CREDS");
+  const creds = credsFile === undefined ? undefined : readTextFile(credsFile);
+  if (credsFile !== undefined && creds === undefined) fail(`cannot read NATS_CREDS file ${credsFile}`);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name: "gateway",
+      maxReconnectAttempts: -1,
+      ...(creds === undefined ? {} : { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) }),
+      ...optional("user", readEnv("NATS_USER")),
+      ...optional("pass", readEnv("NATS_PASSWORD")),
+      ...optional("token", readEnv("NATS_TOKEN")),
+    });
+  } catch (err) {
+    return fail(`cannot connect to NATS at ${servers.join(",")}`, errorFields(err));
+  }
+  const reported = parseServerVersion(nc.info?.version ?? "");
+  const min = parseServerVersion(MIN_SERVER_VERSION);
+  if (reported === undefined || min === undefined || !isAtLeast(reported, min)) {
+    await nc.close();
+    return fail(
+      `nats-server ${reported ? formatServerVersion(reported) : "(unknown version)"} at ${servers.join(",")} is too old: ` +
+        `Troupe needs ${MIN_SERVER_VERSION} or newer`,
+    );
+  }
+
+  let gateway: RunningGateway;
+  try {
+    gateway = await serveGateway(
+      {
+        nc,
+        services,
+        namespace: readEnv("TROUPE_NAMESPACE") ?? "",
+        jwt: jwt.jwksUrl === undefined && jwt.publicKey === undefined ? undefined : jwt,
+        corsOrigins: list("GATEWAY_CORS_ORIGINS") ?? [],
+        bodyLimitBytes: number("GATEWAY_BODY_LIMIT_BYTES", defaultGatewayOptions.bodyLimitBytes),
+        rateLimit,
+        timeoutMs: number("GATEWAY_TIMEOUT_MS", defaultGatewayOptions.timeoutMs),
+        streamTimeoutMs: number("GATEWAY_STREAM_TIMEOUT_MS", defaultGatewayOptions.streamTimeoutMs),
+        logger,
+      },
+      {
+        port,
+        hostname: readEnv("GATEWAY_HOST") ?? "0.0.0.0",
+        runtime: `${runtime.name} ${runtime.version}`,
+        host: hostName(),
+      },
+    );
+  } catch (err) {
+    await nc.close();
+    return fail("the gateway cannot start", errorFields(err));
+  }
+  logger.log("info", "gateway ready", {
+    url: gateway.url,
+    services: services.map((s) => s.typeName),
+    runtime: `${runtime.name} ${runtime.version}`,
+    nats: nc.getServer(),
+    rateLimit: rateText ?? "none",
+  });
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    onShutdownSignal(async (signal) => {
+      if (stopping) return;
+      stopping = true;
+      logger.log("info", "draining", { signal, graceMs });
+      let code = 0;
+      try {
+        await gateway.stop(graceMs);
+        await nc.drain();
+      } catch (err) {
+        logger.log("error", "drain failed", errorFields(err));
+        code = 1;
+      }
+      logger.log("info", "stopped", { code });
+      resolve(code);
+      exitProcess(code);
+    });
+  });
+  return { nc, gateway, stopped };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
+}

@@ -1,0 +1,120 @@
+/**
+ * Connect service implementations that forward every method of a service to its actors over
+ * NATS, built from the service descriptor alone: the gateway holds no business logic. Each call
+ * passes the gate (gate.ts), then goes out on the NATS transport with the caller's remaining
+ * time (`connect-timeout-ms` / `grpc-timeout`, which Connect's handlers parse into
+ * `timeoutMs()`), the gateway's default when the caller set none, and the caller's abort
+ * signal. Streams of every kind are forwarded message by message.
+ */
+import type {
+  DescMessage,
+  DescMethod,
+  DescMethodStreaming,
+  DescMethodUnary,
+  DescService,
+  MessageShape,
+} from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type HandlerContext,
+  type Transport,
+} from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { Header } from "../protocol/headers.ts";
+import type { Gate } from "./gate.ts";
+
+export interface ForwardingOptions {
+  readonly transport: Transport;
+  readonly gate: Gate;
+  /** The deadline of a unary call whose caller sets none. */
+  readonly timeoutMs: number;
+  /** The deadline of a stream whose caller sets none (streams such as watches last long). */
+  readonly streamTimeoutMs: number;
+  /** The request id of a call: set by the gateway's front (Hono or the gRPC adapter). */
+  readonly requestIdOf: (context: HandlerContext) => string;
+}
+
+/** Registers a forwarding implementation of every method of `services` on a Connect router. */
+export function forwardingRoutes(
+  services: readonly DescService[],
+  options: ForwardingOptions,
+): (router: ConnectRouter) => void {
+  return (router) => {
+    for (const service of services) {
+      for (const method of service.methods) router.rpc(method, forwardingImpl(method, options) as never);
+    }
+  };
+}
+
+type Message = MessageShape<DescMessage>;
+
+function forwardingImpl(method: DescMethod, options: ForwardingOptions) {
+  const { transport, gate } = options;
+  const timeoutOf = (ctx: HandlerContext, fallback: number) => ctx.timeoutMs() ?? fallback;
+  const admit = (ctx: HandlerContext) => {
+    const requestId = options.requestIdOf(ctx);
+    ctx.responseHeader.set(Header.requestId, requestId);
+    return gate(method, ctx.requestHeader, requestId);
+  };
+  switch (method.methodKind) {
+    case "unary": {
+      const unary = method as DescMethodUnary;
+      return async (req: Message, ctx: HandlerContext) => {
+        const header = await admit(ctx);
+        const res = await transport.unary(unary, ctx.signal, timeoutOf(ctx, options.timeoutMs), header, req);
+        return res.message;
+      };
+    }
+    case "server_streaming": {
+      const streaming = method as DescMethodStreaming;
+      return async function* (req: Message, ctx: HandlerContext) {
+        const header = await admit(ctx);
+        const res = await transport.stream(
+          streaming,
+          ctx.signal,
+          timeoutOf(ctx, options.streamTimeoutMs),
+          header,
+          createAsyncIterable([req]),
+        );
+        yield* res.message;
+      };
+    }
+    case "client_streaming": {
+      const streaming = method as DescMethodStreaming;
+      return async (reqs: AsyncIterable<Message>, ctx: HandlerContext) => {
+        const header = await admit(ctx);
+        const res = await transport.stream(
+          streaming,
+          ctx.signal,
+          timeoutOf(ctx, options.streamTimeoutMs),
+          header,
+          reqs,
+        );
+        let single: Message | undefined;
+        for await (const message of res.message) {
+          if (single !== undefined)
+            throw new ConnectError("the service answered more than once", Code.Internal);
+          single = message;
+        }
+        if (single === undefined) throw new ConnectError("the service did not answer", Code.Internal);
+        return single;
+      };
+    }
+    case "bidi_streaming": {
+      const streaming = method as DescMethodStreaming;
+      return async function* (reqs: AsyncIterable<Message>, ctx: HandlerContext) {
+        const header = await admit(ctx);
+        const res = await transport.stream(
+          streaming,
+          ctx.signal,
+          timeoutOf(ctx, options.streamTimeoutMs),
+          header,
+          reqs,
+        );
+        yield* res.message;
+      };
+    }
+  }
+}

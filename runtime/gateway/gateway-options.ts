@@ -1,0 +1,79 @@
+/**
+ * The gateway's options: a documented interface, its defaults, and the one function that fills
+ * them in (environment variables are read in runtime/cli/run-gateway.ts, never here).
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type Logger, silentLogger } from "../observability/logger.ts";
+import type { JwtOptions } from "./authenticate.ts";
+import { DEFAULT_FORWARD_HEADERS } from "./gate.ts";
+import type { RateLimit } from "./rate-limiter.ts";
+
+/** What the gateway knows of the client behind a request (the server composition supplies it). */
+export interface ClientInfo {
+  /** The peer address of the connection; the rate limit's key. */
+  readonly remoteAddress?: string | undefined;
+}
+
+export interface GatewayOptions {
+  /** The connection the gateway forwards calls on and asks discovery with. */
+  readonly nc: NatsConnection;
+  /** The proto services the gateway fronts; only their public methods are reachable. */
+  readonly services: readonly DescService[];
+  /** Prefix of every Troupe subject (see runtime/protocol/subjects.ts). */
+  readonly namespace: string;
+  /** JWT verification for methods with `auth_required`; undefined when no key is configured. */
+  readonly jwt: Partial<JwtOptions> | undefined;
+  /** Origins allowed by CORS (`*` for any); empty: no CORS headers, browsers on other origins are refused. */
+  readonly corsOrigins: readonly string[];
+  /** Largest request body accepted, in bytes (per message for streams). */
+  readonly bodyLimitBytes: number;
+  /** Requests per client (address) and gateway instance; undefined: no limit. */
+  readonly rateLimit: RateLimit | undefined;
+  /** Deadline of a unary call whose caller sets none. */
+  readonly timeoutMs: number;
+  /** Deadline of a stream whose caller sets none. */
+  readonly streamTimeoutMs: number;
+  /** Longest deadline a caller may ask for; longer ones are cut to it. */
+  readonly maxTimeoutMs: number;
+  /** Caller headers forwarded to actors besides the request id (lower case). */
+  readonly forwardHeaders: readonly string[];
+  /** How long `/readyz` waits for discovery answers. */
+  readonly readinessTimeoutMs: number;
+  /** Title and version of the OpenAPI document. */
+  readonly apiTitle: string;
+  readonly apiVersion: string;
+  readonly logger: Logger;
+}
+
+export const defaultGatewayOptions: Omit<GatewayOptions, "nc" | "services"> = {
+  namespace: "",
+  jwt: undefined,
+  corsOrigins: [],
+  bodyLimitBytes: 1024 * 1024,
+  rateLimit: undefined,
+  timeoutMs: 10_000,
+  streamTimeoutMs: 300_000,
+  maxTimeoutMs: 600_000,
+  forwardHeaders: DEFAULT_FORWARD_HEADERS,
+  readinessTimeoutMs: 1_000,
+  apiTitle: "Troupe gateway",
+  apiVersion: "1.0.0",
+  logger: silentLogger,
+};
+
+export type GatewayInit = Partial<GatewayOptions> & Pick<GatewayOptions, "nc" | "services">;
+
+export function resolveGatewayOptions(init: GatewayInit): GatewayOptions {
+  const options: GatewayOptions = { ...defaultGatewayOptions, ...init };
+  for (const [name, value] of [
+    ["bodyLimitBytes", options.bodyLimitBytes],
+    ["timeoutMs", options.timeoutMs],
+    ["streamTimeoutMs", options.streamTimeoutMs],
+    ["maxTimeoutMs", options.maxTimeoutMs],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new Error(`gateway: ${name} must be a positive integer, got ${value}`);
+  }
+  return options;
+}

@@ -1,0 +1,102 @@
+/**
+ * REST/JSON at the gateway: a request matched to its method by the `google.api.http` routes
+ * (transcoding/), its message built from path variables, query parameters and the JSON body,
+ * admitted by the gate like any other call, forwarded over NATS, and answered with the JSON of
+ * the response (or the `response_body` field). Errors are Connect's JSON error bodies with the
+ * HTTP status of their code (https://connectrpc.com/docs/protocol#error-codes). The caller's
+ * deadline is `connect-timeout-ms`, as in Connect's unary protocol.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { errorFields, type Logger } from "../observability/logger.ts";
+import { Header } from "../protocol/headers.ts";
+import { connectErrorResponse } from "./error-response.ts";
+import type { Gate } from "./gate.ts";
+import { publicError } from "./public-error.ts";
+import { restRequest } from "./transcoding/rest-request.ts";
+import { restResponse } from "./transcoding/rest-response.ts";
+import { createRestRouter } from "./transcoding/rest-router.ts";
+import { restRoutes } from "./transcoding/rest-routes.ts";
+
+export interface RestHandlerOptions {
+  readonly services: readonly DescService[];
+  readonly transport: Transport;
+  readonly gate: Gate;
+  readonly timeoutMs: number;
+  readonly maxTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** Answers a REST request, or resolves undefined when no route has its path. */
+export type RestHandler = (request: Request, requestId: string) => Promise<Response | undefined>;
+
+/** Builds the routes now, so a contract the transcoder refuses stops the gateway at start. */
+export function createRestHandler(options: RestHandlerOptions): RestHandler {
+  const router = createRestRouter(restRoutes(options.services));
+  return async (request, requestId) => {
+    const url = new URL(request.url);
+    try {
+      const match = router.match(request.method, url.pathname);
+      if (match === undefined) return undefined;
+      if (!("route" in match)) {
+        return connectErrorResponse(
+          new ConnectError(
+            `${request.method} is not allowed on ${url.pathname}; allowed: ${match.allowed.join(", ")}`,
+            Code.Unimplemented,
+          ),
+          requestId,
+          405,
+          { allow: match.allowed.join(", ") },
+        );
+      }
+      const { route, vars } = match;
+      const body = route.body === "" ? undefined : await jsonBody(request);
+      const message = restRequest(route, vars, url.searchParams, body);
+      const header = await options.gate(route.method, request.headers, requestId);
+      const res = await options.transport.unary(
+        route.method,
+        request.signal,
+        timeoutOf(request.headers, options),
+        header,
+        message,
+      );
+      return new Response(JSON.stringify(restResponse(route, res.message)), {
+        headers: { "content-type": "application/json", [Header.requestId]: requestId },
+      });
+    } catch (err) {
+      const { error, hidden } = publicError(err);
+      if (hidden)
+        options.logger.log("error", "REST call failed", {
+          path: url.pathname,
+          requestId,
+          ...errorFields(err),
+        });
+      return connectErrorResponse(error, requestId);
+    }
+  };
+}
+
+async function jsonBody(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConnectError(
+      `the request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+      Code.InvalidArgument,
+    );
+  }
+}
+
+function timeoutOf(headers: Headers, options: RestHandlerOptions): number {
+  const value = headers.get(Header.timeoutMs);
+  if (value === null) return options.timeoutMs;
+  if (!/^\d{1,10}$/.test(value)) {
+    throw new ConnectError(
+      `${Header.timeoutMs} must be a number of milliseconds, got "${value}"`,
+      Code.InvalidArgument,
+    );
+  }
+  return Math.min(Math.max(1, Number(value)), options.maxTimeoutMs);
+}
