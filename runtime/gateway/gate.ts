@@ -16,8 +16,16 @@ import { GATEWAY_IDENTITY_HEADER_PREFIX, Header } from "../protocol/headers.ts";
 import type { Authenticator } from "./authenticate.ts";
 import { methodExposure, methodPath } from "./method-exposure.ts";
 
-/** Caller headers forwarded by default: W3C trace context and baggage. */
-export const DEFAULT_FORWARD_HEADERS: readonly string[] = ["traceparent", "tracestate", "baggage"];
+/**
+ * Caller headers forwarded by default: W3C trace context and baggage, and the version pin
+ * (docs/adr/0012-discovery-direct-calls-and-traffic.md), so a canary can be tried from outside.
+ */
+export const DEFAULT_FORWARD_HEADERS: readonly string[] = [
+  "traceparent",
+  "tracestate",
+  "baggage",
+  Header.version,
+];
 
 export interface GateOptions {
   /** Verifies bearer tokens; undefined when no key is configured (then no method may require one). */

@@ -98,6 +98,8 @@ describe("gateway: Connect and gRPC-Web", () => {
               authorization: `Bearer ${token}`,
               [Header.authSubject]: "mallory",
               [Header.authClaims]: "{}",
+              // Outside callers may pin a version (a canary check); the gateway forwards the pin.
+              [Header.version]: "1.0.0",
             },
           },
         );
@@ -110,6 +112,14 @@ describe("gateway: Connect and gRPC-Web", () => {
         assert.equal(claims.sub, "alice");
         assert.equal(forwarded.get("authorization"), null, "the token itself stays at the gateway");
         assert.ok(forwarded.get(Header.requestId), "the request id reaches the actor");
+        assert.equal(forwarded.get(Header.version), "1.0.0", "the version pin reaches the router");
+        const pinnedAway = await connectErrorOf(
+          users.getUser(
+            { id: user.id },
+            { headers: { authorization: `Bearer ${token}`, [Header.version]: "9.9.9" } },
+          ),
+        );
+        assert.equal(pinnedAway.code, Code.Unavailable, "no instance of a pinned version: unavailable");
       },
     );
 
