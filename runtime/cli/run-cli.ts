@@ -24,35 +24,44 @@ export function cliUsage(commands: readonly CliCommand[] = defaultCommands): str
   ].join("\n");
 }
 
+/** Where the dispatcher's own messages go (console by default; tests collect them). */
+export interface CliOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const consoleOutput: CliOutput = { out: (text) => console.log(text), err: (text) => console.error(text) };
+
 /** Runs `troupe <args>`; resolves with the exit code. */
 export async function runCli(
   args: readonly string[],
   commands: readonly CliCommand[] = defaultCommands,
+  io: CliOutput = consoleOutput,
 ): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined) {
-    console.error(cliUsage(commands));
+    io.err(cliUsage(commands));
     return 2;
   }
   if (name === "help" || name === "--help" || name === "-h") {
     const command = commands.find((c) => c.name === rest[0]);
-    console.log(command?.usage ?? cliUsage(commands));
+    io.out(command?.usage ?? cliUsage(commands));
     return 0;
   }
   if (name === "--version" || name === "-v") {
-    console.log(`troupe ${TROUPE_VERSION}`);
+    io.out(`troupe ${TROUPE_VERSION}`);
     return 0;
   }
   const command = commands.find((c) => c.name === name);
   if (command === undefined) {
-    console.error(`troupe: unknown command "${name}"\n\n${cliUsage(commands)}`);
+    io.err(`troupe: unknown command "${name}"\n\n${cliUsage(commands)}`);
     return 2;
   }
   try {
     return await command.run(rest);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`troupe ${command.name}: ${err.message}\n\n${command.usage}`);
+    io.err(`troupe ${command.name}: ${err.message}\n\n${command.usage}`);
     return 2;
   }
 }

@@ -113,6 +113,18 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True when a process with this pid exists and has not ended. Unlike `processAlive`, a zombie (a
+ * process that has exited but that its parent, often init for an orphan, has not reaped yet)
+ * counts as ended; Linux tells them apart in /proc, elsewhere this equals `processAlive`.
+ */
+export function processRunning(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  const stat = readTextFile(`/proc/${pid}/stat`);
+  // "<pid> (<command>) <state> …": the state follows the last ")".
+  return stat === undefined || stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}
+
 /** Sends a signal to any pid, ignoring a process that is already gone. */
 export function signalProcess(pid: number, signal: Signal): void {
   try {

@@ -11,8 +11,8 @@ import { freePort } from "../../platform/free-port.ts";
 import {
   type ChildProcess,
   type OutputStream,
-  processAlive,
   processCommandLine,
+  processRunning,
   signalProcess,
   spawnProcess,
 } from "../../platform/spawn-process.ts";
@@ -148,7 +148,7 @@ function readRecord(path: string): ServerRecord | undefined {
 
 /** Only a nats-server started with this project's config is ours to reuse or stop: pids are reused. */
 function isOurServer(pid: number, configPath: string): boolean {
-  return processAlive(pid) && processCommandLine(pid).includes(configPath);
+  return processRunning(pid) && processCommandLine(pid).includes(configPath);
 }
 
 async function healthy(monitorPort: number): Promise<boolean> {
@@ -180,7 +180,7 @@ async function waitUntilHealthy(child: ChildProcess, monitorPort: number, timeou
 async function stopPid(pid: number, graceMs: number): Promise<void> {
   signalProcess(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (processAlive(pid)) {
+  while (processRunning(pid)) {
     if (Date.now() > deadline) {
       signalProcess(pid, "SIGKILL");
       return;

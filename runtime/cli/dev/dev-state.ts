@@ -6,7 +6,7 @@
  * (`troupe services`) and tests find the NATS URL and the pids there. Removed on a clean stop.
  */
 import { joinPath, readTextFile, removeFile, writeFileAtomically } from "../../platform/files.ts";
-import { processAlive, processCommandLine, signalProcess } from "../../platform/spawn-process.ts";
+import { processCommandLine, processRunning, signalProcess } from "../../platform/spawn-process.ts";
 
 export interface DevProcessRecord {
   readonly name: string;
@@ -51,14 +51,14 @@ export function removeDevState(dataDir: string): void {
 
 /** True when the orchestrator of `state` still runs (and is not this process). */
 export function isRunning(state: DevState, selfPid: number): boolean {
-  return state.pid !== selfPid && processAlive(state.pid) && processCommandLine(state.pid).includes(" dev");
+  return state.pid !== selfPid && processRunning(state.pid) && processCommandLine(state.pid).includes(" dev");
 }
 
 /** SIGKILLs the children a dead orchestrator left running; returns their names. */
 export function reapLeftoverProcesses(state: DevState): string[] {
   const reaped: string[] = [];
   for (const child of state.processes) {
-    if (processAlive(child.pid) && processCommandLine(child.pid).includes(child.file)) {
+    if (processRunning(child.pid) && processCommandLine(child.pid).includes(child.file)) {
       signalProcess(child.pid, "SIGKILL");
       reaped.push(`${child.name} (pid ${child.pid})`);
     }
