@@ -161,6 +161,14 @@ describe("troupe dev", () => {
         });
         assert.equal(res.status, 200, await res.clone().text());
         userId = ((await res.json()) as { user: { id: string } }).user.id;
+        // The printed development token opens the routes that need one; no token, no entry.
+        const token = /export TOKEN=(\S+)/.exec(first.output())?.[1];
+        assert.ok(token, "the summary prints a token");
+        const url = `${state.gatewayUrl}/v1/users/${userId}`;
+        const authorised = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(authorised.status, 200, await authorised.clone().text());
+        assert.equal(((await authorised.json()) as { user: { email: string } }).user.email, email);
+        assert.equal((await fetch(url)).status, 401);
       } else {
         const users = createClient(UserService, createNatsTransport({ nc, timeoutMs: 10_000 }));
         userId = (await users.registerUser(request)).user?.id ?? "";

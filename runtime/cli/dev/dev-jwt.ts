@@ -11,6 +11,8 @@ import { joinPath, makeDir, readTextFile, writeFileAtomically } from "../../plat
 export interface DevJwt {
   /** PEM SPKI: GATEWAY_JWT_PUBLIC_KEY */
   readonly publicKeyPem: string;
+  /** The JWS algorithm of the key pair: GATEWAY_JWT_ALGORITHMS */
+  readonly algorithm: string;
   readonly issuer: string;
   readonly audience: string;
   readonly subject: string;
@@ -56,6 +58,7 @@ export async function loadDevJwt(dir: string, now: Date = new Date()): Promise<D
     .sign(key);
   return {
     publicKeyPem: publicPem,
+    algorithm: DEV_JWT.algorithm,
     issuer: DEV_JWT.issuer,
     audience: DEV_JWT.audience,
     subject: DEV_JWT.subject,

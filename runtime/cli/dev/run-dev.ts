@@ -152,7 +152,10 @@ export async function runDev(partial: Partial<DevOptions>): Promise<number> {
         onOutput: (chunk, stream) => {
           const kept = chunk
             .split("\n")
-            .filter((line) => /\[(WRN|ERR|FTL)\]|Server is ready/.test(line))
+            // (A failed health check while it is still starting is expected: our own readiness probe.)
+            .filter(
+              (line) => /\[(WRN|ERR|FTL)\]|Server is ready/.test(line) && !/Healthcheck failed/.test(line),
+            )
             .join("\n");
           if (kept !== "") natsPrinter.output(`${kept}\n`, stream);
         },
@@ -197,6 +200,8 @@ export async function runDev(partial: Partial<DevOptions>): Promise<number> {
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_HOST: "127.0.0.1",
       GATEWAY_JWT_PUBLIC_KEY: jwt.publicKeyPem,
+      // The one algorithm the dev key signs with (a PEM key is imported for one algorithm).
+      GATEWAY_JWT_ALGORITHMS: jwt.algorithm,
       GATEWAY_JWT_ISSUER: jwt.issuer,
       GATEWAY_JWT_AUDIENCE: jwt.audience,
     };
