@@ -37,3 +37,13 @@ export function onProcessExit(hook: () => void): () => void {
   hooks.add(hook);
   return () => hooks.delete(hook);
 }
+
+/**
+ * Registers `hook` for the process's `exit` event only (any `process.exit`, or the event loop
+ * running dry), without taking over SIGINT/SIGTERM: for a process that handles those signals
+ * itself and still needs a last, synchronous clean-up if it ends some other way.
+ */
+export function onExitEvent(hook: () => void): () => void {
+  process.on("exit", hook);
+  return () => process.off("exit", hook);
+}

@@ -17,3 +17,13 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** True when a listener could bind 127.0.0.1:`port` a moment ago. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}

@@ -14,3 +14,9 @@ export function onShutdownSignal(handler: (signal: "SIGTERM" | "SIGINT") => void
 export function exitProcess(code: number): never {
   process.exit(code);
 }
+
+/** SIGHUP: the controlling terminal went away. Returns a function that removes the handler. */
+export function onHangup(handler: () => void): () => void {
+  process.on("SIGHUP", handler);
+  return () => process.off("SIGHUP", handler);
+}

@@ -3,6 +3,7 @@
  * Deno and Node alike, so one adapter serves all three.
  */
 import { spawn } from "node:child_process";
+import { readTextFile } from "./files.ts";
 
 export type Signal = "SIGTERM" | "SIGINT" | "SIGKILL" | "SIGHUP" | "SIGUSR2";
 
@@ -23,15 +24,22 @@ export interface ChildProcess {
   kill(signal: Signal): void;
   /** Everything the process wrote to stdout and stderr so far (the last `maxOutputChars`). */
   output(): string;
-  /** Calls `listener` with every chunk of output as it arrives; returns an unsubscribe. */
-  onOutput(listener: (chunk: string) => void): () => void;
+  /** Calls `listener` with every chunk of output as it arrives, and the stream it came on; returns an unsubscribe. */
+  onOutput(listener: (chunk: string, stream: OutputStream) => void): () => void;
 }
+
+export type OutputStream = "stdout" | "stderr";
 
 export interface SpawnOptions {
   readonly cwd?: string;
   readonly env?: Readonly<Record<string, string>>;
   /** How much output `output()` keeps. */
   readonly maxOutputChars?: number;
+  /**
+   * Runs the child in its own process group, so a terminal's Ctrl-C (sent to the whole
+   * foreground group) reaches only the parent, which then stops its children in its own order.
+   */
+  readonly detached?: boolean;
 }
 
 export function spawnProcess(
@@ -43,18 +51,19 @@ export function spawnProcess(
     cwd: options.cwd,
     env: options.env ? { ...process.env, ...options.env } : process.env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
   });
   const maxOutputChars = options.maxOutputChars ?? 64 * 1024;
-  const listeners = new Set<(chunk: string) => void>();
+  const listeners = new Set<(chunk: string, stream: OutputStream) => void>();
   let output = "";
   let exitStatus: ExitStatus | undefined;
-  const collect = (data: Buffer) => {
+  const collect = (stream: OutputStream) => (data: Buffer) => {
     const chunk = data.toString("utf8");
     output = (output + chunk).slice(-maxOutputChars);
-    for (const listener of listeners) listener(chunk);
+    for (const listener of listeners) listener(chunk, stream);
   };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
+  child.stdout?.on("data", collect("stdout"));
+  child.stderr?.on("data", collect("stderr"));
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once("error", (err) => {
       output += `\n${String(err)}`;
@@ -104,6 +113,18 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True when a process with this pid exists and has not ended. Unlike `processAlive`, a zombie (a
+ * process that has exited but that its parent, often init for an orphan, has not reaped yet)
+ * counts as ended; Linux tells them apart in /proc, elsewhere this equals `processAlive`.
+ */
+export function processRunning(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  const stat = readTextFile(`/proc/${pid}/stat`);
+  // "<pid> (<command>) <state> …": the state follows the last ")".
+  return stat === undefined || stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}
+
 /** Sends a signal to any pid, ignoring a process that is already gone. */
 export function signalProcess(pid: number, signal: Signal): void {
   try {
@@ -111,6 +132,14 @@ export function signalProcess(pid: number, signal: Signal): void {
   } catch {
     // already gone
   }
+}
+
+/**
+ * The command line of a running process, arguments joined by spaces; "" when it is unknown.
+ * Linux exposes it in /proc; elsewhere callers must treat "" as "not provably ours" (pids are reused).
+ */
+export function processCommandLine(pid: number): string {
+  return (readTextFile(`/proc/${pid}/cmdline`) ?? "").replaceAll("\0", " ").trim();
 }
 
 /** This process's pid. */

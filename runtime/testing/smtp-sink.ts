@@ -2,7 +2,7 @@
  * A local SMTP sink: a real SMTP server on 127.0.0.1 that accepts every message and keeps it in
  * memory, for tests and for local development (`npm start` points the email actor at one). It is
  * no mail server: no authentication, no TLS (STARTTLS is not offered), loopback only, nothing
- * relayed or stored on disk. Never expose it or use it in production.
+ * relayed, and nothing stored on disk unless `onMail` does it. Never expose it or use it in production.
  *
  * Built on smtp-server (nodemailer's server library) for the SMTP dialogue and postal-mime for
  * reading what arrives (headers unfolded, encoded words and transfer encodings decoded,
@@ -63,6 +63,8 @@ export interface SmtpSinkOptions {
   readonly maxMessageBytes: number;
   /** How many messages `messages()` keeps; the oldest are dropped first. */
   readonly maxMessages: number;
+  /** Told about each message as it is recorded (`troupe dev` stores and logs it); must not throw. */
+  readonly onMail: ((mail: ReceivedMail) => void) | undefined;
 }
 
 export const defaultSmtpSinkOptions: SmtpSinkOptions = {
@@ -71,6 +73,7 @@ export const defaultSmtpSinkOptions: SmtpSinkOptions = {
     /\.invalid$/i.test(address) ? { code: 550, message: "5.1.1 Recipient address rejected" } : undefined,
   maxMessageBytes: 10 * 1024 * 1024,
   maxMessages: 1_000,
+  onMail: undefined,
 };
 
 export interface SmtpSink extends AsyncDisposable {
@@ -116,6 +119,7 @@ export async function startSmtpSink(partial: Partial<SmtpSinkOptions> = {}): Pro
   const record = (mail: ReceivedMail) => {
     received.push(mail);
     if (received.length > options.maxMessages) received.shift();
+    options.onMail?.(mail);
     for (const waiter of [...waiters]) {
       if (!waiter.predicate(mail)) continue;
       waiters.delete(waiter);
