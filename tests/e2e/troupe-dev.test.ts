@@ -273,7 +273,7 @@ describe("troupe dev", () => {
 
       const next = await startDev(dataDir, ["--port", "0"]);
       await waitForOutput(next, READY_LINE);
-      assert.match(next.output(), /stopped what an earlier troupe dev left running: email \(pid/);
+      assert.match(next.output(), /stopped what an earlier troupe dev left running: .*\bemail \(pid/);
       assert.match(
         next.output(),
         new RegExp(`reusing the nats-server \\S+ on \\S+ \\(pid ${left.natsServerPid}\\b`),
