@@ -49,6 +49,15 @@ export const Header = {
   deadLetterDeliveries: "troupe-dlq-deliveries",
   /** Dead letters: when the message was first stored (ISO 8601). */
   deadLetterPublished: "troupe-dlq-published",
+  /**
+   * W3C trace context (https://www.w3.org/TR/trace-context/): the caller's or publisher's span,
+   * written and read by the OpenTelemetry propagator (runtime/observability/tracing.ts), on RPC
+   * requests, events and jobs alike (docs/adr/0014-tracing-and-metrics.md). Not protocol
+   * headers: they pass through as metadata too (a gateway forwarding HTTP headers, a stream's
+   * opener), and the propagator overwrites them with the active span when tracing is on.
+   */
+  traceparent: "traceparent",
+  tracestate: "tracestate",
 } as const;
 
 /** Prefix of trailer names in a unary reply (Connect unary protocol). */

@@ -29,6 +29,12 @@ import {
 import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import {
+  endSpanWith,
+  injectActiveContext,
+  injectTraceContext,
+  startClientSpan,
+} from "../observability/tracing.ts";
+import {
   type Codec,
   type CodecOptions,
   contentTypeOf,
@@ -114,12 +120,16 @@ export function createNatsTransport(
     const subject = subjectOf(method);
     if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
     const bytes = encodeMessage(method.input, codec, message, codecOptions);
+    // Undefined unless an OpenTelemetry SDK is installed: then the shared header block is not used.
+    const span = startClientSpan(method, subject);
     const hdrs =
-      header === undefined && timeoutMs === options.timeoutMs
-        ? defaultHeaders
-        : requestHeaders(timeoutMs, header);
+      span !== undefined
+        ? injectTraceContext(requestHeaders(timeoutMs, header), span)
+        : header === undefined && timeoutMs === options.timeoutMs
+          ? defaultHeaders
+          : requestHeaders(timeoutMs, header);
 
-    return new Promise<UnaryResponse<I, O>>((resolve, reject) => {
+    const response = new Promise<UnaryResponse<I, O>>((resolve, reject) => {
       const call = new PendingUnary(
         subject,
         performance.now() + timeoutMs,
@@ -137,6 +147,7 @@ export function createNatsTransport(
       }
       if (signal !== undefined) call.watch(signal, mux);
     });
+    return span === undefined ? response : endSpanWith(span, response);
   }
 
   return {
@@ -201,8 +212,9 @@ export function createNatsTransport(
           contextValues: contextValues ?? createContextValues(),
           message: input,
         },
-        next: (req) =>
-          openStream(req, {
+        next: (req) => {
+          injectActiveContext(req.header);
+          return openStream(req, {
             nc,
             subject,
             codec,
@@ -210,7 +222,8 @@ export function createNatsTransport(
             creditWindow: options.creditWindow,
             idleTimeoutMs: options.idleTimeoutMs,
             timeoutMs: timeout,
-          }),
+          });
+        },
       });
     },
   };
