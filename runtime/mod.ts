@@ -39,6 +39,7 @@ export {
   type InstanceEndpoint,
   type ServiceInstance,
 } from "./discovery/discover-service.ts";
+export type { EndpointMetricsSnapshot } from "./discovery/endpoint-stats.ts";
 export { EndpointMetadata, Idempotency, RpcKind, ServiceMetadata } from "./discovery/metadata-keys.ts";
 export {
   defaultPickOptions,
@@ -134,6 +135,10 @@ export {
   type WriteOptions as StateWriteOptions,
 } from "./jetstream/state-store.ts";
 export { type HandlerSpec, onEvent, onJob, type SubscriptionOptions } from "./jetstream/subscriptions.ts";
+export {
+  LATENCY_BUCKETS_SECONDS,
+  type LatencyHistogramSnapshot,
+} from "./observability/latency-histogram.ts";
 // Operations.
 export {
   createJsonLogger,
@@ -142,8 +147,24 @@ export {
   type LogLevel,
   silentLogger,
 } from "./observability/logger.ts";
+export {
+  defaultRenderMetricsOptions,
+  PROMETHEUS_CONTENT_TYPE,
+  type RenderMetricsOptions,
+  renderMetrics,
+  renderPrometheus,
+} from "./observability/prometheus.ts";
+// Tracing (docs/adr/0014-tracing-and-metrics.md): spans go through the OpenTelemetry API.
+export { activeSpanIds, TRACER_NAME, traceHttpRequest } from "./observability/tracing.ts";
 export { readEnv } from "./platform/env.ts";
 export { connect } from "./platform/nats-connect.ts";
+export {
+  defaultTracingSdkOptions,
+  installTracing,
+  otlpTracesUrl,
+  type TracingSdk,
+  type TracingSdkOptions,
+} from "./platform/tracing-sdk.ts";
 // The wire contract.
 export { type Codec, codecOf } from "./protocol/codec.ts";
 export { Header, StreamFrame } from "./protocol/headers.ts";

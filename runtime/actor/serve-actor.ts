@@ -41,6 +41,12 @@ export interface ServeActorOptions {
   readonly streams: Partial<Omit<StreamOptions, "namespace">>;
   /** How long the idempotency guard remembers a handled message id. */
   readonly idempotencyTtlMs: number;
+  /**
+   * Instance-wide statistics reported as the top-level `data` of `$SRV.STATS` (must serialize to
+   * JSON), e.g. `{ circuits: { "shop.v1.PaymentService": "open" }, inFlight: {…} }` from the
+   * outgoing-call policies; the Prometheus renderer (observability/prometheus.ts) reads those two.
+   */
+  readonly extraStats: (() => unknown) | undefined;
 }
 
 export const defaultServeActorOptions: ServeActorOptions = {
@@ -52,6 +58,7 @@ export const defaultServeActorOptions: ServeActorOptions = {
   logger: createJsonLogger(),
   streams: {},
   idempotencyTtlMs: 24 * 60 * 60_000,
+  extraStats: undefined,
 };
 
 export interface RunningActor {
@@ -169,6 +176,9 @@ export async function serveActor<State>(
           },
           stats: e.stats,
         })),
+      // Per endpoint: outcomes by code, in-flight count, latency histogram (ADR 0014).
+      statsData: (_name, endpoint) => endpoint.stats.metrics(),
+      ...(options.extraStats === undefined ? {} : { instanceData: options.extraStats }),
     },
   );
   void responder.stopped.then((error) => {

@@ -7,7 +7,9 @@
  *
  * Environment: NATS_URL (comma-separated; default nats://127.0.0.1:4222), NATS_CREDS (a creds
  * file), NATS_USER + NATS_PASSWORD, NATS_TOKEN, TROUPE_NAMESPACE, TROUPE_DRAIN_GRACE_MS (10000),
- * TROUPE_LOG_LEVEL (info).
+ * TROUPE_LOG_LEVEL (info), TROUPE_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (an OTLP/HTTP
+ * collector, e.g. http://127.0.0.1:4318: traces are exported there, service.name = the actor's
+ * name; unset, no SDK is installed and tracing costs nothing).
  */
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import type { ActorDefinition } from "../actor/define-actor.ts";
@@ -18,6 +20,7 @@ import { readTextFile } from "../platform/files.ts";
 import { connect } from "../platform/nats-connect.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess, onShutdownSignal } from "../platform/shutdown-signals.ts";
+import { installTracing, otlpTracesUrl, type TracingSdk } from "../platform/tracing-sdk.ts";
 import {
   formatServerVersion,
   isAtLeast,
@@ -50,6 +53,17 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
   if (credsFile !== undefined && creds === undefined) {
     logger.log("error", `cannot read NATS_CREDS file ${credsFile}`);
     exitProcess(1);
+  }
+
+  const otlpEndpoint = readEnv("TROUPE_OTLP_ENDPOINT") ?? readEnv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  let tracing: TracingSdk | undefined;
+  if (otlpEndpoint !== undefined) {
+    try {
+      tracing = await installTracing({ serviceName: definition.name, exporter: otlpTracesUrl(otlpEndpoint) });
+    } catch (err) {
+      logger.log("error", `cannot export traces to ${otlpEndpoint}`, errorFields(err));
+      return exitProcess(1);
+    }
   }
 
   let nc: NatsConnection;
@@ -113,6 +127,7 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
       try {
         await actor.drain(graceMs);
         await nc.drain();
+        await tracing?.shutdown(); // exports the spans still buffered
       } catch (err) {
         logger.log("error", "drain failed", errorFields(err));
         code = 1;

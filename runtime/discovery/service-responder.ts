@@ -54,6 +54,11 @@ export interface ServiceSource {
    * JSON); `undefined` leaves the field out.
    */
   statsData?: (endpointName: string, endpoint: EndpointDescription) => unknown;
+  /**
+   * Statistics of the instance as a whole (a Troupe extension of ADR-32): sent as the top-level
+   * `data` field of STATS, e.g. the circuit states of its outgoing calls; `undefined` leaves it out.
+   */
+  instanceData?: () => unknown;
 }
 
 export interface ServiceResponder {
@@ -121,24 +126,28 @@ export async function startServiceResponder(
     ),
   });
 
-  const stats = (): StatsResponse => ({
-    type: ServiceResponseType.STATS,
-    name: identity.name,
-    id: identity.id,
-    version: identity.version,
-    metadata: { ...identity.metadata },
-    started,
-    endpoints: source.endpoints().map((e): EndpointStats => {
-      const data = source.statsData?.(e.name, e);
-      return {
-        name: e.name,
-        subject: e.subject,
-        queue_group: e.queueGroup,
-        ...e.stats.snapshot(),
-        ...(data === undefined ? {} : { data }),
-      };
-    }),
-  });
+  const stats = (): StatsResponse => {
+    const data = source.instanceData?.();
+    return {
+      type: ServiceResponseType.STATS,
+      name: identity.name,
+      id: identity.id,
+      version: identity.version,
+      metadata: { ...identity.metadata },
+      started,
+      endpoints: source.endpoints().map((e): EndpointStats => {
+        const data = source.statsData?.(e.name, e);
+        return {
+          name: e.name,
+          subject: e.subject,
+          queue_group: e.queueGroup,
+          ...e.stats.snapshot(),
+          ...(data === undefined ? {} : { data }),
+        };
+      }),
+      ...(data === undefined ? {} : { data }),
+    };
+  };
 
   // The identity is immutable, so the PING body is encoded once.
   const pingBody = JSON.stringify(ping());

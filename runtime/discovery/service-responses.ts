@@ -54,4 +54,6 @@ export interface StatsResponse extends NatsServiceStats {
   /** When the instance started: RFC 3339 in UTC (`2026-11-26T05:09:00.000Z`). */
   started: string;
   endpoints: EndpointStats[];
+  /** Troupe's instance-wide statistics (the responder's `instanceData` hook); absent without one. */
+  data?: unknown;
 }

@@ -19,6 +19,7 @@ import { parseTimeout } from "@connectrpc/connect/protocol-connect";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createEndpointStats, type EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
+import { endSpan, runInSpan, startServerSpan } from "../observability/tracing.ts";
 import { type Codec, type CodecOptions, codecOf, defaultCodecOptions } from "../protocol/codec.ts";
 import { Header } from "../protocol/headers.ts";
 import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
@@ -161,6 +162,7 @@ export async function serveServices(
         replyError(msg, new ConnectError(`${service.typeName} has no method "${name}"`, Code.Unimplemented));
         return;
       }
+      entry.endpoint.stats.begin();
       const [contentType, timeoutHeader] = pickHeaders(msg.headers, CALL_HEADERS);
       const codec = codecOf(contentType, msg.data);
       if (codec === undefined) {
@@ -168,7 +170,7 @@ export async function serveServices(
           `unsupported content type "${contentType}": use application/proto or application/json`,
           Code.InvalidArgument,
         );
-        entry.endpoint.stats.record(0, error.message);
+        entry.endpoint.stats.record(0, error);
         replyError(msg, error);
         return;
       }
@@ -176,7 +178,7 @@ export async function serveServices(
       if (timeoutHeader !== undefined) {
         const parsed = parseTimeout(timeoutHeader, options.maxTimeoutMs);
         if (parsed.error !== undefined) {
-          entry.endpoint.stats.record(0, parsed.error.message);
+          entry.endpoint.stats.record(0, parsed.error);
           replyError(msg, parsed.error);
           return;
         }
@@ -208,6 +210,8 @@ export async function serveServices(
         requestHeader: metadataOf(msg.headers).header,
       });
       live.add(context);
+      // Undefined unless an OpenTelemetry SDK is installed (observability/tracing.ts).
+      const span = startServerSpan(entry.spec.method, msg.headers, msg.subject);
       let done = false;
       const call: IncomingCall = {
         nc,
@@ -224,7 +228,8 @@ export async function serveServices(
           if (done) return;
           done = true;
           live.delete(context);
-          entry.endpoint.stats.record((performance.now() - started) * 1e6, error?.message);
+          entry.endpoint.stats.record((performance.now() - started) * 1e6, error);
+          if (span !== undefined) endSpan(span, error);
           if (error !== undefined && error.code === Code.Internal && error.cause !== undefined) {
             options.logger.log("error", "handler failed", {
               method: `${entry.spec.method.parent.typeName}/${entry.spec.method.name}`,
@@ -235,7 +240,8 @@ export async function serveServices(
         },
       };
       try {
-        serveStream(call);
+        if (span === undefined) serveStream(call);
+        else runInSpan(span, () => serveStream(call));
       } catch (err) {
         options.logger.log("error", "stream setup failed", errorFields(err));
         call.done(new ConnectError("internal error", Code.Internal));

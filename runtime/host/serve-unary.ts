@@ -9,8 +9,10 @@ import { create, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import type { Span } from "@opentelemetry/api";
 import type { EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
 import { errorFields } from "../observability/logger.ts";
+import { endSpan, runInSpan, startServerSpan } from "../observability/tracing.ts";
 import { type Codec, contentTypeOf, decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import { isPayloadTooLarge, toConnectError } from "../protocol/errors.ts";
 import { Header, TRAILER_PREFIX } from "../protocol/headers.ts";
@@ -59,7 +61,7 @@ export function serveUnary(
     input = decodeMessage(spec.method.input, codec, msg.data, host.options.codecOptions);
   } catch (err) {
     const error = toConnectError(err);
-    stats.record((performance.now() - started) * 1e6, error.message);
+    stats.record((performance.now() - started) * 1e6, error);
     replyError(msg, error);
     host.finished();
     return;
@@ -71,6 +73,7 @@ class UnaryServerCall implements LiveCall, DeadlineEntry {
   readonly deadline: number;
   index = -1;
   private settled = false;
+  private span: Span | undefined;
   private readonly context: UnaryContext;
   private readonly host: UnaryHost;
   private readonly msg: Msg;
@@ -105,6 +108,13 @@ class UnaryServerCall implements LiveCall, DeadlineEntry {
 
   run(input: unknown): void {
     this.host.calls.schedule(this);
+    // Undefined unless an OpenTelemetry SDK is installed (observability/tracing.ts).
+    this.span = startServerSpan(this.spec.method, this.msg.headers, this.msg.subject);
+    if (this.span === undefined) this.invoke(input);
+    else runInSpan(this.span, () => this.invoke(input));
+  }
+
+  private invoke(input: unknown): void {
     const { spec, context } = this;
     const interceptors = this.host.options.interceptors;
     let result: unknown;
@@ -175,7 +185,8 @@ class UnaryServerCall implements LiveCall, DeadlineEntry {
   private end(error: ConnectError | undefined): void {
     this.settled = true;
     this.host.calls.cancel(this);
-    this.stats.record((performance.now() - this.started) * 1e6, error?.message);
+    this.stats.record((performance.now() - this.started) * 1e6, error);
+    if (this.span !== undefined) endSpan(this.span, error);
     this.host.finished();
   }
 }

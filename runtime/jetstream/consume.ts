@@ -11,6 +11,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamClient, type JsMsg, jetstream } from "@nats-io/jetstream";
 import { millis, type NatsConnection } from "@nats-io/nats-core";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
+import { traceDelivery } from "../observability/tracing.ts";
 import { type CodecOptions, codecOf, decodeMessage, defaultCodecOptions } from "../protocol/codec.ts";
 import { Header } from "../protocol/headers.ts";
 import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
@@ -294,23 +295,31 @@ export async function consume<Desc extends DescMessage>(
               );
         try {
           // Metadata, publish time and signal cost allocations: made only when a handler reads them.
-          await handler(message, {
-            id,
+          const delivery = {
             subject: msg.subject,
-            key,
+            consumer: name,
+            messageId: id,
             deliveryCount: msg.info.deliveryCount,
-            get publishedAt() {
-              return msg.time;
-            },
-            stream,
-            seq: msg.seq,
-            get headers() {
-              return metadataOf(msg.headers).header;
-            },
-            get signal() {
-              return signalOf(d);
-            },
-          });
+          };
+          await traceDelivery(msg.headers, delivery, () =>
+            handler(message, {
+              id,
+              subject: msg.subject,
+              key,
+              deliveryCount: msg.info.deliveryCount,
+              get publishedAt() {
+                return msg.time;
+              },
+              stream,
+              seq: msg.seq,
+              get headers() {
+                return metadataOf(msg.headers).header;
+              },
+              get signal() {
+                return signalOf(d);
+              },
+            }),
+          );
         } finally {
           clearTimeout(timer);
         }

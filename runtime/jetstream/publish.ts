@@ -10,6 +10,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { JetStreamClient, JetStreamPublishOptions } from "@nats-io/jetstream";
 import { headers as natsHeaders, nuid } from "@nats-io/nats-core";
 import { event as eventOption } from "../../proto/gen/troupe/v1/options_pb.ts";
+import { tracePublish } from "../observability/tracing.ts";
 import { Header } from "../protocol/headers.ts";
 import { appendMetadata } from "../protocol/metadata.ts";
 import { assertToken, eventSubject, jobSubject } from "../protocol/subjects.ts";
@@ -100,7 +101,7 @@ async function publish(
   const publishOptions: Partial<JetStreamPublishOptions> = { msgID: id, headers: hdrs };
   if (options.timeoutMs !== undefined) publishOptions.timeout = options.timeoutMs;
   try {
-    const ack = await js.publish(subject, body, publishOptions);
+    const ack = await tracePublish(subject, id, hdrs, () => js.publish(subject, body, publishOptions));
     return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id };
   } catch (err) {
     throw publishFailed(err, subject, body.byteLength);

@@ -1,7 +1,11 @@
 /**
  * Structured logging: one JSON object per line on the console (stderr for warnings and errors,
- * which Bun, Deno and Node all do). Later issues add trace and span ids.
+ * which Bun, Deno and Node all do). A line written while a span is active (a handler, a message
+ * handler, with an OpenTelemetry SDK installed) carries its `trace_id` and `span_id`, so logs
+ * and traces join up.
  */
+import { activeSpanIds } from "./tracing.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export interface Logger {
@@ -17,6 +21,7 @@ export function createJsonLogger(base: Record<string, unknown> = {}, minLevel: L
         time: new Date().toISOString(),
         level,
         msg: message,
+        ...activeSpanIds(),
         ...base,
         ...fields,
       });

@@ -65,6 +65,15 @@ export const Header = {
   authSubject: "troupe-auth-subject",
   /** Set by the gateway only: every claim of the caller's verified JWT, as a JSON object. */
   authClaims: "troupe-auth-claims",
+  /**
+   * W3C trace context (https://www.w3.org/TR/trace-context/): the caller's or publisher's span,
+   * written and read by the OpenTelemetry propagator (runtime/observability/tracing.ts), on RPC
+   * requests, events and jobs alike (docs/adr/0014-tracing-and-metrics.md). Not protocol
+   * headers: they pass through as metadata too (a gateway forwarding HTTP headers, a stream's
+   * opener), and the propagator overwrites them with the active span when tracing is on.
+   */
+  traceparent: "traceparent",
+  tracestate: "tracestate",
 } as const;
 
 /**

@@ -31,6 +31,12 @@ import {
 import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import {
+  endSpanWith,
+  injectActiveContext,
+  injectTraceContext,
+  startClientSpan,
+} from "../observability/tracing.ts";
+import {
   type Codec,
   type CodecOptions,
   contentTypeOf,
@@ -142,12 +148,16 @@ export function createNatsTransport(
       return Promise.reject(ConnectError.from(err, Code.InvalidArgument));
     }
     const bytes = encodeMessage(method.input, codec, message, codecOptions);
+    // Undefined unless an OpenTelemetry SDK is installed: then the shared header block is not used.
+    const span = startClientSpan(method, subject);
     const hdrs =
-      header === undefined && timeoutMs === options.timeoutMs
-        ? defaultHeaders
-        : requestHeaders(timeoutMs, header);
+      span !== undefined
+        ? injectTraceContext(requestHeaders(timeoutMs, header), span)
+        : header === undefined && timeoutMs === options.timeoutMs
+          ? defaultHeaders
+          : requestHeaders(timeoutMs, header);
 
-    return new Promise<UnaryResponse<I, O>>((resolve, reject) => {
+    const response = new Promise<UnaryResponse<I, O>>((resolve, reject) => {
       const call = new PendingUnary(
         subject,
         performance.now() + timeoutMs,
@@ -165,6 +175,7 @@ export function createNatsTransport(
       }
       if (signal !== undefined) call.watch(signal, mux);
     });
+    return span === undefined ? response : endSpanWith(span, response);
   }
 
   return {
@@ -229,8 +240,9 @@ export function createNatsTransport(
           message: input,
         },
         // Routed after the interceptors ran, so one of them may pin a version by header.
-        next: (req) =>
-          openStream(req, {
+        next: (req) => {
+          injectActiveContext(req.header);
+          return openStream(req, {
             nc,
             subject: routeOf(req.method, req.header),
             codec,
@@ -238,7 +250,8 @@ export function createNatsTransport(
             creditWindow: options.creditWindow,
             idleTimeoutMs: options.idleTimeoutMs,
             timeoutMs: timeout,
-          }),
+          });
+        },
       });
     },
   };

@@ -1,0 +1,211 @@
+/**
+ * The `/metrics` page: every instance's `$SRV.STATS` (discover.ts serviceStats), rendered in the
+ * Prometheus text exposition format 0.0.4
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format). One scrape
+ * of the gateway shows the whole system; each series carries `service` and `instance` labels, so
+ * Prometheus sums across instances (the histogram buckets are fixed, latency-histogram.ts).
+ *
+ *   troupe_instance_info{service,instance,version}           gauge, 1 per answering instance
+ *   troupe_rpc_requests_total{service,instance,endpoint,code} counter, code = ok | Connect code
+ *   troupe_rpc_in_flight{service,instance,endpoint}           gauge
+ *   troupe_rpc_duration_seconds{service,instance,endpoint}    histogram (_bucket{le}, _sum, _count)
+ *   troupe_rpc_duration_quantile_seconds{…,quantile}          gauge: p50/p95/p99 from the buckets
+ *   troupe_circuit_state{service,instance,target,state}       gauge, 1 for the current state
+ *   troupe_client_in_flight{service,instance,target}          gauge, outgoing calls in flight
+ *
+ * Endpoints of services that are not Troupe actors (no `data`) still show their ADR-32 counts:
+ * successes as code="ok", errors as code="unknown". See docs/adr/0014-tracing-and-metrics.md.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type DiscoverOptions, serviceStats } from "../discovery/discover.ts";
+import type { StatsResponse } from "../discovery/service-responses.ts";
+
+export interface RenderMetricsOptions {
+  /** How discovery collects the STATS replies (defaults: discover.ts, shorter stall). */
+  readonly discover: Partial<DiscoverOptions>;
+}
+
+export const defaultRenderMetricsOptions: RenderMetricsOptions = {
+  discover: { timeoutMs: 1_000, stallMs: 100 },
+};
+
+/** The content type a `/metrics` response must carry. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Asks every instance for its STATS and renders them: the body of the gateway's `/metrics`. */
+export async function renderMetrics(
+  nc: NatsConnection,
+  partial: Partial<RenderMetricsOptions> = {},
+): Promise<string> {
+  const options: RenderMetricsOptions = { ...defaultRenderMetricsOptions, ...partial };
+  return renderPrometheus(await serviceStats(nc, options.discover));
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+interface Family {
+  readonly type: "counter" | "gauge" | "histogram";
+  readonly help: string;
+  readonly samples: string[];
+}
+
+/** Renders STATS replies as Prometheus text; pure, so it can be tested on given replies. */
+export function renderPrometheus(instances: readonly StatsResponse[]): string {
+  const families = new Map<string, Family>();
+  const family = (name: string, type: Family["type"], help: string): Family => {
+    let f = families.get(name);
+    if (f === undefined) {
+      f = { type, help, samples: [] };
+      families.set(name, f);
+    }
+    return f;
+  };
+  const sample = (f: Family, name: string, labels: Labels, value: number) => {
+    f.samples.push(`${name}${labelsOf(labels)} ${formatValue(value)}`);
+  };
+
+  const info = family("troupe_instance_info", "gauge", "Instances answering $SRV.STATS (value 1).");
+  const requests = family(
+    "troupe_rpc_requests_total",
+    "counter",
+    "RPC requests handled, by outcome (ok or the Connect error code).",
+  );
+  const inFlight = family("troupe_rpc_in_flight", "gauge", "RPC calls accepted and not answered yet.");
+  const duration = family("troupe_rpc_duration_seconds", "histogram", "Time from request to reply.");
+  const quantiles = family(
+    "troupe_rpc_duration_quantile_seconds",
+    "gauge",
+    "p50/p95/p99 of troupe_rpc_duration_seconds, estimated by the instance from its buckets.",
+  );
+
+  for (const instance of instances) {
+    const base = { service: instance.name, instance: instance.id };
+    sample(info, "troupe_instance_info", { ...base, version: instance.version }, 1);
+    for (const endpoint of instance.endpoints) {
+      const labels = { ...base, endpoint: endpoint.name };
+      const data = endpointData(endpoint.data);
+      if (data === undefined) {
+        const errors = endpoint.num_errors;
+        sample(
+          requests,
+          "troupe_rpc_requests_total",
+          { ...labels, code: "ok" },
+          endpoint.num_requests - errors,
+        );
+        sample(requests, "troupe_rpc_requests_total", { ...labels, code: "unknown" }, errors);
+        continue;
+      }
+      for (const [code, count] of Object.entries(data.requests_by_code)) {
+        sample(requests, "troupe_rpc_requests_total", { ...labels, code }, count);
+      }
+      sample(inFlight, "troupe_rpc_in_flight", labels, data.in_flight);
+      const latency = data.latency;
+      for (const [le, count] of latency.buckets) {
+        sample(duration, "troupe_rpc_duration_seconds_bucket", { ...labels, le: String(le) }, count);
+      }
+      sample(duration, "troupe_rpc_duration_seconds_sum", labels, latency.sum_seconds);
+      sample(duration, "troupe_rpc_duration_seconds_count", labels, latency.count);
+      for (const [q, value] of [
+        ["0.5", latency.p50_seconds],
+        ["0.95", latency.p95_seconds],
+        ["0.99", latency.p99_seconds],
+      ] as const) {
+        sample(quantiles, "troupe_rpc_duration_quantile_seconds", { ...labels, quantile: q }, value);
+      }
+    }
+    renderInstanceData(instance.data, base, family, sample);
+  }
+
+  const lines: string[] = [];
+  for (const [name, f] of families) {
+    if (f.samples.length === 0) continue;
+    lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.samples);
+  }
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+}
+
+/** Circuit states and outgoing in-flight counts, when the instance reports them (serve-actor extraStats). */
+function renderInstanceData(
+  data: unknown,
+  base: Labels,
+  family: (name: string, type: Family["type"], help: string) => Family,
+  sample: (f: Family, name: string, labels: Labels, value: number) => void,
+): void {
+  if (!isRecord(data)) return;
+  if (isRecord(data.circuits)) {
+    const circuits = family(
+      "troupe_circuit_state",
+      "gauge",
+      "Circuit breaker state of outgoing calls per target (1 for the current state).",
+    );
+    for (const [target, state] of Object.entries(data.circuits)) {
+      if (typeof state === "string") sample(circuits, "troupe_circuit_state", { ...base, target, state }, 1);
+    }
+  }
+  if (isRecord(data.inFlight)) {
+    const clientInFlight = family("troupe_client_in_flight", "gauge", "Outgoing calls in flight per target.");
+    for (const [target, count] of Object.entries(data.inFlight)) {
+      if (typeof count === "number")
+        sample(clientInFlight, "troupe_client_in_flight", { ...base, target }, count);
+    }
+  }
+}
+
+interface EndpointData {
+  readonly requests_by_code: Record<string, number>;
+  readonly in_flight: number;
+  readonly latency: {
+    readonly buckets: readonly (readonly [number | "+Inf", number])[];
+    readonly count: number;
+    readonly sum_seconds: number;
+    readonly p50_seconds: number;
+    readonly p95_seconds: number;
+    readonly p99_seconds: number;
+  };
+}
+
+/** The endpoint's `data` when it has the shape Troupe reports (endpoint-stats.ts metrics()). */
+function endpointData(data: unknown): EndpointData | undefined {
+  if (!isRecord(data) || !isRecord(data.requests_by_code) || !isRecord(data.latency)) return undefined;
+  const latency = data.latency;
+  if (!Array.isArray(latency.buckets) || typeof data.in_flight !== "number") return undefined;
+  const buckets = latency.buckets.filter(
+    (b): b is [number | "+Inf", number] =>
+      Array.isArray(b) && (typeof b[0] === "number" || b[0] === "+Inf") && typeof b[1] === "number",
+  );
+  const requestsByCode: Record<string, number> = {};
+  for (const [code, n] of Object.entries(data.requests_by_code))
+    if (typeof n === "number") requestsByCode[code] = n;
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+  return {
+    requests_by_code: requestsByCode,
+    in_flight: data.in_flight,
+    latency: {
+      buckets,
+      count: num(latency.count),
+      sum_seconds: num(latency.sum_seconds),
+      p50_seconds: num(latency.p50_seconds),
+      p95_seconds: num(latency.p95_seconds),
+      p99_seconds: num(latency.p99_seconds),
+    },
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `{a="x",b="y"}`, values escaped as the exposition format requires (\\, \", \n). */
+function labelsOf(labels: Labels): string {
+  const parts = Object.entries(labels).map(
+    ([name, value]) => `${name}="${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`,
+  );
+  return parts.length === 0 ? "" : `{${parts.join(",")}}`;
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Number.POSITIVE_INFINITY) return "+Inf";
+  if (value === Number.NEGATIVE_INFINITY) return "-Inf";
+  return String(value);
+}
