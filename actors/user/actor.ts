@@ -11,24 +11,33 @@
  * the registration, so an idempotent retry completes it like the KV writes before it:
  *
  * - The event is published after the user is written: a subscriber that calls GetUser finds it.
- * - A call that fails after the user was written (its instance crashed, or the stream did not
- *   take the event) leaves the registration unannounced; the client's retry with the same
- *   idempotency key publishes it. The window that stays open: such a failure that is never
- *   retried. The user exists and no UserRegistered is ever published for it (no welcome email).
- *   Closing it needs a sweep of unannounced registrations (an outbox bucket that instances
- *   republish from at start), which nothing runs yet.
+ * - A call that fails after the email was claimed (its instance crashed, or the stream did not
+ *   take the event) leaves the registration unannounced, and its outbox entry
+ *   (`user_unannounced`, written before the user) in place. The client's retry with the same
+ *   idempotency key announces it; without a retry, the sweep does (announce-sweep.ts): every
+ *   instance, at start and then about every `announceSweep.intervalMs` (30 s), announces the
+ *   outbox entries older than `announceSweep.graceMs` (30 s) through the same idempotent steps,
+ *   so a registration whose call is never retried still gets its UserRegistered (and welcome
+ *   mail) within about a minute of a live instance. The sweep reads the outbox, not the users.
  * - A crash after the stream stored the event and before the registration was marked announced
- *   (`user_announced`): the retry publishes again with the same message id. Within the stream's
- *   duplicate window (2 minutes) the stream drops it; a retry later than that stores the event a
- *   second time, and subscribers must tolerate it (the email actor's welcome is deduplicated per
- *   user, not per message).
- * - Once marked, a retry publishes nothing: the event is stored once per user.
+ *   (`user_announced`): the retry or the sweep publishes again with the same message id. Within
+ *   the stream's duplicate window (2 minutes) the stream drops it; a publish later than that (a
+ *   late retry, or a sweep when no instance ran for a while) stores the event a second time, and
+ *   subscribers must tolerate it (the email actor's welcome is deduplicated per user, not per
+ *   message).
+ * - Once marked, a retry or a sweep publishes nothing: the event is stored once per user.
  */
 import { type CallOptions, Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { type User, UserRegisteredSchema, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import { type ActorContext, type ActorDefinition, defineActor, implement } from "../../runtime/mod.ts";
+import {
+  type AnnounceSweep,
+  type AnnounceSweepOptions,
+  createAnnounceSweep,
+  resolveAnnounceSweepOptions,
+} from "./announce-sweep.ts";
 import { type Announce, openUserStore, type UserStore } from "./user-store.ts";
 import { openViewHistory, type RecordedView, type ViewHistory } from "./view-history.ts";
 
@@ -53,11 +62,19 @@ export interface UserActorOptions {
    * buckets in the namespace the actor is served in.
    */
   readonly state: (ctx: ActorContext) => Promise<UserState>;
+  /** How often, and after how long, instances announce registrations their call left behind. */
+  readonly announceSweep: Partial<AnnounceSweepOptions>;
 }
 
 export const defaultUserActorOptions: UserActorOptions = {
   state: (ctx) => openUserState(ctx.nc, ctx.namespace),
+  announceSweep: {},
 };
+
+/** What one instance keeps: its state, and its sweep of the outbox. */
+interface UserInstance extends UserState {
+  readonly sweep: AnnounceSweep;
+}
 
 /**
  * The message id of the UserRegistered event of `userId`: the same on every publish, so that the
@@ -79,13 +96,22 @@ export async function openUserState(nc: NatsConnection, namespace = ""): Promise
 /** The user actor with some options changed (tests, demos). */
 export function createUserActor(partial: Partial<UserActorOptions> = {}): ActorDefinition {
   const options: UserActorOptions = { ...defaultUserActorOptions, ...partial };
-  return defineActor<UserState>({
+  const sweepOptions = resolveAnnounceSweepOptions(options.announceSweep);
+  return defineActor<UserInstance>({
     name: "user",
     version: "1.0.0",
     description: "Customer accounts, and the products each customer viewed.",
     publishes: { events: [UserRegisteredSchema] },
-    setup: (ctx) => options.state(ctx),
-    services(ctx, { users, views }) {
+    async setup(ctx) {
+      const state = await options.state(ctx);
+      const sweep = createAnnounceSweep(state.users, announcer(ctx), ctx.logger, sweepOptions);
+      return { ...state, sweep };
+    },
+    stop: (_ctx, { sweep }) => sweep.stop(),
+    services(ctx, { users, views, sweep }) {
+      // Started here, not in setup: services are built after the actor's streams are declared,
+      // so the first pass (at start) can publish.
+      sweep.start();
       const products = ctx.client(ProductService);
 
       const existingUser = async (id: string): Promise<User> => {
@@ -179,12 +205,13 @@ export function createUserActor(partial: Partial<UserActorOptions> = {}): ActorD
 export const userActor: ActorDefinition = createUserActor();
 
 /**
- * Publishes UserRegistered for a user within the call's remaining time. Everything in the event
- * comes from the stored user, so every publish for one user is the same message.
+ * Publishes UserRegistered for a user, within the call's remaining time when it announces for a
+ * call (the sweep's publishes take the default). Everything in the event comes from the stored
+ * user, so every publish for one user is the same message.
  */
-function announcer(ctx: ActorContext, context: HandlerContext): Announce {
+function announcer(ctx: ActorContext, context?: HandlerContext): Announce {
   return async (user) => {
-    const timeoutMs = context.timeoutMs();
+    const timeoutMs = context?.timeoutMs();
     await ctx.publish(
       UserRegisteredSchema,
       { userId: user.id, email: user.email, displayName: user.displayName, registeredAt: user.createdAt },

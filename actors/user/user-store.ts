@@ -4,21 +4,32 @@
  *   users               user id → User
  *   user_emails         email → User who holds it (the index that keeps emails unique)
  *   user_registrations  RegisterUser idempotency key → User it registered
+ *   user_unannounced    user id → User, from just before the user is written until its
+ *                       registration is announced (the outbox that `announcePending` sweeps)
  *   user_announced      user id → User, once its registration was announced (UserRegistered)
  *
  * Emails and idempotency keys are any text, so their keys are `stateKeyOf(text)`. There is no
  * transaction over several keys: a registration claims the idempotency key, then the email, then
- * writes the user, each with a create-only put, so two instances that race for one email or one
- * key cannot both win, and a retry after a crash completes what the first call started.
+ * writes the outbox entry and the user, each with a create-only put, so two instances that race
+ * for one email or one key cannot both win, and a retry after a crash completes what the first
+ * call started. Once the email is claimed the registration is decided: every later step writes
+ * what a retry would write.
  *
  * Announcing (publishing UserRegistered) is the registration's last step, and a retry completes
  * it like the others: until `user_announced` holds the user, every call with the idempotency key
  * announces again. The announcement must be idempotent itself (the actor publishes with a message
  * id derived from the user id, which the stream's duplicate window drops when it had landed);
- * once the marker is written, retries announce nothing. What stays open is in actor.ts.
+ * once the marker is written, retries announce nothing.
+ *
+ * A call that dies after the email claim and is never retried leaves its outbox entry, and
+ * `announcePending` (which every instance runs periodically, actor.ts) completes it: writes the
+ * user if the call had not, announces, marks, and removes the entry. The outbox is written
+ * before the user, so no user can exist unannounced without an entry. It is a bucket of its own,
+ * emptied with `forget` (no delete markers), so a sweep reads the few registrations in flight or
+ * left behind, not every user ever registered (which `users` minus `user_announced` would cost).
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type User, UserSchema } from "../../proto/gen/shop/v1/user_pb.ts";
@@ -44,6 +55,25 @@ export interface UserStore {
    * concurrently: it must be idempotent). When it fails, so does the call, and a retry announces.
    */
   register(registration: Registration, announce: Announce): Promise<User>;
+  /**
+   * Announces the registrations whose call left them unannounced (the outbox), except those
+   * created at or after `createdBefore` (epoch ms), which a call may still be completing. Safe to
+   * run from several instances at once, and alongside `register`: every step is a first-writer-
+   * wins claim or a removal, and `announce` must be idempotent (as for `register`).
+   */
+  announcePending(announce: Announce, createdBefore: number): Promise<PendingSweep>;
+}
+
+/** What one `announcePending` pass found in the outbox, by user id. */
+export interface PendingSweep {
+  /** Announced by this pass: their call died (or failed) after the email claim. */
+  readonly announced: readonly string[];
+  /** Already announced (their call died before removing the entry): entry removed. */
+  readonly cleared: readonly string[];
+  /** Younger than the grace period: left to their call. */
+  readonly waiting: readonly string[];
+  /** Whose announcement failed; the next pass tries again. */
+  readonly failed: readonly { readonly userId: string; readonly error: unknown }[];
 }
 
 /** Tells the world a user registered (publishes UserRegistered); idempotent. */
@@ -70,10 +100,11 @@ export async function openUserStore(
 ): Promise<UserStore> {
   const { namespace, newId } = { ...defaultUserStoreOptions, ...partial };
   const open = (bucket: string) => openStateStore(nc, { bucket, namespace, schema: UserSchema });
-  const [byId, byEmail, byKey, announced] = await Promise.all([
+  const [byId, byEmail, byKey, unannounced, announced] = await Promise.all([
     open("users"),
     open("user_emails"),
     open("user_registrations"),
+    open("user_unannounced"),
     open("user_announced"),
   ]);
 
@@ -106,12 +137,39 @@ export async function openUserStore(
         }
       }
     },
+
+    async announcePending(announce, createdBefore) {
+      const sweep = { announced: [] as string[], cleared: [] as string[], waiting: [] as string[] };
+      const failed: { userId: string; error: unknown }[] = [];
+      // One at a time: the outbox holds the few registrations in flight or left behind.
+      for (const id of await unannounced.keys()) {
+        try {
+          const pending = (await unannounced.get(id))?.value;
+          if (pending === undefined) continue; // completed meanwhile
+          if ((await announced.get(id)) !== undefined) {
+            await unannounced.forget(id);
+            sweep.cleared.push(id);
+          } else if (createdMs(pending) >= createdBefore) {
+            sweep.waiting.push(id);
+          } else {
+            // The email is claimed for this user, so the registration is decided: write the
+            // user (its call may have died before) and announce it, as a retry would.
+            await byId.claim(id, pending);
+            await announceOnce(pending, announce);
+            sweep.announced.push(id);
+          }
+        } catch (error) {
+          failed.push({ userId: id, error });
+        }
+      }
+      return { ...sweep, failed };
+    },
   };
 
   /**
    * Finishes the registration of `user`, whose idempotency key is claimed at `keyRevision`:
-   * claims the email (or finds it claimed by this same user, on a retry), writes the user, then
-   * announces it unless an earlier call did.
+   * claims the email (or finds it claimed by this same user, on a retry), writes the outbox
+   * entry and the user, then announces it, unless an earlier call did all that.
    */
   async function complete(user: User, key: string, keyRevision: number, announce: Announce): Promise<User> {
     const emailKey = stateKeyOf(user.email);
@@ -127,14 +185,32 @@ export async function openUserStore(
         Code.AlreadyExists,
       );
     }
+    // The marker is written after the user: a marked registration is complete.
+    if ((await announced.get(user.id)) !== undefined) return user;
+    // Always the same value for one user, so a plain put: a claim could meet an entry that a
+    // concurrent call removes between its two steps.
+    await unannounced.put(user.id, user);
     await byId.claim(user.id, user);
-    if ((await announced.get(user.id)) === undefined) {
-      await announce(user);
-      // A concurrent call with the same key may have written it first: both announced alike.
-      await announced.claim(user.id, user);
-    }
+    await announceOnce(user, announce);
     return user;
   }
+
+  /**
+   * Announces `user`, marks it announced and removes its outbox entry. A concurrent call, retry
+   * or sweep may do the same at the same time: both announce alike, the first marker wins, and
+   * removing an entry twice is harmless. A crash between the steps leaves the entry, so the
+   * registration is announced again (by a retry or a sweep) or, once marked, just cleared.
+   */
+  async function announceOnce(user: User, announce: Announce): Promise<void> {
+    await announce(user);
+    await announced.claim(user.id, user);
+    await unannounced.forget(user.id);
+  }
+}
+
+/** When the registration of `user` began (its first call), in epoch milliseconds. */
+function createdMs(user: User): number {
+  return user.createdAt === undefined ? 0 : timestampMs(user.createdAt);
 }
 
 function isConflict(err: unknown): boolean {

@@ -21,7 +21,7 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
+import { Bucket, type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { isAtLeast, MIN_SERVER_VERSION, parseServerVersion } from "../protocol/server-version.ts";
 import { isWrongLastSequence, revisionConflict, stateError, undecodableValue } from "./jetstream-errors.ts";
@@ -109,6 +109,13 @@ export interface StateStore<Desc extends DescMessage> {
   claim(key: string, value: MessageShape<Desc>): Promise<MessageShape<Desc>>;
   /** Deletes `key` (leaving a delete marker that watchers see), if at `expectedRevision` when given. */
   delete(key: string, options?: WriteOptions): Promise<void>;
+  /**
+   * Removes every revision of `key` and leaves no delete marker (a purge of the key's subject in
+   * the bucket's stream): nothing of the key stays, so `keys()` and a new watch cost what the
+   * bucket holds now, not every key it ever held. For buckets whose keys come and go, such as an
+   * outbox. Unconditional, and watchers see nothing: use `delete` where either matters.
+   */
+  forget(key: string): Promise<void>;
   /** The keys that have a value, sorted; meant for buckets of modest size. */
   keys(): Promise<string[]>;
   /**
@@ -231,6 +238,16 @@ function createStateStore<Desc extends DescMessage>(
       }
       const opts = expectedRevision === undefined ? {} : { previousSeq: expectedRevision };
       await write(key, expectedRevision, () => kv.delete(key, opts).then(() => 0));
+    },
+
+    async forget(key) {
+      checkStateKey(key, bucket);
+      // KV's own purge keeps a marker for ever; a stream purge filtered to the key's subject
+      // (named by the KV library itself) keeps nothing.
+      if (!(kv instanceof Bucket)) throw new TypeError("forget: not a JetStream KV bucket");
+      await kv.jsm.streams.purge(kv.stream, { filter: kv.subjectForKey(key) }).catch((err: unknown) => {
+        throw stateError(err, where(key));
+      });
     },
 
     async keys() {

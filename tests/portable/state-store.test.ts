@@ -227,6 +227,32 @@ describe("state store", () => {
     some.stop();
   });
 
+  test("forget leaves nothing of a key, where delete leaves a marker", TIMEOUT, async () => {
+    const bucket = freshBucket();
+    const nc = await connection();
+    const outbox = await openStateStore(nc, { bucket, schema: UserSchema });
+    const jsm = await jetstreamManager(nc);
+    const subjectsHeld = async () =>
+      Object.keys(
+        (await jsm.streams.info(`KV_${bucket}`, { subjects_filter: ">" })).state.subjects ?? {},
+      ).sort();
+    for (const id of ["u-1", "u-2", "u-3"]) await outbox.put(id, user(id));
+    await outbox.put("u-1", user("u-1", "Ada 2"));
+
+    await outbox.delete("u-2");
+    await outbox.forget("u-1");
+    await outbox.forget("u-never"); // a key without a value is no error
+    assert.deepEqual(await outbox.keys(), ["u-3"]);
+    assert.equal(await outbox.get("u-1"), undefined);
+    assert.deepEqual(
+      await subjectsHeld(),
+      [`$KV.${bucket}.u-2`, `$KV.${bucket}.u-3`],
+      "the deleted key's marker stays; nothing of the forgotten key does",
+    );
+    await outbox.put("u-1", user("u-1"), { expectedRevision: 0 });
+    assert.equal((await outbox.get("u-1"))?.value.displayName, "Ada", "a forgotten key can be created again");
+  });
+
   test("values survive a server restart", { timeout: 60_000 }, async () => {
     const bucket = freshBucket();
     const nc = await connection();
