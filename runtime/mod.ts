@@ -54,6 +54,24 @@ export type {
   PingResponse,
   StatsResponse,
 } from "./discovery/service-responses.ts";
+// The edge: the gateway (Hono app + one HTTP/1.1 and h2c port; docs/adr/0008-gateway.md) and
+// REST transcoding from google.api.http (docs/adr/0009-rest-transcoding.md).
+export { defaultJwtOptions, type JwtOptions } from "./gateway/authenticate.ts";
+export { createGateway, type Gateway } from "./gateway/create-gateway.ts";
+export { defaultGatewayOptions, type GatewayInit, type GatewayOptions } from "./gateway/gateway-options.ts";
+export { parseRateLimit, type RateLimit } from "./gateway/rate-limiter.ts";
+export {
+  defaultServeGatewayOptions,
+  GATEWAY_SERVICE_NAME,
+  type RunningGateway,
+  type ServeGatewayOptions,
+  serveGateway,
+} from "./gateway/serve-gateway.ts";
+export { type OpenApiOptions, openApiDocument } from "./gateway/transcoding/openapi-document.ts";
+export { restRequest } from "./gateway/transcoding/rest-request.ts";
+export { restResponse } from "./gateway/transcoding/rest-response.ts";
+export { createRestRouter, type RestMatch, type RestRouter } from "./gateway/transcoding/rest-router.ts";
+export { type RestRoute, restRoutes } from "./gateway/transcoding/rest-routes.ts";
 export {
   defaultServeOptions,
   type HostedEndpoint,

@@ -20,13 +20,14 @@ import { readTextFile } from "../platform/files.ts";
 import { connect } from "../platform/nats-connect.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess, onShutdownSignal } from "../platform/shutdown-signals.ts";
-import { installTracing, otlpTracesUrl, type TracingSdk } from "../platform/tracing-sdk.ts";
+import type { TracingSdk } from "../platform/tracing-sdk.ts";
 import {
   formatServerVersion,
   isAtLeast,
   MIN_SERVER_VERSION,
   parseServerVersion,
 } from "../protocol/server-version.ts";
+import { tracingFromEnv } from "./tracing-from-env.ts";
 
 export interface ActorProcess {
   readonly nc: NatsConnection;
@@ -55,15 +56,12 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
     exitProcess(1);
   }
 
-  const otlpEndpoint = readEnv("TROUPE_OTLP_ENDPOINT") ?? readEnv("OTEL_EXPORTER_OTLP_ENDPOINT");
   let tracing: TracingSdk | undefined;
-  if (otlpEndpoint !== undefined) {
-    try {
-      tracing = await installTracing({ serviceName: definition.name, exporter: otlpTracesUrl(otlpEndpoint) });
-    } catch (err) {
-      logger.log("error", `cannot export traces to ${otlpEndpoint}`, errorFields(err));
-      return exitProcess(1);
-    }
+  try {
+    tracing = await tracingFromEnv(definition.name);
+  } catch (err) {
+    logger.log("error", "the actor cannot start", errorFields(err));
+    return exitProcess(1);
   }
 
   let nc: NatsConnection;

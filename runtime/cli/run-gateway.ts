@@ -12,6 +12,7 @@
  * `*` for any), GATEWAY_BODY_LIMIT_BYTES (1048576), GATEWAY_RATE_LIMIT (`100/s`, `100/s:300`;
  * unset: none), GATEWAY_TIMEOUT_MS (10000), GATEWAY_STREAM_TIMEOUT_MS (300000).
  */
+
 import type { DescService } from "@bufbuild/protobuf";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { defaultJwtOptions, type JwtOptions } from "../gateway/authenticate.ts";
@@ -24,12 +25,14 @@ import { readTextFile } from "../platform/files.ts";
 import { connect } from "../platform/nats-connect.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess, onShutdownSignal } from "../platform/shutdown-signals.ts";
+import type { TracingSdk } from "../platform/tracing-sdk.ts";
 import {
   formatServerVersion,
   isAtLeast,
   MIN_SERVER_VERSION,
   parseServerVersion,
 } from "../protocol/server-version.ts";
+import { tracingFromEnv } from "./tracing-from-env.ts";
 
 export interface GatewayProcess {
   readonly nc: NatsConnection;
@@ -63,6 +66,13 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
       ?.split(",")
       .map((s) => s.trim())
       .filter((s) => s !== "");
+
+  let tracing: TracingSdk | undefined;
+  try {
+    tracing = await tracingFromEnv("gateway");
+  } catch (err) {
+    fail("the gateway cannot start", errorFields(err));
+  }
 
   const servers = list("NATS_URL") ?? ["nats://127.0.0.1:4222"];
   const graceMs = number("TROUPE_DRAIN_GRACE_MS", 10_000);
@@ -161,6 +171,7 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
       try {
         await gateway.stop(graceMs);
         await nc.drain();
+        await tracing?.shutdown(); // exports the spans still buffered
       } catch (err) {
         logger.log("error", "drain failed", errorFields(err));
         code = 1;

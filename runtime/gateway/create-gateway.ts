@@ -1,7 +1,8 @@
 /**
  * The gateway, runtime-neutral: a Hono app (a fetch handler) that serves Connect and gRPC-Web
  * for every fronted method, REST routes from `google.api.http`, `/healthz`, `/readyz` and
- * `/openapi.json`, behind request ids, CORS, a rate limit and a body limit; and the Connect
+ * `/openapi.json` and `/metrics` (every instance's $SRV.STATS in Prometheus text, ADR 14), behind
+ * request ids, a server span per request when tracing is on, CORS, a rate limit and a body limit; and the Connect
  * routes with gRPC enabled, for a server that can send HTTP trailers (a fetch `Response` cannot,
  * so native gRPC is served by runtime/platform/http2-server.ts through connectNodeAdapter).
  * Every call is forwarded to the actors over NATS (docs/adr/0008-gateway.md).
@@ -23,6 +24,8 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { type RequestIdVariables, requestId } from "hono/request-id";
 import { errorFields } from "../observability/logger.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "../observability/prometheus.ts";
+import { traceHttpRequest } from "../observability/tracing.ts";
 import { Header } from "../protocol/headers.ts";
 import { createNatsTransport } from "../transports/nats-transport.ts";
 import { createAuthenticator, hasJwtKey } from "./authenticate.ts";
@@ -113,6 +116,19 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
 
   const app = new Hono<GatewayEnv>();
   app.use(requestId({ headerName: Header.requestId }));
+  // A server span per request, child of the caller's traceparent; a no-op without an SDK.
+  app.use((c, next) =>
+    traceHttpRequest(
+      c.req.raw.headers,
+      `${c.req.method} ${c.req.path}`,
+      {
+        "http.request.method": c.req.method,
+        "url.path": c.req.path,
+        "troupe.request_id": c.get("requestId"),
+      },
+      next,
+    ),
+  );
   app.onError((err, c) => {
     const { error, hidden } = publicError(err);
     if (hidden)
@@ -135,6 +151,12 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
       readiness.ready ? 200 : 503,
     );
   });
+
+  if (options.metrics) {
+    app.get("/metrics", async (c) =>
+      c.body(await renderMetrics(options.nc), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
+    );
+  }
 
   app.get("/openapi.json", (c) => c.body(openApi, 200, { "content-type": "application/json" }));
 
@@ -176,7 +198,10 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
     fetch,
     grpc: {
       routes,
-      options: { ...routerOptions, interceptors: [grpcRateLimit(limiter), sanitizeErrors(logger)] },
+      options: {
+        ...routerOptions,
+        interceptors: [grpcServerSpan, grpcRateLimit(limiter), sanitizeErrors(logger)],
+      },
     },
     clientInfoKey,
   };
@@ -204,6 +229,15 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
     };
   }
 }
+
+/** Native gRPC requests bypass Hono: their server span starts here. */
+const grpcServerSpan: Interceptor = (next) => (req) =>
+  traceHttpRequest(
+    req.header,
+    `POST /${req.service.typeName}/${req.method.name}`,
+    { "http.request.method": "POST", "rpc.system": "grpc" },
+    () => next(req),
+  );
 
 export type { Gate };
 

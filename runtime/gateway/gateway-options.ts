@@ -40,6 +40,11 @@ export interface GatewayOptions {
   readonly forwardHeaders: readonly string[];
   /** How long `/readyz` waits for discovery answers. */
   readonly readinessTimeoutMs: number;
+  /**
+   * Serve `/metrics`: every instance's $SRV.STATS in the Prometheus text format. Each scrape asks
+   * discovery, so it is as current as the actors' own counters.
+   */
+  readonly metrics: boolean;
   /** Title and version of the OpenAPI document. */
   readonly apiTitle: string;
   readonly apiVersion: string;
@@ -57,6 +62,7 @@ export const defaultGatewayOptions: Omit<GatewayOptions, "nc" | "services"> = {
   maxTimeoutMs: 600_000,
   forwardHeaders: DEFAULT_FORWARD_HEADERS,
   readinessTimeoutMs: 1_000,
+  metrics: true,
   apiTitle: "Troupe gateway",
   apiVersion: "1.0.0",
   logger: silentLogger,

@@ -115,4 +115,29 @@ describe("gateway: REST", () => {
     assert.ok(doc.paths["/v1/users"]?.post);
     assert.ok(doc.paths["/v1/stock/{product_id}"]?.get ?? doc.paths["/v1/stock/{productId}"]?.get);
   });
+
+  test("/metrics serves every instance's STATS in the Prometheus text format", TIMEOUT, async () => {
+    const line = (text: string) =>
+      text
+        .split("\n")
+        .find(
+          (l) =>
+            l.startsWith("troupe_rpc_requests_total{") &&
+            l.includes('endpoint="ProductService-GetProduct"') &&
+            l.includes('code="ok"'),
+        );
+    const countOf = (text: string) => Number(line(text)?.split(" ").at(-1) ?? 0);
+    const before = await fetch(`${fx.url}/metrics`);
+    assert.equal(before.status, 200);
+    assert.match(before.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const start = countOf(await before.text());
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${fx.url}/v1/products/p-1001`)).status, 200);
+    const after = await (await fetch(`${fx.url}/metrics`)).text();
+    assert.equal(countOf(after), start + 3, "three more GetProduct calls counted");
+    assert.match(after, /^# TYPE troupe_rpc_duration_seconds histogram$/m);
+    assert.match(
+      after,
+      /troupe_rpc_duration_seconds_bucket\{[^}]*endpoint="ProductService-GetProduct"[^}]*le="\+Inf"\} \d+/,
+    );
+  });
 });

@@ -1,31 +1,32 @@
 /**
- * One trace through the shop: a PlaceOrder call → the order actor → PaymentService.Charge
- * (synchronous) → OrderPlaced → the inventory's handler, with every span's parent where it
- * belongs. The real product, payment, order and inventory actors are served in-process with
- * `serveActor` against a real nats-server, with an in-process OpenTelemetry SDK.
- *
- * The trace starts at `entry`: for now a root span around a direct call, standing in for the
- * gateway. The gateway leg replaces it with an HTTP request carrying a `traceparent`; the
- * assertions below the entry stay as they are (docs/adr/0014-tracing-and-metrics.md).
+ * One trace through the shop: an HTTP request to the gateway (REST, `POST /v1/orders` with a
+ * `traceparent`) → the order actor → PaymentService.Charge (synchronous) → OrderPlaced → the
+ * inventory's handler, with every span's parent where it belongs. The real gateway (on a real
+ * port) and the real product, payment, order and inventory actors are served in-process against
+ * a real nats-server, with an in-process OpenTelemetry SDK (docs/adr/0014-tracing-and-metrics.md).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { SpanKind, trace } from "@opentelemetry/api";
+import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createInventoryActor } from "../../actors/inventory/actor.ts";
 import { createOrderActor } from "../../actors/order/actor.ts";
 import { createPaymentActor } from "../../actors/payment/actor.ts";
 import { createProductActor } from "../../actors/product/actor.ts";
 import { openCatalog } from "../../actors/product/catalog.ts";
 import { InventoryService, StockAdjustmentReason } from "../../proto/gen/shop/v1/inventory_pb.ts";
-import { type Order, OrderService, OrderStatus } from "../../proto/gen/shop/v1/order_pb.ts";
+import { type Order, OrderSchema, OrderService, OrderStatus } from "../../proto/gen/shop/v1/order_pb.ts";
 import {
   connect,
   createNatsTransport,
   type RunningActor,
+  type RunningGateway,
   serveActor,
+  serveGateway,
   silentLogger,
 } from "../../runtime/mod.ts";
 import { installTracing, type TracingSdk } from "../../runtime/platform/tracing-sdk.ts";
@@ -42,8 +43,9 @@ describe("one trace through the shop", () => {
   const actors: RunningActor[] = [];
   const spans = new SpanLog();
   let sdk: TracingSdk;
-  let orders: Client<typeof OrderService>;
   let inventory: Client<typeof InventoryService>;
+  let gateway: RunningGateway;
+  let token: string;
 
   const connection = async () => {
     const nc = await connect({ servers: server.url });
@@ -66,11 +68,28 @@ describe("one trace through the shop", () => {
       namespace: NAMESPACE,
       timeoutMs: 15_000,
     });
-    orders = createClient(OrderService, transport);
     inventory = createClient(InventoryService, transport);
+    const keys = await generateKeyPair("ES256", { extractable: true });
+    token = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256" })
+      .setSubject("u-1")
+      .setIssuedAt()
+      .setExpirationTime("10m")
+      .sign(keys.privateKey);
+    gateway = await serveGateway(
+      {
+        nc: await connection(),
+        services: [OrderService],
+        namespace: NAMESPACE,
+        jwt: { publicKey: await exportSPKI(keys.publicKey), algorithms: ["ES256"] },
+        logger: silentLogger,
+      },
+      { port: 0, hostname: "127.0.0.1", discovery: false },
+    );
   });
 
   after(async () => {
+    await gateway?.stop(1_000);
     for (const actor of actors) await actor.drain(1_000);
     for (const nc of connections) await nc.close();
     await sdk?.shutdown();
@@ -78,27 +97,38 @@ describe("one trace through the shop", () => {
   });
 
   /**
-   * Where the trace starts, and the span every other one descends from. The gateway leg will
-   * send the request through the gateway and return its server span instead.
+   * Where the trace starts: a client span whose context travels to the gateway in the HTTP
+   * `traceparent` header, as any W3C-instrumented HTTP client sends it.
    */
-  const entry = async (
-    call: () => Promise<Order | undefined>,
-  ): Promise<{ root: ReadableSpan; order: Order }> => {
-    let order: Order | undefined;
-    await trace.getTracer("test").startActiveSpan("checkout", async (span) => {
+  const entry = async (body: unknown): Promise<{ root: ReadableSpan; order: Order }> => {
+    let response: Response | undefined;
+    await trace.getTracer("test").startActiveSpan("checkout", { kind: SpanKind.CLIENT }, async (span) => {
       try {
-        order = await call();
+        const headers: Record<string, string> = {
+          "content-type": "application/json",
+          authorization: `Bearer ${token}`,
+        };
+        propagation.inject(context.active(), headers);
+        assert.match(headers.traceparent ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+        response = await fetch(`${gateway.url}/v1/orders`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(body),
+        });
       } finally {
         span.end();
       }
     });
     const root = await spans.next((s) => s.name === "checkout", "the entry span");
-    assert.ok(order, "PlaceOrder answered an order");
+    assert.ok(response);
+    const json = (await response.json()) as { order?: unknown };
+    assert.equal(response.status, 200, JSON.stringify(json));
+    const order = fromJson(OrderSchema, json.order as JsonValue);
     return { root, order };
   };
 
   test(
-    "PlaceOrder → Charge → OrderPlaced → inventory is one trace with the right parents",
+    "gateway → PlaceOrder → Charge → OrderPlaced → inventory is one trace with the right parents",
     TIMEOUT,
     async () => {
       await inventory.adjustStock({
@@ -107,15 +137,12 @@ describe("one trace through the shop", () => {
         delta: 10n,
         reason: StockAdjustmentReason.RESTOCK,
       });
-      const { root, order } = await entry(async () => {
-        const { order } = await orders.placeOrder({
-          idempotencyKey: "traced",
-          userId: "u-1",
-          items: [{ productId: "p-1001", quantity: 2 }],
-          shippingAddress: ADDRESS,
-          paymentMethodToken: "tok_visa",
-        });
-        return order;
+      const { root, order } = await entry({
+        idempotencyKey: "traced",
+        userId: "u-1",
+        items: [{ productId: "p-1001", quantity: 2 }],
+        shippingAddress: ADDRESS,
+        paymentMethodToken: "tok_visa",
       });
       assert.equal(order.status, OrderStatus.PAID);
       const traceId = root.spanContext().traceId;
@@ -133,6 +160,7 @@ describe("one trace through the shop", () => {
         );
       };
 
+      const gatewayServer = await one("POST /v1/orders", SpanKind.SERVER);
       const placeClient = await one("shop.v1.OrderService/PlaceOrder", SpanKind.CLIENT);
       const placeServer = await one("shop.v1.OrderService/PlaceOrder", SpanKind.SERVER);
       const chargeClient = await one("shop.v1.PaymentService/Charge", SpanKind.CLIENT);
@@ -143,7 +171,8 @@ describe("one trace through the shop", () => {
         String(s.attributes["messaging.consumer.group.name"]).startsWith("inventory"),
       );
 
-      childOf(placeClient, root);
+      childOf(gatewayServer, root);
+      childOf(placeClient, gatewayServer);
       childOf(placeServer, placeClient);
       childOf(chargeClient, placeServer);
       childOf(chargeServer, chargeClient);
