@@ -1,7 +1,9 @@
 /**
  * `npm start` end to end: `bun run runtime/cli/main.ts dev` as a child process, with its own
  * data folder and free ports. It must bring every `actors/<name>` up as its own process, visible
- * through `$SRV.PING`; a registration must end as a welcome mail saved by the SMTP sink; an actor
+ * through `$SRV.PING`; a registration through the gateway must end as a welcome mail saved by the
+ * SMTP sink; an order placed through the gateway must be paid, take its stock once and be
+ * invoiced by billing (which found the payment service through discovery); an actor
  * SIGKILLed later must be restarted; SIGINT must stop it with exit code 0 and leave no process
  * behind; and a second run on the same data folder must still know the user (the KV store of the
  * nats-server it runs survives). A process failing during startup must fail the whole start.
@@ -12,18 +14,25 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/nats-core";
-import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { InvoiceCreatedSchema } from "../../proto/gen/shop/v1/billing_pb.ts";
+import {
+  InventoryService,
+  StockAdjustedSchema,
+  StockAdjustmentReason,
+} from "../../proto/gen/shop/v1/inventory_pb.ts";
 import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import { type DevState, readDevState } from "../../runtime/cli/dev/dev-state.ts";
 import { findActors, GATEWAY_ACTOR } from "../../runtime/cli/dev/find-actors.ts";
 import { READY_LINE } from "../../runtime/cli/dev/run-dev.ts";
 import { pingServices } from "../../runtime/discovery/discover.ts";
-import { connect, createNatsTransport } from "../../runtime/mod.ts";
+import { connect, createNatsTransport, eventSubject } from "../../runtime/mod.ts";
 import { onProcessExit } from "../../runtime/platform/exit-hooks.ts";
 import { freePort } from "../../runtime/platform/free-port.ts";
 import { type ChildProcess, processRunning, spawnProcess } from "../../runtime/platform/spawn-process.ts";
+import { eventFilter } from "../../runtime/protocol/subjects.ts";
 import { REPO_ROOT } from "../support/actor-process.ts";
 
 const TIMEOUT = { timeout: 120_000 };
@@ -123,6 +132,31 @@ async function interrupt(child: ChildProcess, signal: "SIGINT" | "SIGTERM" = "SI
   return child.exited;
 }
 
+/** The first event on `sub` that decodes as `schema` and matches (events are protobuf by default). */
+async function firstMatching<Desc extends DescMessage>(
+  sub: Subscription,
+  schema: Desc,
+  match: (event: MessageShape<Desc>) => boolean,
+): Promise<MessageShape<Desc>> {
+  try {
+    for await (const msg of sub) {
+      const event = fromBinary(schema, msg.data);
+      if (match(event)) return event;
+    }
+    throw new Error(`${sub.getSubject()} closed before a matching ${schema.typeName}`);
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+/** A product's stock level through the gateway's public REST route (int64 fields as JSON strings). */
+async function stockOf(gateway: string, productId: string): Promise<{ onHand: number }> {
+  const res = await fetch(`${gateway}/v1/stock/${productId}`);
+  assert.equal(res.status, 200, await res.clone().text());
+  const { stock } = (await res.json()) as { stock: { onHand?: string } };
+  return { onHand: Number(stock.onHand ?? 0) };
+}
+
 describe("troupe dev", () => {
   const connections: NatsConnection[] = [];
   after(async () => {
@@ -147,35 +181,35 @@ describe("troupe dev", () => {
       for (const actor of ACTORS)
         assert.ok(names.has(actor), `${actor} answers $SRV.PING (saw ${[...names]})`);
 
-      // Register a user (through the gateway when there is one, else over NATS) and view a product.
+      // Register a user through the gateway's REST route, read it back with the printed token.
+      assert.ok(ACTORS.includes(GATEWAY_ACTOR), "the shop has a gateway");
+      assert.equal(state.gatewayUrl, `http://127.0.0.1:${port}`);
+      const gateway = state.gatewayUrl;
+      assert.equal((await fetch(`${gateway}/readyz`)).status, 200);
       const email = `ada-${randomUUID().slice(0, 8)}@example.com`;
       const request = { idempotencyKey: randomUUID(), email, displayName: "Ada" };
-      let userId: string;
-      if (ACTORS.includes(GATEWAY_ACTOR)) {
-        assert.equal(state.gatewayUrl, `http://127.0.0.1:${port}`);
-        assert.equal((await fetch(`${state.gatewayUrl}/readyz`)).status, 200);
-        const res = await fetch(`${state.gatewayUrl}/v1/users`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(request),
-        });
-        assert.equal(res.status, 200, await res.clone().text());
-        userId = ((await res.json()) as { user: { id: string } }).user.id;
-        // The printed development token opens the routes that need one; no token, no entry.
-        const token = /export TOKEN=(\S+)/.exec(first.output())?.[1];
-        assert.ok(token, "the summary prints a token");
-        const url = `${state.gatewayUrl}/v1/users/${userId}`;
-        const authorised = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-        assert.equal(authorised.status, 200, await authorised.clone().text());
-        assert.equal(((await authorised.json()) as { user: { email: string } }).user.email, email);
-        assert.equal((await fetch(url)).status, 401);
-      } else {
-        const users = createClient(UserService, createNatsTransport({ nc, timeoutMs: 10_000 }));
-        userId = (await users.registerUser(request)).user?.id ?? "";
-      }
+      const res = await fetch(`${gateway}/v1/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(request),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      const userId = ((await res.json()) as { user: { id: string } }).user.id;
       assert.notEqual(userId, "");
-      const products = createClient(ProductService, createNatsTransport({ nc, timeoutMs: 10_000 }));
-      assert.equal((await products.getProduct({ id: "p-1001" })).product?.id, "p-1001");
+      // The printed development token opens the routes that need one; no token, no entry.
+      const token = /export TOKEN=(\S+)/.exec(first.output())?.[1];
+      assert.ok(token, "the summary prints a token");
+      const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      const userUrl = `${gateway}/v1/users/${userId}`;
+      const authorised = await fetch(userUrl, { headers: auth });
+      assert.equal(authorised.status, 200, await authorised.clone().text());
+      assert.equal(((await authorised.json()) as { user: { email: string } }).user.email, email);
+      assert.equal((await fetch(userUrl)).status, 401);
+
+      // View a product (public REST route).
+      const viewed = await fetch(`${gateway}/v1/products/p-1001`);
+      assert.equal(viewed.status, 200);
+      assert.equal(((await viewed.json()) as { product: { id: string } }).product.id, "p-1001");
 
       // The sink announces the mail in one line and saves it as an .eml file.
       await waitForOutput(first, new RegExp(`mail +\\| .*→ ${email.replace(".", "\\.")}`));
@@ -184,6 +218,48 @@ describe("troupe dev", () => {
       const welcome = saved.filter((raw) => raw.includes(`To: ${email}`) || raw.includes(`<${email}>`));
       assert.equal(welcome.length, 1, `one welcome mail for ${email} in ${mailDir}`);
       assert.match(welcome[0] ?? "", /^Subject: .*Ada/im);
+
+      // Place an order: paid synchronously, stock taken once by the inventory, invoiced by billing.
+      const inventory = createClient(InventoryService, createNatsTransport({ nc, timeoutMs: 10_000 }));
+      await inventory.adjustStock({
+        adjustmentId: randomUUID(),
+        productId: "p-1001",
+        delta: 5n,
+        reason: StockAdjustmentReason.RESTOCK,
+      });
+      const stockBefore = await stockOf(gateway, "p-1001");
+      const sales = nc.subscribe(eventSubject(StockAdjustedSchema, "p-1001"), { timeout: 30_000 });
+      const invoices = nc.subscribe(eventFilter(InvoiceCreatedSchema), { timeout: 30_000 });
+      const placed = await fetch(`${gateway}/v1/orders`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({
+          idempotencyKey: randomUUID(),
+          userId,
+          items: [{ productId: "p-1001", quantity: 2 }],
+          shippingAddress: { name: "Ada", lines: ["1 Analytical Way"], city: "London", countryCode: "GB" },
+          paymentMethodToken: "tok_visa",
+        }),
+      });
+      assert.equal(placed.status, 200, await placed.clone().text());
+      const order = ((await placed.json()) as { order: { id: string; status: string; paymentId: string } })
+        .order;
+      assert.equal(order.status, "ORDER_STATUS_PAID");
+      const payment = await fetch(`${gateway}/v1/payments/${order.paymentId}`, { headers: auth });
+      assert.equal(payment.status, 200);
+      assert.equal(
+        ((await payment.json()) as { payment: { status: string; orderId: string } }).payment.status,
+        "PAYMENT_STATUS_CAPTURED",
+      );
+      const sale = await firstMatching(
+        sales,
+        StockAdjustedSchema,
+        (e) => e.reason === StockAdjustmentReason.SALE,
+      );
+      assert.equal(sale.delta, -2n);
+      const invoice = await firstMatching(invoices, InvoiceCreatedSchema, (e) => e.orderId === order.id);
+      assert.ok(invoice.invoiceId);
+      assert.equal((await stockOf(gateway, "p-1001")).onHand, stockBefore.onHand - 2, "stock taken once");
 
       // An actor that dies later is started again, with a new instance in discovery.
       const product = state.processes.find((p) => p.name === "product");
