@@ -29,17 +29,33 @@ export interface FaultProbe {
   concurrent: number;
   maxConcurrent: number;
   readonly hops: HopSeen[];
-  /** Settles when the first hop's signal fires. */
-  readonly hopAborted: Promise<HopSeen>;
-  readonly reportAborted: (hop: HopSeen) => void;
+  /** Settles when the signal of the hop with `hops` hops left fires. */
+  hopAborted(hops: number): Promise<HopSeen>;
+  reportAborted(hop: HopSeen): void;
 }
 
 export function createFaultProbe(): FaultProbe {
-  let reportAborted: (hop: HopSeen) => void = () => {};
-  const hopAborted = new Promise<HopSeen>((resolve) => {
-    reportAborted = resolve;
-  });
-  return { calls: new Map(), concurrent: 0, maxConcurrent: 0, hops: [], hopAborted, reportAborted };
+  const aborted = new Map<number, { promise: Promise<HopSeen>; resolve: (hop: HopSeen) => void }>();
+  const slot = (hops: number) => {
+    let found = aborted.get(hops);
+    if (found === undefined) {
+      let resolve: (hop: HopSeen) => void = () => {};
+      const promise = new Promise<HopSeen>((r) => {
+        resolve = r;
+      });
+      found = { promise, resolve };
+      aborted.set(hops, found);
+    }
+    return found;
+  };
+  return {
+    calls: new Map(),
+    concurrent: 0,
+    maxConcurrent: 0,
+    hops: [],
+    hopAborted: (hops) => slot(hops).promise,
+    reportAborted: (hop) => slot(hop.hops).resolve(hop),
+  };
 }
 
 export interface FaultActorOptions {
