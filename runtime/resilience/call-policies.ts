@@ -80,30 +80,49 @@ export function createCallPolicies(init: CallPoliciesInit = {}): CallPolicies {
 
   return {
     options,
-    async unary(method, ownTimeoutMs, ownSignal, attempt) {
+    unary<R>(
+      method: DescMethod,
+      ownTimeoutMs: number | undefined,
+      ownSignal: AbortSignal | undefined,
+      attempt: UnaryAttempt<R>,
+    ): Promise<R> {
       const m = methods.get(method) ?? resolve(method);
       const scope = currentCallScope();
       let timeoutMs = ownTimeoutMs;
       let signal = ownSignal;
       if (scope !== undefined) {
-        timeoutMs = inheritedTimeoutMs(ownTimeoutMs, scope);
+        try {
+          timeoutMs = inheritedTimeoutMs(ownTimeoutMs, scope);
+        } catch (err) {
+          return Promise.reject(err);
+        }
         signal ??= scope.signal;
       }
-      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
       const target = m.target;
       target.calls++;
       target.inFlight++;
       target.budget.deposit();
-      try {
-        if (m.hedges) return await hedged(m, deadline, signal, attempt);
-        if (!m.retries) return await target.run(() => attempt(timeoutMs, signal));
-        return await retried(m, timeoutMs, deadline, signal, attempt);
-      } catch (err) {
-        target.failures++;
-        throw err;
-      } finally {
-        target.inFlight--;
+      // The hot path is promise-lean: one `then` around the call, no async frame.
+      let call: Promise<R>;
+      if (!m.retries && !m.hedges) {
+        call = target.run(() => attempt(timeoutMs, signal));
+      } else {
+        const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+        call = m.hedges
+          ? hedged(m, deadline, signal, attempt)
+          : retried(m, timeoutMs, deadline, signal, attempt);
       }
+      return call.then(
+        (value) => {
+          target.inFlight--;
+          return value;
+        },
+        (err: unknown) => {
+          target.inFlight--;
+          target.failures++;
+          throw err;
+        },
+      );
     },
     stream(timeoutMs, signal) {
       const scope = currentCallScope();

@@ -1,24 +1,15 @@
 /**
- * What the client keeps per target service: its circuit breaker and bulkhead (cockatiel), its
- * retry budget, and counters, readable as a snapshot (`policies.snapshot()`), the shape a
- * metrics endpoint publishes.
+ * What the client keeps per target service: its circuit breaker (circuit-gate.ts, on cockatiel's
+ * SamplingBreaker), its bulkhead (cockatiel), its retry budget, and counters, readable as a
+ * snapshot (`policies.snapshot()`), the shape a metrics endpoint publishes.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  BrokenCircuitError,
-  type BulkheadPolicy,
-  BulkheadRejectedError,
-  bulkhead,
-  type CircuitBreakerPolicy,
-  CircuitState,
-  circuitBreaker,
-  handleWhen,
-  SamplingBreaker,
-} from "cockatiel";
+import { type BulkheadPolicy, BulkheadRejectedError, bulkhead } from "cockatiel";
+import { CircuitGate } from "./circuit-gate.ts";
 import type { TargetPolicyOptions } from "./policy-options.ts";
 import { createRetryBudget, type RetryBudget } from "./retry-budget.ts";
 
-export type BreakerState = "closed" | "open" | "half_open" | "isolated" | "off";
+export type BreakerState = "closed" | "open" | "half_open" | "off";
 
 /** One target as the client's policies see it. */
 export interface TargetSnapshot {
@@ -53,13 +44,6 @@ export interface PoliciesSnapshot {
   readonly targets: readonly TargetSnapshot[];
 }
 
-const STATE_NAMES: Readonly<Record<CircuitState, BreakerState>> = {
-  [CircuitState.Closed]: "closed",
-  [CircuitState.Open]: "open",
-  [CircuitState.HalfOpen]: "half_open",
-  [CircuitState.Isolated]: "isolated",
-};
-
 /** A call this client refused itself (open circuit, full bulkhead): never retried. */
 const localRefusals = new WeakSet<ConnectError>();
 
@@ -70,7 +54,7 @@ export function isLocalRefusal(error: ConnectError): boolean {
 export class TargetState {
   readonly name: string;
   readonly budget: RetryBudget;
-  readonly breaker: CircuitBreakerPolicy | undefined;
+  readonly breaker: CircuitGate | undefined;
   readonly bulkhead: BulkheadPolicy | undefined;
   inFlight = 0;
   calls = 0;
@@ -80,55 +64,57 @@ export class TargetState {
   budgetExhausted = 0;
   shortCircuited = 0;
   bulkheadRejected = 0;
+  private readonly failureCodes: ReadonlySet<Code>;
 
   constructor(name: string, options: TargetPolicyOptions) {
     this.name = name;
     this.budget = createRetryBudget(options.budget);
     const b = options.breaker;
-    if (b.enabled) {
-      const failureCodes = new Set(b.failureCodes);
-      this.breaker = circuitBreaker(
-        handleWhen((err) => err instanceof ConnectError && failureCodes.has(err.code)),
-        {
-          halfOpenAfter: b.halfOpenAfterMs,
-          breaker: new SamplingBreaker({
-            threshold: b.failureRatio,
-            duration: b.windowMs,
-            minimumRps: b.minCallsPerSecond,
-          }),
-        },
-      );
-    }
+    this.failureCodes = new Set(b.failureCodes);
+    if (b.enabled) this.breaker = new CircuitGate(b);
     const { maxConcurrent, maxQueued } = options.bulkhead;
     if (Number.isFinite(maxConcurrent)) this.bulkhead = bulkhead(maxConcurrent, maxQueued);
   }
 
   /** Sends one attempt through the bulkhead and the breaker. */
   run<R>(send: () => Promise<R>): Promise<R> {
-    const { breaker } = this;
-    const guarded = breaker === undefined ? send : () => breaker.execute(send);
-    const call = this.bulkhead === undefined ? guarded() : this.bulkhead.execute(guarded);
-    return breaker === undefined && this.bulkhead === undefined ? call : call.catch(this.refused);
+    if (this.bulkhead === undefined) return this.guarded(send);
+    return this.bulkhead.execute(() => this.guarded(send)).catch(this.bulkheadFull);
   }
 
-  private readonly refused = (err: unknown): never => {
-    let error: ConnectError | undefined;
-    if (err instanceof BrokenCircuitError) {
+  private guarded<R>(send: () => Promise<R>): Promise<R> {
+    const breaker = this.breaker;
+    if (breaker === undefined) return send();
+    const admitted = breaker.admit();
+    if (admitted === undefined) {
       this.shortCircuited++;
-      error = new ConnectError(`the circuit to ${this.name} is open: calls are refused`, Code.Unavailable);
-    } else if (err instanceof BulkheadRejectedError) {
-      this.bulkheadRejected++;
-      error = new ConnectError(`the bulkhead of ${this.name} is full`, Code.ResourceExhausted);
+      return Promise.reject(
+        refusal(`the circuit to ${this.name} is open: calls are refused`, Code.Unavailable),
+      );
     }
-    if (error === undefined) throw err;
-    localRefusals.add(error);
-    throw error;
+    return send().then(
+      (value) => {
+        breaker.succeeded(admitted);
+        return value;
+      },
+      (err: unknown) => {
+        if (err instanceof ConnectError && this.failureCodes.has(err.code)) breaker.failed(admitted);
+        else breaker.succeeded(admitted);
+        throw err;
+      },
+    );
+  }
+
+  private readonly bulkheadFull = (err: unknown): never => {
+    if (!(err instanceof BulkheadRejectedError)) throw err;
+    this.bulkheadRejected++;
+    throw refusal(`the bulkhead of ${this.name} is full`, Code.ResourceExhausted);
   };
 
   snapshot(): TargetSnapshot {
     return {
       target: this.name,
-      breaker: this.breaker === undefined ? "off" : STATE_NAMES[this.breaker.state],
+      breaker: this.breaker === undefined ? "off" : this.breaker.state,
       inFlight: this.inFlight,
       calls: this.calls,
       failures: this.failures,
@@ -140,4 +126,10 @@ export class TargetState {
       bulkheadRejected: this.bulkheadRejected,
     };
   }
+}
+
+function refusal(message: string, code: Code): ConnectError {
+  const error = new ConnectError(message, code);
+  localRefusals.add(error);
+  return error;
 }
