@@ -102,27 +102,13 @@ export function createCallPolicies(init: CallPoliciesInit = {}): CallPolicies {
       target.calls++;
       target.inFlight++;
       target.budget.deposit();
-      // The hot path is promise-lean: one `then` around the call, no async frame.
-      let call: Promise<R>;
-      if (!m.retries && !m.hedges) {
-        call = target.run(() => attempt(timeoutMs, signal));
-      } else {
-        const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-        call = m.hedges
-          ? hedged(m, deadline, signal, attempt)
-          : retried(m, timeoutMs, deadline, signal, attempt);
-      }
-      return call.then(
-        (value) => {
-          target.inFlight--;
-          return value;
-        },
-        (err: unknown) => {
-          target.inFlight--;
-          target.failures++;
-          throw err;
-        },
-      );
+      // The hot path: one `then`, no async frame, no closure (target-state.ts).
+      if (!m.retries && !m.hedges) return target.single(attempt, timeoutMs, signal);
+      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+      const call = m.hedges
+        ? hedged(m, deadline, signal, attempt)
+        : retried(m, timeoutMs, deadline, signal, attempt);
+      return call.then(target.ended, target.endedBadly);
     },
     stream(timeoutMs, signal) {
       const scope = currentCallScope();

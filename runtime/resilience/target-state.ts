@@ -7,6 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type BulkheadPolicy, BulkheadRejectedError, bulkhead } from "cockatiel";
 import { CircuitGate } from "./circuit-gate.ts";
 import type { TargetPolicyOptions } from "./policy-options.ts";
+import type { UnaryAttempt } from "./resolved-method.ts";
 import { createRetryBudget, type RetryBudget } from "./retry-budget.ts";
 
 export type BreakerState = "closed" | "open" | "half_open" | "off";
@@ -76,6 +77,54 @@ export class TargetState {
     if (Number.isFinite(maxConcurrent)) this.bulkhead = bulkhead(maxConcurrent, maxQueued);
   }
 
+  /**
+   * The hot path: a whole call of one attempt (no retries, no hedges, no bulkhead), settled with
+   * callbacks bound once, so a call costs one `then` and no closure.
+   */
+  single<R>(
+    attempt: UnaryAttempt<R>,
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<R> {
+    const breaker = this.breaker;
+    if (this.bulkhead !== undefined || (breaker !== undefined && breaker.state !== "closed")) {
+      return this.run(() => attempt(timeoutMs, signal)).then(this.ended, this.endedBadly);
+    }
+    return attempt(timeoutMs, signal).then(this.answered, this.failed);
+  }
+
+  /** Ends a call whose outcome the breaker has seen already. */
+  readonly ended = <R>(value: R): R => {
+    this.inFlight--;
+    return value;
+  };
+
+  readonly endedBadly = (err: unknown): never => {
+    this.inFlight--;
+    this.failures++;
+    throw err;
+  };
+
+  private readonly answered = <R>(value: R): R => {
+    this.inFlight--;
+    this.breaker?.succeeded("call");
+    return value;
+  };
+
+  private readonly failed = (err: unknown): never => {
+    this.inFlight--;
+    this.failures++;
+    this.record(err, "call");
+    throw err;
+  };
+
+  private record(err: unknown, admitted: "call" | "probe"): void {
+    const breaker = this.breaker;
+    if (breaker === undefined) return;
+    if (err instanceof ConnectError && this.failureCodes.has(err.code)) breaker.failed(admitted);
+    else breaker.succeeded(admitted);
+  }
+
   /** Sends one attempt through the bulkhead and the breaker. */
   run<R>(send: () => Promise<R>): Promise<R> {
     if (this.bulkhead === undefined) return this.guarded(send);
@@ -98,8 +147,7 @@ export class TargetState {
         return value;
       },
       (err: unknown) => {
-        if (err instanceof ConnectError && this.failureCodes.has(err.code)) breaker.failed(admitted);
-        else breaker.succeeded(admitted);
+        this.record(err, admitted);
         throw err;
       },
     );
