@@ -14,6 +14,7 @@ import {
   connect,
   createCallPolicies,
   createNatsTransport,
+  policyInterceptor,
   type RunningActor,
   serveActor,
   silentLogger,
@@ -61,6 +62,24 @@ describe("call policies", () => {
     assert.equal(reply?.calls, 3);
     assert.equal(targetOf(policies).retries, 2);
     assert.equal(targetOf(policies).failures, 0);
+  });
+
+  test("as a Connect interceptor the same policies retry, with a timeout per attempt", TIMEOUT, async () => {
+    const policies = createCallPolicies({
+      defaults: { ...FAST.defaults, retry: { ...FAST.defaults?.retry, attemptTimeoutMs: 200 } },
+    });
+    const client = createClient(
+      FaultService,
+      createNatsTransport({ nc, interceptors: [policyInterceptor(policies)] }),
+    );
+    const { reply } = await client.read({ fault: { key: "interceptor", failFirst: 1 } });
+    assert.equal(reply?.calls, 2);
+    // The first attempt stalls past its own timeout; the retry answers.
+    const started = performance.now();
+    const slow = await client.read({ fault: { key: "interceptor-slow", delayMs: 5_000, slowFirst: 1 } });
+    assert.equal(slow.reply?.calls, 2);
+    assert.ok(performance.now() - started < 2_000);
+    assert.equal(targetOf(policies).retries, 2);
   });
 
   test("a method whose contract promises no idempotency is never retried", TIMEOUT, async () => {
@@ -144,10 +163,9 @@ describe("call policies", () => {
       defaults: { bulkhead: { maxConcurrent: 2, maxQueued: 8 } },
     });
     const client = clientWith(policies);
-    probe.maxConcurrent = 0;
     const calls = Array.from({ length: 8 }, () => client.read({ fault: { key: "bulkhead", delayMs: 30 } }));
     await Promise.all(calls);
-    assert.equal(probe.maxConcurrent, 2);
+    assert.equal(probe.maxConcurrent.get("bulkhead"), 2);
 
     // With no queue, a call past the limit fails at once, unsent, as resource_exhausted.
     const noQueue = clientWith(

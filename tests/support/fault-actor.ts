@@ -25,9 +25,9 @@ export interface HopSeen {
 export interface FaultProbe {
   /** Calls per key, this instance. */
   readonly calls: Map<string, number>;
-  /** Calls in the handler now, and the most there ever were at once. */
-  concurrent: number;
-  maxConcurrent: number;
+  /** Calls per key in the handler now, and the most there ever were at once. */
+  readonly concurrent: Map<string, number>;
+  readonly maxConcurrent: Map<string, number>;
   readonly hops: HopSeen[];
   /** Settles when the signal of the hop with `hops` hops left fires. */
   hopAborted(hops: number): Promise<HopSeen>;
@@ -50,8 +50,8 @@ export function createFaultProbe(): FaultProbe {
   };
   return {
     calls: new Map(),
-    concurrent: 0,
-    maxConcurrent: 0,
+    concurrent: new Map(),
+    maxConcurrent: new Map(),
     hops: [],
     hopAborted: (hops) => slot(hops).promise,
     reportAborted: (hop) => slot(hop.hops).resolve(hop),
@@ -80,8 +80,9 @@ export function createFaultActor(options: FaultActorOptions): ActorDefinition {
     const key = fault?.key ?? "";
     const calls = (probe.calls.get(key) ?? 0) + 1;
     probe.calls.set(key, calls);
-    probe.concurrent++;
-    probe.maxConcurrent = Math.max(probe.maxConcurrent, probe.concurrent);
+    const concurrent = (probe.concurrent.get(key) ?? 0) + 1;
+    probe.concurrent.set(key, concurrent);
+    probe.maxConcurrent.set(key, Math.max(probe.maxConcurrent.get(key) ?? 0, concurrent));
     try {
       if (calls <= (fault?.failFirst ?? 0)) {
         throw new ConnectError(`fault: call ${calls} of ${key} fails`, Code.Unavailable);
@@ -90,7 +91,7 @@ export function createFaultActor(options: FaultActorOptions): ActorDefinition {
       if (slow && (fault?.delayMs ?? 0) > 0) await sleep(fault?.delayMs ?? 0, call.signal);
       return { $typeName: "troupe.testing.v1.FaultReply", instance: ctx.instanceId, calls };
     } finally {
-      probe.concurrent--;
+      probe.concurrent.set(key, (probe.concurrent.get(key) ?? 1) - 1);
     }
   };
   return defineActor({
