@@ -218,6 +218,29 @@ export {
   serviceVerbSubject,
   versionToken,
 } from "./protocol/subjects.ts";
+// Resilience policies (docs/adr/0011-resilience-policies.md).
+export {
+  type CallPolicies,
+  type CallPolicy,
+  createCallPolicies,
+} from "./resilience/call-policies.ts";
+export { type CallScope, currentCallScope, runInCallScope } from "./resilience/call-scope.ts";
+export { policyInterceptor } from "./resilience/policy-interceptor.ts";
+export {
+  type BreakerPolicyOptions,
+  type BulkheadPolicyOptions,
+  type CallPoliciesInit,
+  type CallPoliciesOptions,
+  defaultTargetPolicyOptions,
+  type HedgePolicyOptions,
+  type MethodPolicyOptions,
+  type PolicyOverrides,
+  type RetryPolicyOptions,
+  type TargetPolicyOptions,
+} from "./resilience/policy-options.ts";
+export type { UnaryAttempt } from "./resilience/resolved-method.ts";
+export { defaultRetryBudgetOptions, type RetryBudgetOptions } from "./resilience/retry-budget.ts";
+export type { BreakerState, PoliciesSnapshot, TargetSnapshot } from "./resilience/target-state.ts";
 // Calling actors: a Connect transport over NATS.
 export type { CallTarget } from "./transports/call-router.ts";
 export {

@@ -6,7 +6,7 @@
  */
 import type { ConnectPeerClient } from "./peer-client.ts";
 
-export const PEER_NAMES = ["raw", "mux", "connect", "troupe"] as const;
+export const PEER_NAMES = ["raw", "mux", "connect", "troupe", "policies"] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 export interface Peer {
@@ -37,6 +37,11 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
     label: "Troupe",
     serverFile: "peers/troupe-server.ts",
     loadClient: async () => (await import("./peers/troupe-client.ts")).connectTroupeClient,
+  },
+  policies: {
+    label: "Troupe + policies",
+    serverFile: "peers/troupe-server.ts",
+    loadClient: async () => (await import("./peers/policies-client.ts")).connectPoliciesClient,
   },
 };
 

@@ -23,6 +23,8 @@ export const TARGETS = {
   throughputVsRaw: 1.0,
   /** At one in flight, Troupe's p50 over raw nc.request's: at most. */
   p50VsRaw: 1.15,
+  /** At N in flight, Troupe with the default policy set over bare Troupe: at least. */
+  policiesVsBare: 0.9,
 } as const;
 
 interface Medians {
@@ -70,6 +72,7 @@ export function resultsTable(input: TableInput): string {
   };
   const limit = (value: number) => value.toFixed(2);
   const labels = peers.map((peer) => PEERS[peer].label);
+  const policiesColumn = peers.includes("policies") && peers.includes("troupe");
   const header = (cells: readonly string[]) =>
     `| ${cells.join(" | ")} |\n|${cells.map((_, i) => (i < 2 ? " --- " : " ---: ")).join("|")}|`;
   const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
@@ -82,6 +85,7 @@ export function resultsTable(input: TableInput): string {
       ...labels,
       `Troupe / mux (≥ ${limit(TARGETS.throughputVsMux)})`,
       `Troupe / raw (≥ ${limit(TARGETS.throughputVsRaw)})`,
+      ...(policiesColumn ? [`policies / Troupe (≥ ${limit(TARGETS.policiesVsBare)})`] : []),
     ]),
   ];
   const latency = [
@@ -100,6 +104,16 @@ export function resultsTable(input: TableInput): string {
           }),
           ratio(m("troupe")?.callsPerSecond, m("mux")?.callsPerSecond, TARGETS.throughputVsMux, true),
           ratio(m("troupe")?.callsPerSecond, m("raw")?.callsPerSecond, TARGETS.throughputVsRaw, true),
+          ...(policiesColumn
+            ? [
+                ratio(
+                  m("policies")?.callsPerSecond,
+                  m("troupe")?.callsPerSecond,
+                  TARGETS.policiesVsBare,
+                  true,
+                ),
+              ]
+            : []),
         ]),
       );
       latency.push(

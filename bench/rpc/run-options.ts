@@ -3,7 +3,7 @@
  *
  *   --runtimes bun,node   runtimes under test (bun, node, deno)
  *   --rounds 3            rounds; each runs every peer once, in a rotated order
- *   --peers raw,mux,connect,troupe
+ *   --peers raw,mux,connect,troupe,policies
  *   --sizes 100,4096      encoded EchoRequest sizes in bytes
  *   --calls 5000          sequential calls timed per size (after --warmup-calls)
  *   --warmup-calls 1000

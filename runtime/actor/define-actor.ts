@@ -15,14 +15,23 @@ import type { HandlerSpec } from "../jetstream/subscriptions.ts";
 import type { Logger } from "../observability/logger.ts";
 
 /** Options of `ctx.publish` and `ctx.enqueue` (the namespace is the actor's). */
-export type ContextPublishOptions = Partial<Omit<PublishOptions, "namespace">>;
+export type ContextPublishOptions = Partial<Omit<PublishOptions, "namespace">> & {
+  /**
+   * Inside a handler, the message expires with the handled call or message unless it sets
+   * `deadlineMs` (docs/adr/0011-resilience-policies.md); false publishes it without a deadline.
+   */
+  readonly inheritDeadline?: boolean;
+};
 
 /** What an actor's services and handlers are built with. */
 export interface ActorContext {
   readonly nc: NatsConnection;
   /** A Connect transport over NATS, for calling other actors. */
   readonly transport: Transport;
-  /** A typed client of another actor's service: `ctx.client(ProductService).getProduct(…)`. */
+  /**
+   * A typed client of another actor's service: `ctx.client(ProductService).getProduct(…)`. Inside
+   * a handler its calls inherit the handled call's remaining time and cancellation.
+   */
   client<S extends DescService>(service: S): Client<S>;
   readonly logger: Logger;
   /** This instance's id in discovery ($SRV). */

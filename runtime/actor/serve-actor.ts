@@ -21,9 +21,13 @@ import {
   serveSubscriptions,
 } from "../jetstream/serve-subscriptions.ts";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
+import { type CallPolicies, createCallPolicies } from "../resilience/call-policies.ts";
+import { currentCallScope, inheritedTimeoutMs } from "../resilience/call-scope.ts";
+import type { CallPoliciesInit } from "../resilience/policy-options.ts";
 import { createNatsTransport, type NatsTransportOptions } from "../transports/nats-transport.ts";
 import { TROUPE_VERSION } from "../version.ts";
-import type { ActorContext, ActorDefinition } from "./define-actor.ts";
+import { callScopedHandler, callScopedServices } from "./call-scoped.ts";
+import type { ActorContext, ActorDefinition, ContextPublishOptions } from "./define-actor.ts";
 
 export interface ServeActorOptions {
   /** Prefix of every Troupe subject, for several systems in one NATS account. */
@@ -32,6 +36,13 @@ export interface ServeActorOptions {
   readonly interceptors: Interceptor[];
   /** Options of the transport the actor calls other actors with. */
   readonly transport: Partial<Omit<NatsTransportOptions, "nc">>;
+  /**
+   * Resilience policies of the actor's calls to other actors (README "Resilience policies"):
+   * the defaults, per target service, per method; `false` for none (`transport.policies` wins).
+   */
+  readonly policies: CallPoliciesInit | false;
+  /** Calls this instance serves at once; more are answered `resource_exhausted` (load shedding). */
+  readonly maxInFlight: number;
   /** Reported in discovery metadata: the JavaScript runtime, e.g. "bun 1.4.5". */
   readonly runtime: string;
   /** Reported in discovery metadata: the host name. */
@@ -53,6 +64,8 @@ export const defaultServeActorOptions: ServeActorOptions = {
   namespace: "",
   interceptors: [],
   transport: {},
+  policies: {},
+  maxInFlight: 1_000,
   runtime: "unknown",
   host: "unknown",
   logger: createJsonLogger(),
@@ -69,6 +82,8 @@ export interface RunningActor {
   readonly responder: ServiceResponder;
   /** The delivery loops of the actor's event and job subscriptions. */
   readonly consumers: readonly RunningConsumer[];
+  /** The policies of the actor's calls to other actors: `policies.snapshot()`; undefined without. */
+  readonly policies: CallPolicies | undefined;
   /**
    * Leaves discovery, stops taking calls and messages, waits up to `graceMs` for in-flight ones;
    * messages not finished by then go back to their streams for another instance.
@@ -84,7 +99,16 @@ export async function serveActor<State>(
   const options = { ...defaultServeActorOptions, ...partial };
   const id = nuid.next();
   const { logger, namespace } = options;
-  const transport = createNatsTransport({ namespace, ...options.transport, nc });
+  const policies =
+    options.transport.policies === undefined && options.policies !== false
+      ? createCallPolicies(options.policies)
+      : undefined;
+  const transport = createNatsTransport({
+    namespace,
+    ...(policies === undefined ? {} : { policies }),
+    ...options.transport,
+    nc,
+  });
   const js = jetstream(nc);
   const declared = (kind: "events" | "jobs", schema: DescMessage) => {
     if (actor.publishes?.[kind]?.includes(schema) === true) return;
@@ -102,15 +126,15 @@ export async function serveActor<State>(
     namespace,
     async publish(schema, init, publishOptions = {}) {
       declared("events", schema);
-      return publishEvent(js, schema, init, { ...publishOptions, namespace });
+      return publishEvent(js, schema, init, { ...inheritDeadline(publishOptions), namespace });
     },
     async enqueue(schema, init, publishOptions = {}) {
       declared("jobs", schema);
-      return enqueueJob(js, schema, init, { ...publishOptions, namespace });
+      return enqueueJob(js, schema, init, { ...inheritDeadline(publishOptions), namespace });
     },
   };
   const state = (await actor.setup?.(context)) as State;
-  const handlers = (await actor.subscriptions?.(context, state)) ?? [];
+  const handlers = ((await actor.subscriptions?.(context, state)) ?? []).map(callScopedHandler);
   const jetstreamOptions = {
     namespace,
     streams: options.streams,
@@ -122,12 +146,13 @@ export async function serveActor<State>(
     logger.log("info", `stream ${result.action}`, { stream: result.name, changed: result.changed });
   }
   const registrations = (await actor.services?.(context, state)) ?? [];
-  const host = await serveServices(nc, registrations, {
+  const host = await serveServices(nc, registrations.map(callScopedServices), {
     name: actor.name,
     instanceId: id,
     version: actor.version,
     namespace,
     interceptors: options.interceptors,
+    maxInFlight: options.maxInFlight,
     logger,
   });
   let subscriptions: ServedSubscriptions;
@@ -190,12 +215,24 @@ export async function serveActor<State>(
     host,
     responder,
     consumers: subscriptions.consumers,
+    policies,
     async drain(graceMs) {
       await responder.stop();
       await Promise.all([host.drain(graceMs), subscriptions.stop(graceMs)]);
       await actor.stop?.(context, state);
     },
   };
+}
+
+/**
+ * An event or job published while a handler runs expires with the handled call or message
+ * (`troupe-deadline`), unless the publisher sets its own deadline or opts out.
+ */
+function inheritDeadline(options: ContextPublishOptions): ContextPublishOptions {
+  const { inheritDeadline: inherit = true, ...rest } = options;
+  if (!inherit || rest.deadlineMs !== undefined) return rest;
+  const deadlineMs = inheritedTimeoutMs(undefined, currentCallScope());
+  return deadlineMs === undefined ? rest : { ...rest, deadlineMs };
 }
 
 function idempotencyOf(level: number): Idempotency {

@@ -3,7 +3,9 @@
  * `rpc.<package>.<Service>.*` (queue group = the actor's name, so instances share the load),
  * dispatching by method name. A method the service does not have is answered `unimplemented`;
  * bad input is answered and counted, never thrown. Unary calls take the lean path in
- * serve-unary.ts, streaming calls serve-stream.ts. See docs/adr/0004-rpc-over-nats.md.
+ * serve-unary.ts, streaming calls serve-stream.ts. Past `maxInFlight` calls the host sheds load:
+ * a new call is answered `resource_exhausted` at once, before it is decoded. See
+ * docs/adr/0004-rpc-over-nats.md and docs/adr/0011-resilience-policies.md.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
@@ -64,6 +66,11 @@ export interface ServeOptions {
   /** Connect interceptors run around every implementation. */
   readonly interceptors: Interceptor[];
   readonly codecOptions: CodecOptions;
+  /**
+   * Calls (unary and streams) this instance serves at once; a call past it is answered
+   * `resource_exhausted` at once, so callers can try another instance instead of queueing.
+   */
+  readonly maxInFlight: number;
   /** The longest deadline a caller may ask for; longer ones are cut to it. */
   readonly maxTimeoutMs: number;
   readonly logger: Logger;
@@ -79,6 +86,7 @@ export const defaultServeOptions: Omit<ServeOptions, "name"> = {
   namespace: "",
   interceptors: [],
   codecOptions: defaultCodecOptions,
+  maxInFlight: 1_000,
   maxTimeoutMs: 5 * 60_000,
   logger: createJsonLogger(),
   creditWindow: 64,
@@ -97,6 +105,8 @@ export interface ServiceHost {
   readonly endpoints: readonly HostedEndpoint[];
   /** Calls accepted and not yet answered (streams until they end). */
   readonly inFlight: number;
+  /** Calls refused because `maxInFlight` calls were in flight. */
+  readonly shed: number;
   /**
    * Stops taking calls (the subscriptions are drained, so the queue group sends new calls to
    * other instances), waits up to `graceMs` for in-flight calls to finish, then aborts the rest
@@ -119,8 +129,15 @@ export async function serveServices(
   partial: Partial<ServeOptions> & { name: string },
 ): Promise<ServiceHost> {
   const options: ServeOptions = { ...defaultServeOptions, ...partial };
-  if (!(options.creditWindow >= 1) || !(options.idleTimeoutMs > 0) || !(options.maxTimeoutMs > 0)) {
-    throw new Error("serveServices: creditWindow must be >= 1, idleTimeoutMs and maxTimeoutMs > 0");
+  if (
+    !(options.creditWindow >= 1) ||
+    !(options.idleTimeoutMs > 0) ||
+    !(options.maxTimeoutMs > 0) ||
+    !(options.maxInFlight >= 1)
+  ) {
+    throw new Error(
+      "serveServices: creditWindow and maxInFlight must be >= 1, idleTimeoutMs and maxTimeoutMs > 0",
+    );
   }
   const endpoints: HostedEndpoint[] = [];
   const subscriptions: Subscription[] = [];
@@ -128,6 +145,7 @@ export async function serveServices(
   const live = new Set<LiveCall>();
   const unaryCalls = createUnaryCalls();
   let inFlight = 0;
+  let shed = 0;
   let idle: (() => void) | undefined;
 
   const finished = () => {
@@ -163,6 +181,16 @@ export async function serveServices(
         return;
       }
       entry.endpoint.stats.begin();
+      if (inFlight >= options.maxInFlight) {
+        shed++;
+        const error = new ConnectError(
+          `${options.name} is serving its limit of ${options.maxInFlight} calls: try again or another instance`,
+          Code.ResourceExhausted,
+        );
+        entry.endpoint.stats.record(0, error);
+        replyError(msg, error);
+        return;
+      }
       const [contentType, timeoutHeader] = pickHeaders(msg.headers, CALL_HEADERS);
       const codec = codecOf(contentType, msg.data);
       if (codec === undefined) {
@@ -276,6 +304,9 @@ export async function serveServices(
     endpoints,
     get inFlight() {
       return inFlight;
+    },
+    get shed() {
+      return shed;
     },
     async drain(graceMs) {
       await Promise.all(subscriptions.map((s) => (s.isClosed() ? undefined : s.drain())));

@@ -37,6 +37,8 @@ export interface MessageMeta {
   readonly headers: Headers;
   /** Aborted when the message's deadline passes or the consumer stops past its grace period. */
   readonly signal: AbortSignal;
+  /** The message's `troupe-deadline` (epoch milliseconds), or undefined without one. */
+  readonly deadline: number | undefined;
 }
 
 export type MessageHandler<Desc extends DescMessage> = (
@@ -318,6 +320,7 @@ export async function consume<Desc extends DescMessage>(
               get signal() {
                 return signalOf(d);
               },
+              deadline,
             }),
           );
         } finally {

@@ -5,7 +5,9 @@
  * (nats-stream.ts). Interceptors run through Connect's own runUnaryCall/runStreamingCall;
  * without interceptors, unary calls skip that machinery (its per-call timer, abort controller
  * and headers). Where a call goes (any instance, one instance, one version, a weighted split)
- * is call-router.ts's decision. See docs/adr/0004-rpc-over-nats.md and
+ * is call-router.ts's decision; resilience policies (runtime/resilience/call-policies.ts) plug in
+ * below the interceptors, around each attempt, without that machinery. See
+ * docs/adr/0004-rpc-over-nats.md, docs/adr/0011-resilience-policies.md and
  * docs/adr/0012-discovery-direct-calls-and-traffic.md.
  */
 import {
@@ -48,6 +50,7 @@ import { Header } from "../protocol/headers.ts";
 import { appendMetadata } from "../protocol/metadata.ts";
 import type { RouteTable } from "../protocol/route-record.ts";
 import { rpcMethodSubject } from "../protocol/subjects.ts";
+import type { CallPolicy } from "../resilience/call-policies.ts";
 import { type CallTarget, createCallRouter } from "./call-router.ts";
 import { EncodeOnceHeaders } from "./encode-once-headers.ts";
 import { openStream } from "./nats-stream.ts";
@@ -62,6 +65,11 @@ export interface NatsTransportOptions {
   /** The deadline of a call whose caller sets none. Every call has one: a reply may never come. */
   readonly timeoutMs: number;
   readonly interceptors: Interceptor[];
+  /**
+   * Deadline inheritance, retries, breakers, bulkheads and hedging (`createCallPolicies()`);
+   * none when undefined.
+   */
+  readonly policies: CallPolicy | undefined;
   /** Prefix of every Troupe subject (see subjects.ts). */
   readonly namespace: string;
   /** Streams: messages the server may send ahead of the client's reader. */
@@ -85,6 +93,7 @@ export const defaultNatsTransportOptions: Omit<NatsTransportOptions, "nc"> = {
   codecOptions: defaultCodecOptions,
   timeoutMs: 10_000,
   interceptors: [],
+  policies: undefined,
   namespace: "",
   creditWindow: 64,
   idleTimeoutMs: 5_000,
@@ -101,7 +110,7 @@ export function createNatsTransport(
   if (!(options.creditWindow >= 1) || !(options.idleTimeoutMs > 0) || !(options.timeoutMs > 0)) {
     throw new Error("createNatsTransport: creditWindow must be >= 1, idleTimeoutMs and timeoutMs > 0");
   }
-  const { nc, codec, codecOptions, interceptors } = options;
+  const { nc, codec, codecOptions, interceptors, policies } = options;
   const mux = replyMuxOf(nc);
   const requestHeaders = (
     timeoutMs: number,
@@ -190,12 +199,10 @@ export function createNatsTransport(
       const timeout = timeoutMs ?? options.timeoutMs;
       if (interceptors.length === 0) {
         const message = isMessage(input, method.input) ? input : create(method.input, input);
-        return unaryCall(
-          method,
-          signal,
-          timeout,
-          header === undefined ? undefined : new Headers(header),
-          message,
+        const hdr = header === undefined ? undefined : new Headers(header);
+        if (policies === undefined) return unaryCall(method, signal, timeout, hdr, message);
+        return policies.unary(method, timeout, signal, (t, s) =>
+          unaryCall(method, s, t ?? timeout, hdr, message),
         );
       }
       return runUnaryCall<I, O>({
@@ -212,7 +219,12 @@ export function createNatsTransport(
           contextValues: contextValues ?? createContextValues(),
           message: input,
         },
-        next: (req) => unaryCall(req.method, req.signal, timeout, req.header, req.message),
+        next: (req) =>
+          policies === undefined
+            ? unaryCall(req.method, req.signal, timeout, req.header, req.message)
+            : policies.unary(req.method, timeout, req.signal, (t, s) =>
+                unaryCall(req.method, s, t ?? timeout, req.header, req.message),
+              ),
       });
     },
 
@@ -224,7 +236,8 @@ export function createNatsTransport(
       input: AsyncIterable<MessageInitShape<I>>,
       contextValues?: ContextValues,
     ): Promise<StreamResponse<I, O>> {
-      const timeout = timeoutMs ?? options.timeoutMs;
+      let timeout = timeoutMs ?? options.timeoutMs;
+      if (policies !== undefined) [timeout, signal] = policies.stream(timeout, signal);
       return runStreamingCall<I, O>({
         interceptors,
         ...(signal === undefined ? {} : { signal }),
