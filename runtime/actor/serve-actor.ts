@@ -53,11 +53,11 @@ export interface ServeActorOptions {
   /** How long the idempotency guard remembers a handled message id. */
   readonly idempotencyTtlMs: number;
   /**
-   * Instance-wide statistics reported as the top-level `data` of `$SRV.STATS` (must serialize to
-   * JSON), e.g. `{ circuits: { "shop.v1.PaymentService": "open" }, inFlight: {…} }` from the
-   * outgoing-call policies; the Prometheus renderer (observability/prometheus.ts) reads those two.
+   * More instance-wide statistics for the top-level `data` of `$SRV.STATS` (a JSON object, merged
+   * beside what Troupe reports there: `policies`, the outgoing-call policies' snapshot, and
+   * `host`, calls in flight and shed; see docs/adr/0014-tracing-and-metrics.md).
    */
-  readonly extraStats: (() => unknown) | undefined;
+  readonly extraStats: (() => Readonly<Record<string, unknown>>) | undefined;
 }
 
 export const defaultServeActorOptions: ServeActorOptions = {
@@ -203,7 +203,13 @@ export async function serveActor<State>(
         })),
       // Per endpoint: outcomes by code, in-flight count, latency histogram (ADR 0014).
       statsData: (_name, endpoint) => endpoint.stats.metrics(),
-      ...(options.extraStats === undefined ? {} : { instanceData: options.extraStats }),
+      // Per instance: what the outgoing-call policies see (breaker states, in flight, retries)
+      // and the host's own load (in flight, shed), for /metrics (ADR 0011, ADR 0014).
+      instanceData: () => ({
+        ...options.extraStats?.(),
+        ...(policies === undefined ? {} : { policies: policies.snapshot() }),
+        host: { inFlight: host.inFlight, shed: host.shed },
+      }),
     },
   );
   void responder.stopped.then((error) => {

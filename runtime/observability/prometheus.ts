@@ -124,7 +124,10 @@ export function renderPrometheus(instances: readonly StatsResponse[]): string {
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
 
-/** Circuit states and outgoing in-flight counts, when the instance reports them (serve-actor extraStats). */
+/**
+ * What serveActor reports per instance (the top-level STATS `data`): the outgoing-call policies'
+ * snapshot (runtime/resilience/target-state.ts) and the host's load (ADR 0011, ADR 0014).
+ */
 function renderInstanceData(
   data: unknown,
   base: Labels,
@@ -132,24 +135,62 @@ function renderInstanceData(
   sample: (f: Family, name: string, labels: Labels, value: number) => void,
 ): void {
   if (!isRecord(data)) return;
-  if (isRecord(data.circuits)) {
-    const circuits = family(
-      "troupe_circuit_state",
-      "gauge",
-      "Circuit breaker state of outgoing calls per target (1 for the current state).",
-    );
-    for (const [target, state] of Object.entries(data.circuits)) {
-      if (typeof state === "string") sample(circuits, "troupe_circuit_state", { ...base, target, state }, 1);
+  if (isRecord(data.host)) {
+    const { inFlight, shed } = data.host;
+    if (typeof inFlight === "number") {
+      const f = family("troupe_host_in_flight", "gauge", "Calls the instance is serving now.");
+      sample(f, "troupe_host_in_flight", base, inFlight);
+    }
+    if (typeof shed === "number") {
+      const f = family(
+        "troupe_host_shed_total",
+        "counter",
+        "Calls refused at once over the in-flight limit.",
+      );
+      sample(f, "troupe_host_shed_total", base, shed);
     }
   }
-  if (isRecord(data.inFlight)) {
-    const clientInFlight = family("troupe_client_in_flight", "gauge", "Outgoing calls in flight per target.");
-    for (const [target, count] of Object.entries(data.inFlight)) {
-      if (typeof count === "number")
-        sample(clientInFlight, "troupe_client_in_flight", { ...base, target }, count);
+  const targets =
+    isRecord(data.policies) && Array.isArray(data.policies.targets) ? data.policies.targets : [];
+  for (const t of targets) {
+    if (!isRecord(t) || typeof t.target !== "string") continue;
+    const labels = { ...base, target: t.target };
+    if (typeof t.breaker === "string") {
+      const f = family(
+        "troupe_circuit_state",
+        "gauge",
+        "Circuit breaker of outgoing calls per target: 1 for its current state.",
+      );
+      sample(f, "troupe_circuit_state", { ...labels, state: t.breaker }, 1);
+    }
+    for (const [key, name, type, help] of CLIENT_SERIES) {
+      const value = t[key];
+      if (typeof value === "number") sample(family(name, type, help), name, labels, value);
     }
   }
 }
+
+/** Per-target counters of the policies' snapshot and their Prometheus series. */
+const CLIENT_SERIES: readonly (readonly [string, string, Family["type"], string])[] = [
+  ["inFlight", "troupe_client_in_flight", "gauge", "Outgoing calls in flight per target."],
+  ["calls", "troupe_client_calls_total", "counter", "Outgoing calls per target (first attempts)."],
+  ["failures", "troupe_client_failures_total", "counter", "Outgoing calls that failed after every attempt."],
+  ["retries", "troupe_client_retries_total", "counter", "Retries sent per target."],
+  ["hedges", "troupe_client_hedges_total", "counter", "Hedged attempts sent per target."],
+  [
+    "budgetExhausted",
+    "troupe_client_retry_budget_exhausted_total",
+    "counter",
+    "Retries not sent: budget spent.",
+  ],
+  ["shortCircuited", "troupe_client_short_circuited_total", "counter", "Calls refused by an open circuit."],
+  [
+    "bulkheadRejected",
+    "troupe_client_bulkhead_rejected_total",
+    "counter",
+    "Calls refused by a full bulkhead.",
+  ],
+];
 
 interface EndpointData {
   readonly requests_by_code: Record<string, number>;

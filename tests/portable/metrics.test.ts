@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { PaymentService } from "../../proto/gen/shop/v1/payment_pb.ts";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import {
   createNatsTransport,
@@ -79,9 +80,17 @@ describe("endpoint metrics in $SRV.STATS and /metrics", () => {
       name: "metered",
       version: "1.0.0",
       description: "answers, fails and waits on request",
-      services: () => [
+      services: (ctx) => [
         implement(ProductService, {
           async getProduct(req) {
+            if (req.id === "downstream") {
+              // A call to a service nobody serves: unavailable, counted by the breaker.
+              await ctx
+                .client(PaymentService)
+                .getPayment({ id: "pay-1" })
+                .catch(() => {});
+              return { product: { id: req.id } };
+            }
             if (req.id === "missing") throw new ConnectError("no such product", Code.NotFound);
             if (req.id === "crash") throw new Error("boom");
             if (req.id === "hold") {
@@ -98,10 +107,16 @@ describe("endpoint metrics in $SRV.STATS and /metrics", () => {
     });
     actor = await serveActor(actorNc, definition, {
       logger: silentLogger,
-      extraStats: () => ({
-        circuits: { "shop.v1.PaymentService": "open" },
-        inFlight: { "shop.v1.PaymentService": 2 },
-      }),
+      // The breaker of PaymentService opens after a few failures, and never half-opens here.
+      policies: {
+        targets: {
+          "shop.v1.PaymentService": {
+            breaker: { minCallsPerSecond: 0.1, windowMs: 60_000, halfOpenAfterMs: 600_000 },
+            retry: { maxAttempts: 1 },
+          },
+        },
+      },
+      extraStats: () => ({ build: "metrics-test" }),
     });
   });
 
@@ -145,8 +160,9 @@ describe("endpoint metrics in $SRV.STATS and /metrics", () => {
     assert.equal(endpoint?.num_requests, 24);
     assert.equal(endpoint?.num_errors, 4);
     assert.deepEqual(stats?.data, {
-      circuits: { "shop.v1.PaymentService": "open" },
-      inFlight: { "shop.v1.PaymentService": 2 },
+      build: "metrics-test",
+      policies: { targets: [] },
+      host: { inFlight: 0, shed: 0 },
     });
   });
 
@@ -222,16 +238,36 @@ describe("endpoint metrics in $SRV.STATS and /metrics", () => {
       mine("troupe_rpc_duration_quantile_seconds").map((s) => s.labels.quantile),
       ["0.5", "0.95", "0.99"],
     );
-    const circuit = samples.find((s) => s.name === "troupe_circuit_state" && s.labels.service === "metered");
-    assert.deepEqual(circuit?.labels, {
-      service: "metered",
-      instance: actor.id,
-      target: "shop.v1.PaymentService",
-      state: "open",
-    });
     assert.equal(
-      samples.find((s) => s.name === "troupe_client_in_flight" && s.labels.service === "metered")?.value,
-      2,
+      samples.find((s) => s.name === "troupe_host_in_flight" && s.labels.service === "metered")?.value,
+      0,
     );
+    assert.equal(
+      samples.find((s) => s.name === "troupe_host_shed_total" && s.labels.service === "metered")?.value,
+      0,
+    );
+  });
+
+  test("the outgoing-call policies' state reaches STATS data and the Prometheus page", TIMEOUT, async () => {
+    const client = products();
+    for (let i = 0; i < 10; i++) await client.getProduct({ id: "downstream" });
+    const [stats] = await serviceStats(clientNc, { name: "metered" });
+    assert.ok(stats, "the actor answers STATS");
+    const { policies } = stats.data as { policies: { targets: Record<string, unknown>[] } };
+    const payment = policies.targets.find((t) => t.target === "shop.v1.PaymentService");
+    assert.ok(payment, "the actor's calls to PaymentService are reported");
+    assert.equal(payment.breaker, "open", "ten unavailable calls opened the circuit");
+    assert.equal(payment.calls, 10);
+    assert.ok((payment.shortCircuited as number) > 0, "later calls were refused without being sent");
+
+    const text = await renderMetrics(clientNc);
+    assert.match(
+      text,
+      new RegExp(
+        `^troupe_circuit_state\\{service="metered",instance="${actor.id}",target="shop\\.v1\\.PaymentService",state="open"\\} 1$`,
+        "m",
+      ),
+    );
+    assert.match(text, /^troupe_client_calls_total\{[^}]*target="shop\.v1\.PaymentService"\} 10$/m);
   });
 });
