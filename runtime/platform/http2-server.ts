@@ -220,23 +220,41 @@ async function respond(
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
-  (res as ServerResponse).writeHead(response.status, headers);
+  const out = res as ServerResponse;
   if (response.body === null) {
+    out.writeHead(response.status, headers);
     res.end();
     return;
   }
   const reader = response.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!(res as ServerResponse).write(value)) {
-        await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
-        });
+    // A body that is complete as soon as it is read (a unary answer: a string or bytes) goes out
+    // in one write with its length, instead of headers, a chunk and the chunked terminator. A
+    // body still being produced is streamed as before: headers now, chunks as they come.
+    let pending = reader.read();
+    const first = await Promise.race([pending, NOT_YET]);
+    if (first !== NOT_YET_VALUE && !first.done) {
+      pending = reader.read();
+      const second = await Promise.race([pending, NOT_YET]);
+      if (second !== NOT_YET_VALUE && second.done) {
+        headers["content-length"] = String(first.value.byteLength);
+        out.writeHead(response.status, headers);
+        out.end(first.value);
+        return;
       }
-      if (abort.signal.aborted) break;
+      out.writeHead(response.status, headers);
+      if (!(await write(out, first.value, abort.signal))) {
+        res.end();
+        return;
+      }
+    } else {
+      out.writeHead(response.status, headers);
+    }
+    for (;;) {
+      const { done, value } = await pending;
+      if (done) break;
+      if (!(await write(out, value, abort.signal))) break;
+      pending = reader.read();
     }
     res.end();
   } catch {
@@ -246,12 +264,29 @@ async function respond(
   }
 }
 
+/** The value of `NOT_YET`: a read that has not settled by the time `NOT_YET` does. */
+const NOT_YET_VALUE = Symbol("not yet");
+/** Raced against a read: an already settled read wins, since its reaction was queued first. */
+const NOT_YET = Promise.resolve<typeof NOT_YET_VALUE>(NOT_YET_VALUE);
+
+/** Writes one chunk, waiting for the drain when the buffer is full; false once the client is gone. */
+async function write(res: ServerResponse, chunk: Uint8Array, signal: AbortSignal): Promise<boolean> {
+  if (!res.write(chunk)) {
+    await new Promise<void>((resolve) => {
+      res.once("drain", resolve);
+      res.once("close", resolve);
+    });
+  }
+  return !signal.aborted;
+}
+
 function toRequest(req: IncomingMessage | Http2ServerRequest, signal: AbortSignal): Request {
-  const headers = new Headers();
+  // Pairs, not a Headers: the Request builds its own Headers from them, instead of copying one.
+  const headers: [string, string][] = [];
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, value);
+    if (Array.isArray(value)) for (const v of value) headers.push([name, v]);
+    else headers.push([name, value]);
   }
   const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "localhost";
   const method = req.method ?? "GET";

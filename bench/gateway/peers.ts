@@ -1,0 +1,32 @@
+/**
+ * The peers of the gateway benchmark: the server processes the driver starts for each (in
+ * order; the last one's "ready" target is what the load generator calls), and the protocol
+ * the load generator speaks to it.
+ */
+export const PEER_NAMES = ["gateway", "hono", "connect"] as const;
+export type PeerName = (typeof PEER_NAMES)[number];
+
+/** `http1`: autocannon, REST `GET /v1/products/{id}`; `h2`: Connect unary over HTTP/2. */
+export type LoadProtocol = "http1" | "h2";
+
+export interface Peer {
+  /** How the tables name it. */
+  readonly label: string;
+  /** Server entry files, relative to this directory, started in this order. */
+  readonly servers: readonly string[];
+  readonly protocol: LoadProtocol;
+}
+
+export const PEERS: Readonly<Record<PeerName, Peer>> = {
+  gateway: {
+    label: "gateway → NATS → actor",
+    servers: ["peers/product-actor.ts", "peers/gateway-server.ts"],
+    protocol: "http1",
+  },
+  hono: { label: "Hono in-process", servers: ["peers/hono-server.ts"], protocol: "http1" },
+  connect: { label: "connect-node HTTP/2", servers: ["peers/connect-server.ts"], protocol: "h2" },
+};
+
+export function isPeerName(name: string): name is PeerName {
+  return (PEER_NAMES as readonly string[]).includes(name);
+}
