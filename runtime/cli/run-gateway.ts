@@ -14,7 +14,7 @@
  */
 
 import type { DescService } from "@bufbuild/protobuf";
-import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { defaultJwtOptions, type JwtOptions } from "../gateway/authenticate.ts";
 import { defaultGatewayOptions } from "../gateway/gateway-options.ts";
 import { parseRateLimit } from "../gateway/rate-limiter.ts";
@@ -22,16 +22,10 @@ import { type RunningGateway, serveGateway } from "../gateway/serve-gateway.ts";
 import { createJsonLogger, errorFields, type LogLevel } from "../observability/logger.ts";
 import { readEnv } from "../platform/env.ts";
 import { readTextFile } from "../platform/files.ts";
-import { connect } from "../platform/nats-connect.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
-import { exitProcess, onShutdownSignal } from "../platform/shutdown-signals.ts";
+import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
-import {
-  formatServerVersion,
-  isAtLeast,
-  MIN_SERVER_VERSION,
-  parseServerVersion,
-} from "../protocol/server-version.ts";
+import { connectFromEnv, drainOnSignal } from "./process-env.ts";
 import { tracingFromEnv } from "./tracing-from-env.ts";
 
 export interface GatewayProcess {
@@ -74,7 +68,6 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
     fail("the gateway cannot start", errorFields(err));
   }
 
-  const servers = list("NATS_URL") ?? ["nats://127.0.0.1:4222"];
   const graceMs = number("TROUPE_DRAIN_GRACE_MS", 10_000);
   const port = number("GATEWAY_PORT", 8080);
   let rateLimit: ReturnType<typeof parseRateLimit> | undefined;
@@ -100,31 +93,11 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
     algorithms: list("GATEWAY_JWT_ALGORITHMS") ?? defaultJwtOptions.algorithms,
   };
 
-  const credsFile = readEnv("NATS_CREDS");
-  const creds = credsFile === undefined ? undefined : readTextFile(credsFile);
-  if (credsFile !== undefined && creds === undefined) fail(`cannot read NATS_CREDS file ${credsFile}`);
   let nc: NatsConnection;
   try {
-    nc = await connect({
-      servers,
-      name: "gateway",
-      maxReconnectAttempts: -1,
-      ...(creds === undefined ? {} : { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) }),
-      ...optional("user", readEnv("NATS_USER")),
-      ...optional("pass", readEnv("NATS_PASSWORD")),
-      ...optional("token", readEnv("NATS_TOKEN")),
-    });
+    nc = await connectFromEnv("gateway");
   } catch (err) {
-    return fail(`cannot connect to NATS at ${servers.join(",")}`, errorFields(err));
-  }
-  const reported = parseServerVersion(nc.info?.version ?? "");
-  const min = parseServerVersion(MIN_SERVER_VERSION);
-  if (reported === undefined || min === undefined || !isAtLeast(reported, min)) {
-    await nc.close();
-    return fail(
-      `nats-server ${reported ? formatServerVersion(reported) : "(unknown version)"} at ${servers.join(",")} is too old: ` +
-        `Troupe needs ${MIN_SERVER_VERSION} or newer`,
-    );
+    return fail("the gateway cannot start", errorFields(err));
   }
 
   let gateway: RunningGateway;
@@ -161,29 +134,14 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
     rateLimit: rateText ?? "none",
   });
 
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    onShutdownSignal(async (signal) => {
-      if (stopping) return;
-      stopping = true;
-      logger.log("info", "draining", { signal, graceMs });
-      let code = 0;
-      try {
-        await gateway.stop(graceMs);
-        await nc.drain();
-        await tracing?.shutdown(); // exports the spans still buffered
-      } catch (err) {
-        logger.log("error", "drain failed", errorFields(err));
-        code = 1;
-      }
-      logger.log("info", "stopped", { code });
-      resolve(code);
-      exitProcess(code);
-    });
-  });
+  const stopped = drainOnSignal(
+    logger,
+    () => ({ graceMs }),
+    async () => {
+      await gateway.stop(graceMs);
+      await nc.drain();
+      await tracing?.shutdown(); // exports the spans still buffered
+    },
+  );
   return { nc, gateway, stopped };
-}
-
-function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }

@@ -1,0 +1,95 @@
+/**
+ * What every Troupe process (an actor, the gateway) takes from the environment the same way:
+ * its NATS connection (NATS_URL, NATS_CREDS, NATS_USER + NATS_PASSWORD, NATS_TOKEN), refused
+ * when the server is older than Troupe supports (docs/adr/0002-nats-server-for-development-and-tests.md),
+ * and its shutdown: on SIGTERM/SIGINT, drain once, then exit 0 (1 when draining failed).
+ */
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { errorFields, type Logger } from "../observability/logger.ts";
+import { readEnv } from "../platform/env.ts";
+import { readTextFile } from "../platform/files.ts";
+import { connect } from "../platform/nats-connect.ts";
+import { exitProcess, onShutdownSignal } from "../platform/shutdown-signals.ts";
+import {
+  formatServerVersion,
+  isAtLeast,
+  MIN_SERVER_VERSION,
+  parseServerVersion,
+} from "../protocol/server-version.ts";
+
+/** The NATS servers of NATS_URL (comma-separated; default nats://127.0.0.1:4222). */
+export function natsServersFromEnv(): string[] {
+  return (readEnv("NATS_URL") ?? "nats://127.0.0.1:4222")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/**
+ * Connects as `name` with the environment's servers and credentials, reconnecting for ever.
+ * Throws an Error that says what is wrong: an unreadable creds file, no server, a server too old.
+ */
+export async function connectFromEnv(name: string): Promise<NatsConnection> {
+  const servers = natsServersFromEnv();
+  const credsFile = readEnv("NATS_CREDS");
+  const creds = credsFile === undefined ? undefined : readTextFile(credsFile);
+  if (credsFile !== undefined && creds === undefined)
+    throw new Error(`cannot read NATS_CREDS file ${credsFile}`);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name,
+      maxReconnectAttempts: -1,
+      ...(creds === undefined ? {} : { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) }),
+      ...optional("user", readEnv("NATS_USER")),
+      ...optional("pass", readEnv("NATS_PASSWORD")),
+      ...optional("token", readEnv("NATS_TOKEN")),
+    });
+  } catch (err) {
+    throw new Error(`cannot connect to NATS at ${servers.join(",")}: ${errorFields(err).error}`);
+  }
+  const reported = parseServerVersion(nc.info?.version ?? "");
+  const min = parseServerVersion(MIN_SERVER_VERSION);
+  if (reported === undefined || min === undefined || !isAtLeast(reported, min)) {
+    await nc.close();
+    throw new Error(
+      `nats-server ${reported ? formatServerVersion(reported) : "(unknown version)"} at ${servers.join(",")} is too old: ` +
+        `Troupe needs ${MIN_SERVER_VERSION} or newer`,
+    );
+  }
+  return nc;
+}
+
+/**
+ * On the first SIGTERM/SIGINT: logs "draining", runs `drain`, logs "stopped" and exits (0, or 1
+ * when `drain` threw). Resolves with the exit code just before the process exits.
+ */
+export function drainOnSignal(
+  logger: Logger,
+  fields: () => Record<string, unknown>,
+  drain: () => Promise<void>,
+): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    onShutdownSignal(async (signal) => {
+      if (stopping) return;
+      stopping = true;
+      logger.log("info", "draining", { signal, ...fields() });
+      let code = 0;
+      try {
+        await drain();
+      } catch (err) {
+        logger.log("error", "drain failed", errorFields(err));
+        code = 1;
+      }
+      logger.log("info", "stopped", { code });
+      resolve(code);
+      exitProcess(code);
+    });
+  });
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
+}
