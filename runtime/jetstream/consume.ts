@@ -14,32 +14,16 @@ import { createJsonLogger, errorFields, type Logger } from "../observability/log
 import { traceDelivery } from "../observability/tracing.ts";
 import { type CodecOptions, codecOf, decodeMessage, defaultCodecOptions } from "../protocol/codec.ts";
 import { Header } from "../protocol/headers.ts";
-import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
+import { pickHeaders } from "../protocol/metadata.ts";
 import { deadLetterSubject, eventKeyOf } from "../protocol/subjects.ts";
+import { createAckBatch } from "./ack-batch.ts";
 import { deadLetterHeaders, deadLetterMsgId } from "./dead-letter-envelope.ts";
 import { maxAttemptsOf } from "./declare-consumers.ts";
+import { Delivery, DeliveryMeta, type MessageMeta } from "./delivery.ts";
 import type { IdempotencyGuard } from "./idempotency-guard.ts";
 import { createConcurrencyLimit, createKeyLanes } from "./key-lanes.ts";
 
-/** What a handler learns about the message besides its body. */
-export interface MessageMeta {
-  /** The message id (what the publisher set, or the NUID it was given). */
-  readonly id: string;
-  readonly subject: string;
-  /** The event's key (its subject's last token) or the job's key header; undefined without one. */
-  readonly key: string | undefined;
-  /** 1 on the first delivery. */
-  readonly deliveryCount: number;
-  readonly publishedAt: Date;
-  readonly stream: string;
-  readonly seq: number;
-  /** The publisher's metadata. */
-  readonly headers: Headers;
-  /** Aborted when the message's deadline passes or the consumer stops past its grace period. */
-  readonly signal: AbortSignal;
-  /** The message's `troupe-deadline` (epoch milliseconds), or undefined without one. */
-  readonly deadline: number | undefined;
-}
+export type { MessageMeta } from "./delivery.ts";
 
 export type MessageHandler<Desc extends DescMessage> = (
   message: MessageShape<Desc>,
@@ -97,33 +81,6 @@ export interface RunningConsumer {
   stop(graceMs: number): Promise<void>;
 }
 
-/** One message from delivery to its ack, nak or term. */
-interface Delivery {
-  readonly msg: JsMsg;
-  /** Created when the handler first reads its signal: most handlers never do. */
-  controller: AbortController | undefined;
-  /** Why the delivery was aborted, if it was (for a signal created afterwards). */
-  abortReason: unknown;
-  /** The handler started (or is about to): `stop()` lets it finish instead of taking it back. */
-  running: boolean;
-  settled: boolean;
-}
-
-/** The delivery's abort signal, created on first use. */
-function signalOf(d: Delivery): AbortSignal {
-  if (d.controller === undefined) {
-    d.controller = new AbortController();
-    if (d.abortReason !== undefined) d.controller.abort(d.abortReason);
-  }
-  return d.controller.signal;
-}
-
-function abortDelivery(d: Delivery, reason: unknown): void {
-  if (d.abortReason !== undefined) return;
-  d.abortReason = reason;
-  d.controller?.abort(reason);
-}
-
 export async function consume<Desc extends DescMessage>(
   nc: NatsConnection,
   schema: Desc,
@@ -158,6 +115,7 @@ export async function consume<Desc extends DescMessage>(
   const maxHeld = options.concurrency + options.bufferSize;
   const running = createConcurrencyLimit(options.concurrency);
   const lanes = createKeyLanes();
+  const acks = createAckBatch();
   let stopping = false;
   let room: (() => void) | undefined;
   let idle: (() => void) | undefined;
@@ -165,7 +123,7 @@ export async function consume<Desc extends DescMessage>(
   const settle = (d: Delivery, how: "ack" | "nak" | "term", delayMs = 0) => {
     if (d.settled) return;
     d.settled = true;
-    if (how === "ack") d.msg.ack();
+    if (how === "ack") acks.add(d.msg);
     else if (how === "nak") d.msg.nak(delayMs);
     else d.msg.term();
   };
@@ -240,7 +198,114 @@ export async function consume<Desc extends DescMessage>(
     settle(d, "nak", delayMs);
   };
 
-  const handle = async (d: Delivery) => {
+  // The steps below return undefined when they finished synchronously and a promise only when
+  // something had to wait: with a handler that returns at once and a free slot, a message goes
+  // from arrival to (queued) ack without a promise or a microtask of the loop's own.
+
+  /** Runs the handler with the deadline's abort timer; a promise only when the handler returned one. */
+  const invoke = (d: Delivery, job: Job<Desc>): Promise<void> | undefined => {
+    const { deadline } = job;
+    // Timers hold 32-bit delays: a deadline further away than ~24 days needs none.
+    const timer =
+      deadline === undefined || deadline - Date.now() > MAX_TIMER_MS
+        ? undefined
+        : setTimeout(
+            () => d.abort(new ConnectError("the message's deadline passed", Code.DeadlineExceeded)),
+            deadline - Date.now(),
+          );
+    let result: Promise<void> | void;
+    try {
+      // A consumer span, child of the publisher's, when tracing is on (ADR 0014); else a plain call.
+      const { msg } = d;
+      result = traceDelivery(
+        msg.headers,
+        { subject: msg.subject, consumer: name, messageId: job.id, deliveryCount: msg.info.deliveryCount },
+        () => handler(job.message, new DeliveryMeta(d, job.id, job.key, stream, job.deadline)),
+      );
+    } catch (err) {
+      clearTimeout(timer);
+      throw err;
+    }
+    if (result === undefined || typeof (result as PromiseLike<void>).then !== "function") {
+      clearTimeout(timer);
+      return undefined;
+    }
+    if (timer === undefined) return result;
+    return result.then(
+      () => clearTimeout(timer),
+      (err: unknown) => {
+        clearTimeout(timer);
+        throw err;
+      },
+    );
+  };
+
+  /** Success: acked (queued), unless stop() gave the message back after its grace period. */
+  const succeeded = (d: Delivery) => {
+    if (!d.settled) settle(d, "ack");
+  };
+
+  /** With the idempotency guard: skip a handled id, record the id before the ack. */
+  const guarded = async (d: Delivery, job: Job<Desc>, g: IdempotencyGuard) => {
+    if (await g.handled(name, job.id)) {
+      settle(d, "ack");
+      return;
+    }
+    try {
+      await invoke(d, job);
+    } catch (err) {
+      await failed(d, job.id, err);
+      return;
+    }
+    if (d.settled) return;
+    await g.record(name, job.id).catch((err: unknown) => {
+      // Acked anyway: holding it back would run the handler again for certain.
+      logger.log("warn", "cannot record a handled message in the idempotency guard", {
+        ...fieldsOf(d, job.id),
+        ...errorFields(err),
+      });
+    });
+    succeeded(d);
+  };
+
+  /** Runs a message whose handler slot is taken, and gives the slot back when it is done. */
+  const run = (d: Delivery, job: Job<Desc>): Promise<void> | undefined => {
+    let pending: Promise<void> | undefined;
+    try {
+      if (d.settled) {
+        // given back by stop() while it waited
+      } else if (job.deadline !== undefined && job.deadline <= Date.now()) {
+        d.running = true;
+        const passed = new Date(job.deadline).toISOString();
+        pending = giveUp(
+          d,
+          job.id,
+          new ConnectError(`its deadline ${passed} passed before it was handled`, Code.DeadlineExceeded),
+        );
+      } else if (guard !== undefined) {
+        d.running = true;
+        pending = guarded(d, job, guard);
+      } else {
+        d.running = true;
+        pending = invoke(d, job)?.then(
+          () => succeeded(d),
+          (err: unknown) => failed(d, job.id, err),
+        );
+        if (pending === undefined) succeeded(d);
+      }
+    } catch (err) {
+      // The handler threw synchronously.
+      pending = failed(d, job.id, err);
+    }
+    if (pending === undefined) {
+      running.release();
+      return undefined;
+    }
+    return pending.finally(running.release);
+  };
+
+  /** Decodes and checks a message, then runs it once its key's lane and a handler slot are free. */
+  const handle = (d: Delivery): Promise<void> | undefined => {
     const { msg } = d;
     // Every protocol header this loop reads, in one pass (names are lower case in Header).
     const [contentType, deadlineHeader, ownId, natsMsgId, keyHeader] = pickHeaders(
@@ -251,128 +316,73 @@ export async function consume<Desc extends DescMessage>(
     if (msg.info.deliveryCount > maxAttempts) {
       // The one delivery past the attempts (declare-consumers.ts): the last attempt never ended.
       const why = "its last attempt never finished (the instance handling it stopped or died)";
-      await giveUp(d, id, new ConnectError(why, Code.Aborted));
-      return;
+      return giveUp(d, id, new ConnectError(why, Code.Aborted));
     }
-    let message: MessageShape<Desc>;
-    let deadline: number | undefined;
+    let job: Job<Desc>;
     try {
       const codec = codecOf(contentType, msg.data);
       if (codec === undefined)
         throw new ConnectError(`unsupported content type "${contentType}"`, Code.InvalidArgument);
-      message = decodeMessage(schema, codec, msg.data, options.codecOptions);
-      deadline = deadlineOf(deadlineHeader);
+      job = {
+        message: decodeMessage(schema, codec, msg.data, options.codecOptions),
+        id,
+        key: target.kind === "event" ? eventKeyOf(msg.subject) : keyHeader,
+        deadline: deadlineOf(deadlineHeader),
+      };
     } catch (err) {
-      await giveUp(d, id, ConnectError.from(err, Code.InvalidArgument));
-      return;
+      return giveUp(d, id, ConnectError.from(err, Code.InvalidArgument));
     }
-    const key = target.kind === "event" ? eventKeyOf(msg.subject) : keyHeader;
-    const releaseLane = options.perKeyOrdering && key !== undefined ? await lanes.acquire(key) : undefined;
+    if (options.perKeyOrdering && job.key !== undefined) return inLane(d, job, job.key);
+    if (running.tryAcquire()) return run(d, job);
+    return running.acquire().then(() => run(d, job));
+  };
+
+  const inLane = async (d: Delivery, job: Job<Desc>, key: string) => {
+    const releaseLane = await lanes.acquire(key);
     try {
       await running.acquire();
-      try {
-        if (d.settled) return; // given back by stop() while it waited
-        d.running = true;
-        if (deadline !== undefined && deadline <= Date.now()) {
-          const passed = new Date(deadline).toISOString();
-          await giveUp(
-            d,
-            id,
-            new ConnectError(`its deadline ${passed} passed before it was handled`, Code.DeadlineExceeded),
-          );
-          return;
-        }
-        if (guard !== undefined && (await guard.handled(name, id))) {
-          settle(d, "ack");
-          return;
-        }
-        // Timers hold 32-bit delays: a deadline further away than ~24 days needs none.
-        const timer =
-          deadline === undefined || deadline - Date.now() > MAX_TIMER_MS
-            ? undefined
-            : setTimeout(
-                () =>
-                  abortDelivery(d, new ConnectError("the message's deadline passed", Code.DeadlineExceeded)),
-                deadline - Date.now(),
-              );
-        try {
-          // Metadata, publish time and signal cost allocations: made only when a handler reads them.
-          const delivery = {
-            subject: msg.subject,
-            consumer: name,
-            messageId: id,
-            deliveryCount: msg.info.deliveryCount,
-          };
-          await traceDelivery(msg.headers, delivery, () =>
-            handler(message, {
-              id,
-              subject: msg.subject,
-              key,
-              deliveryCount: msg.info.deliveryCount,
-              get publishedAt() {
-                return msg.time;
-              },
-              stream,
-              seq: msg.seq,
-              get headers() {
-                return metadataOf(msg.headers).header;
-              },
-              get signal() {
-                return signalOf(d);
-              },
-              deadline,
-            }),
-          );
-        } finally {
-          clearTimeout(timer);
-        }
-        if (d.settled) return; // stop() gave it back after its grace period
-        if (guard !== undefined) {
-          await guard.record(name, id).catch((err: unknown) => {
-            // Acked anyway: holding it back would run the handler again for certain.
-            logger.log("warn", "cannot record a handled message in the idempotency guard", {
-              ...fieldsOf(d, id),
-              ...errorFields(err),
-            });
-          });
-        }
-        settle(d, "ack");
-      } catch (err) {
-        await failed(d, id, err);
-      } finally {
-        running.release();
-      }
+      await run(d, job);
     } finally {
-      releaseLane?.();
+      releaseLane();
     }
   };
 
-  const deliver = async (msg: JsMsg) => {
-    const d: Delivery = {
-      msg,
-      controller: undefined,
-      abortReason: undefined,
-      running: false,
-      settled: false,
-    };
-    held.add(d);
-    try {
-      await handle(d);
-    } catch (err) {
-      logger.log("error", "unexpected failure delivering a message", errorFields(err));
-      settle(d, "nak", options.retryDelayMs);
-    } finally {
-      held.delete(d);
-      if (room !== undefined && held.size < maxHeld) {
-        const wake = room;
-        room = undefined;
-        wake();
-      }
-      if (held.size === 0) {
-        idle?.();
-        if (loopEnded) clearInterval(keepAlive);
-      }
+  const unexpected = (d: Delivery, err: unknown) => {
+    logger.log("error", "unexpected failure delivering a message", errorFields(err));
+    settle(d, "nak", options.retryDelayMs);
+  };
+
+  const finish = (d: Delivery) => {
+    held.delete(d);
+    if (room !== undefined && held.size < maxHeld) {
+      const wake = room;
+      room = undefined;
+      wake();
     }
+    if (held.size === 0) {
+      idle?.();
+      if (loopEnded) clearInterval(keepAlive);
+    }
+  };
+
+  const deliver = (msg: JsMsg) => {
+    const d = new Delivery(msg);
+    held.add(d);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = handle(d);
+    } catch (err) {
+      unexpected(d, err);
+    }
+    if (pending === undefined) finish(d);
+    else
+      pending.then(
+        () => finish(d),
+        (err: unknown) => {
+          unexpected(d, err);
+          finish(d);
+        },
+      );
   };
 
   const done = (async (): Promise<Error | undefined> => {
@@ -428,9 +438,10 @@ export async function consume<Desc extends DescMessage>(
       }
       const reason = new ConnectError("the consumer is stopping", Code.Unavailable);
       for (const d of held) {
-        abortDelivery(d, reason);
+        d.abort(reason);
         settle(d, "nak");
       }
+      acks.flush();
       await done;
       // The acks and naks above must reach the server before the caller closes the connection.
       await nc.flush().catch(() => undefined);
@@ -439,6 +450,15 @@ export async function consume<Desc extends DescMessage>(
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A decoded message, ready for its handler. */
+interface Job<Desc extends DescMessage> {
+  readonly message: MessageShape<Desc>;
+  readonly id: string;
+  readonly key: string | undefined;
+  /** Epoch milliseconds; undefined without a deadline. */
+  readonly deadline: number | undefined;
+}
 
 /**
  * The headers a delivery reads: its content type, its deadline, its own id (`troupe-msg-id` on a

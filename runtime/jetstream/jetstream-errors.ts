@@ -78,19 +78,24 @@ export function publishFailed(err: unknown, subject: string, bytes: number): Con
       err,
     );
   }
-  if (isNoResponders(err)) {
-    // nats.js reports "no responders" to a JetStream publish as JetStreamNotEnabled: no stream
-    // listens on the subject, or JetStream is not (yet) up, e.g. while a server restarts.
-    return new ConnectError(
-      `no JetStream stream took ${subject}: the stream does not exist (declare it where the actor ` +
-        `publishes) or JetStream is not available right now`,
-      Code.Unavailable,
-      undefined,
-      undefined,
-      err,
-    );
-  }
+  // nats.js reports "no responders" to a JetStream publish as JetStreamNotEnabled.
+  if (isNoResponders(err)) return noStreamTook(subject, err);
   return ConnectError.from(err, Code.Unavailable);
+}
+
+/**
+ * `unavailable` for a publish that NATS answered with "no responders": no stream listens on the
+ * subject, or JetStream is not (yet) up, e.g. while a server restarts.
+ */
+export function noStreamTook(subject: string, cause?: unknown): ConnectError {
+  return new ConnectError(
+    `no JetStream stream took ${subject}: the stream does not exist (declare it where the actor ` +
+      `publishes) or JetStream is not available right now`,
+    Code.Unavailable,
+    undefined,
+    undefined,
+    cause,
+  );
 }
 
 /** True when `err` or one of its causes is NATS's "no responders". */

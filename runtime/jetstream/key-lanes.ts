@@ -7,6 +7,8 @@
 export interface ConcurrencyLimit {
   readonly active: number;
   acquire(): Promise<void>;
+  /** Takes a slot if one is free now, without a promise; false when the caller must `acquire()`. */
+  tryAcquire(): boolean;
   release(): void;
 }
 
@@ -23,6 +25,12 @@ export function createConcurrencyLimit(limit: number): ConcurrencyLimit {
         return Promise.resolve();
       }
       return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    tryAcquire() {
+      // A free slot means nobody waits: taking it jumps no queue.
+      if (active >= limit) return false;
+      active++;
+      return true;
     },
     release() {
       const next = waiters.shift();

@@ -7,14 +7,14 @@
  */
 import { create, type DescMessage, getOption, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { JetStreamClient, JetStreamPublishOptions } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers as natsHeaders, nuid } from "@nats-io/nats-core";
 import { event as eventOption } from "../../proto/gen/troupe/v1/options_pb.ts";
 import { tracePublish } from "../observability/tracing.ts";
 import { Header } from "../protocol/headers.ts";
 import { appendMetadata } from "../protocol/metadata.ts";
 import { assertToken, eventSubject, jobSubject } from "../protocol/subjects.ts";
-import { publishFailed } from "./jetstream-errors.ts";
+import { publishWithAck } from "./publish-ack.ts";
 
 export interface PublishOptions {
   /**
@@ -98,14 +98,13 @@ async function publish(
     hdrs.set(Header.deadline, String(Date.now() + Math.ceil(options.deadlineMs)));
   }
   if (jobKey !== undefined) hdrs.set(Header.key, jobKey);
-  const publishOptions: Partial<JetStreamPublishOptions> = { msgID: id, headers: hdrs };
-  if (options.timeoutMs !== undefined) publishOptions.timeout = options.timeoutMs;
-  try {
-    const ack = await tracePublish(subject, id, hdrs, () => js.publish(subject, body, publishOptions));
-    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id };
-  } catch (err) {
-    throw publishFailed(err, subject, body.byteLength);
-  }
+  // Last, as nats.js's own `msgID` option sets it: it replaces any metadata of the same name.
+  hdrs.set(Header.natsMsgId, id);
+  // A producer span whose context travels in the headers, when tracing is on (ADR 0014).
+  const ack = await tracePublish(subject, id, hdrs, () =>
+    publishWithAck(js, subject, body, hdrs, options.timeoutMs),
+  );
+  return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id };
 }
 
 /** The local (TypeScript) name of each event message's key field; null without one. */

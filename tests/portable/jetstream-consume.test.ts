@@ -482,6 +482,31 @@ describe("consuming events and jobs", () => {
     await eventually(async () => (await jsm.streams.info(jobs)).state.messages === 0, "the queue is empty");
   });
 
+  test("acks of a synchronous handler are batched, and stop() sends the queued ones", TIMEOUT, async () => {
+    const { namespace, events } = await declare((ns) =>
+      eventConsumer("audit", UserRegisteredSchema, { namespace: ns, ackWaitMs: 30_000, maxAttempts: 3 }),
+    );
+    const count = 300;
+    const ids = Array.from({ length: count }, (_, i) => `u-${i}`);
+    await Promise.all(ids.map((userId) => publishEvent(js, UserRegisteredSchema, { userId }, { namespace })));
+    const seen = createTally("audit");
+    // Synchronous, so each message goes from arrival to its queued ack without a promise.
+    const consumer = await start(
+      UserRegisteredSchema,
+      { namespace, stream: events, consumer: "audit_UserRegistered" },
+      (m) => seen.add(m.userId),
+      { concurrency: 2, bufferSize: 16 },
+    );
+    await seen.reached(count);
+    // No waiting for a timer: stop() sends the acks still queued and flushes them to the server.
+    await consumer.stop(1_000);
+    const info = await jsm.consumers.info(events, "audit_UserRegistered");
+    assert.equal(info.ack_floor.stream_seq, count, "every message acked by the time stop() returned");
+    assert.equal(info.num_ack_pending, 0);
+    assert.equal(info.num_redelivered, 0, "nothing handled twice");
+    assert.deepEqual([...seen.distinct].sort(), [...ids].sort());
+  });
+
   test("a handler that throws invalid_argument is not retried", TIMEOUT, async () => {
     const { namespace, jobs } = await declare((ns) =>
       jobConsumer(FulfilOrderSchema, { namespace: ns, ...FAST }),

@@ -136,6 +136,28 @@ describe("publishing events and jobs", () => {
     );
   });
 
+  test("an acknowledgement that does not come in time is deadline_exceeded", TIMEOUT, async () => {
+    // Something listens on the subject but never answers, as a stalled stream would.
+    const silent = nc.subscribe("stalled.evt.shop.v1.UserRegistered.>");
+    const started = performance.now();
+    await rejectsWith(
+      publishEvent(js, UserRegisteredSchema, { userId: "u-7" }, { namespace: "stalled", timeoutMs: 200 }),
+      Code.DeadlineExceeded,
+      /JetStream did not acknowledge stalled\.evt\.shop\.v1\.UserRegistered\.u-7 in time/,
+    );
+    assert.ok(performance.now() - started >= 190, "it waited for the timeout");
+    silent.unsubscribe();
+    // The client's own timeout applies when the publish names none.
+    const quick = jetstream(nc, { timeout: 150 });
+    const silentAgain = nc.subscribe("stalled.evt.shop.v1.UserRegistered.>");
+    await rejectsWith(
+      publishEvent(quick, UserRegisteredSchema, { userId: "u-8" }, { namespace: "stalled" }),
+      Code.DeadlineExceeded,
+      /did not acknowledge/,
+    );
+    silentAgain.unsubscribe();
+  });
+
   test("a message above max_payload or the stream's limit is resource_exhausted", TIMEOUT, async () => {
     await rejectsWith(
       publishEvent(js, UserRegisteredSchema, { userId: "u-6", displayName: "x".repeat(100_000) }),

@@ -1,7 +1,9 @@
 /**
- * Baseline: nats.js JetStream with stock options. Publishes the encoded EchoRequest with
- * `jetstream(nc).publish(subject, payload)` (no headers, no message id) and consumes with
- * `consumer.consume()` on a durable pull consumer, calling `msg.ack()` for each message.
+ * Baseline: nats.js JetStream with stock options, the floor. Publishes the EchoRequest encoded
+ * once, with `jetstream(nc).publish(subject, payload)` (no message id), and consumes with
+ * `consumer.consume()` on a durable pull consumer, calling `msg.ack()` for each message without
+ * decoding it. It does less than Troupe (no encoding per event, no id, no decoding): see
+ * bench/README.md, "Is it fair?".
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
