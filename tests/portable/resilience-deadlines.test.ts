@@ -23,6 +23,7 @@ import {
   implement,
   runInCallScope,
   serveActor,
+  serveGateway,
   silentLogger,
 } from "../../runtime/mod.ts";
 import { startNatsServer } from "../../runtime/testing.ts";
@@ -69,6 +70,46 @@ test("a deadline set at the caller expires in the third hop, not later", TIMEOUT
       `third hop aborted after ${(aborted.abortedAt ?? 0) - started} ms`,
     );
   } finally {
+    await actor.drain(1_000);
+    await nc.close();
+  }
+});
+
+test("a deadline set at the gateway expires in the third hop, not later", TIMEOUT, async () => {
+  await using server = await startNatsServer({ jetstream: false });
+  const nc = await connect({ servers: server.url });
+  const probe = createFaultProbe();
+  const actor = await serveActor(nc, createFaultActor({ name: "relay", probe }), { logger: silentLogger });
+  const gateway = await serveGateway(
+    { nc, services: [FaultService], logger: silentLogger },
+    { port: 0, hostname: "127.0.0.1", discovery: false },
+  );
+  try {
+    const started = performance.now();
+    // An outside caller gives the whole chain 400 ms (Connect's timeout header); the last of the
+    // three hops would take 5 s.
+    const res = await fetch(`${gateway.url}/troupe.testing.v1.FaultService/Relay`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [Header.timeoutMs]: "400" },
+      body: JSON.stringify({ hops: 3, last: { key: "gateway", delayMs: 5_000 } }),
+    });
+    const elapsed = performance.now() - started;
+    assert.equal(res.status, 504, "deadline_exceeded is 504 Gateway Timeout");
+    assert.equal(((await res.json()) as { code: string }).code, "deadline_exceeded");
+    assert.ok(elapsed < 1_000, `the caller waited ${elapsed} ms`);
+    const aborted = await probe.hopAborted(1);
+    assert.deepEqual(
+      probe.hops.map((h) => h.hops),
+      [3, 2, 1],
+    );
+    for (const hop of probe.hops)
+      assert.ok((hop.timeoutMs ?? Number.POSITIVE_INFINITY) <= 400, `hop had ${hop.timeoutMs} ms`);
+    assert.ok(
+      (aborted.abortedAt ?? 0) - started < 1_000,
+      `third hop aborted after ${(aborted.abortedAt ?? 0) - started} ms`,
+    );
+  } finally {
+    await gateway.stop(1_000);
     await actor.drain(1_000);
     await nc.close();
   }
