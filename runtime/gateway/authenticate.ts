@@ -26,7 +26,7 @@ export interface JwtOptions {
   readonly jwks: JSONWebKeySet | undefined;
   /** One public key: PEM (`-----BEGIN PUBLIC KEY-----`, SPKI) or a JWK as JSON. */
   readonly publicKey: string | undefined;
-  /** The algorithms accepted; a PEM key is imported for the first one. */
+  /** The algorithms accepted; a PEM key is taken as the first of them its key type fits. */
   readonly algorithms: readonly string[];
   /** Required `iss`, when set. */
   readonly issuer: string | undefined;
@@ -99,9 +99,19 @@ async function keySource(options: JwtOptions): Promise<JWTVerifyGetKey | CryptoK
     if (alg === undefined) throw new Error("a JWK public key needs an alg, or algorithms to be set");
     return importJWK(jwk, alg) as Promise<CryptoKey | Uint8Array>;
   }
-  const alg = options.algorithms[0];
-  if (alg === undefined) throw new Error("a PEM public key needs algorithms to name its algorithm");
-  return importSPKI(text, alg);
+  // A PEM key does not name its algorithm: the first accepted one the key imports for is its own
+  // (an EC P-256 key refuses RS256 and imports for ES256), so the default list fits RSA, EC and
+  // Ed25519 keys alike.
+  for (const alg of options.algorithms) {
+    try {
+      return await importSPKI(text, alg);
+    } catch {
+      // not this algorithm's key type: try the next
+    }
+  }
+  throw new Error(
+    `the PEM public key imports for none of the accepted algorithms (${options.algorithms.join(", ")})`,
+  );
 }
 
 function bearerToken(authorization: string | null): string {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { type Authenticator, createAuthenticator } from "../../runtime/gateway/authenticate.ts";
 import { createRateLimiter, parseRateLimit } from "../../runtime/gateway/rate-limiter.ts";
 
@@ -20,6 +20,31 @@ async function refusal(promise: Promise<unknown>): Promise<ConnectError> {
   }
   assert.fail("expected a refusal");
 }
+
+describe("JWT verification with a PEM public key", () => {
+  for (const alg of ["RS256", "ES256", "EdDSA"] as const) {
+    test(`a ${alg} key is imported with the default algorithm list`, async () => {
+      const keys = await generateKeyPair(alg, { extractable: true });
+      const authenticate = await createAuthenticator({ publicKey: await exportSPKI(keys.publicKey) });
+      const token = await new SignJWT({}).setProtectedHeader({ alg }).setSubject("pem").sign(keys.privateKey);
+      assert.equal((await authenticate(`Bearer ${token}`)).subject, "pem");
+      const other = await generateKeyPair(alg);
+      const forged = await new SignJWT({})
+        .setProtectedHeader({ alg })
+        .setSubject("pem")
+        .sign(other.privateKey);
+      assert.equal((await refusal(authenticate(`Bearer ${forged}`))).code, Code.Unauthenticated);
+    });
+  }
+
+  test("a key of no accepted algorithm is refused at start, naming the list", async () => {
+    const keys = await generateKeyPair("ES256", { extractable: true });
+    await assert.rejects(
+      createAuthenticator({ publicKey: await exportSPKI(keys.publicKey), algorithms: ["RS256"] }),
+      /imports for none of the accepted algorithms \(RS256\)/,
+    );
+  });
+});
 
 describe("JWT verification with a remote JWK set", () => {
   const server = createServer();
