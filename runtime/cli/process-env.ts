@@ -17,6 +17,16 @@ import {
   parseServerVersion,
 } from "../protocol/server-version.ts";
 
+/** A whole number (≥ 0) from the environment, `fallback` when unset; throws when it is not one. */
+export function wholeNumberFromEnv(name: string, fallback: number): number {
+  const text = readEnv(name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new Error(`${name} must be a whole number, got "${text}"`);
+  return value;
+}
+
 /** The NATS servers of NATS_URL (comma-separated; default nats://127.0.0.1:4222). */
 export function natsServersFromEnv(): string[] {
   return (readEnv("NATS_URL") ?? "nats://127.0.0.1:4222")

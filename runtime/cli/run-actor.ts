@@ -20,7 +20,7 @@ import { readEnv } from "../platform/env.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
-import { connectFromEnv, drainOnSignal } from "./process-env.ts";
+import { connectFromEnv, drainOnSignal, wholeNumberFromEnv } from "./process-env.ts";
 import { tracingFromEnv } from "./tracing-from-env.ts";
 
 export interface ActorProcess {
@@ -41,12 +41,11 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
     return exitProcess(1);
   };
   const wholeNumber = (name: string, fallback: number): number => {
-    const text = readEnv(name);
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    return Number.isSafeInteger(value) && value >= 0
-      ? value
-      : fail(`${name} must be a whole number, got "${text}"`);
+    try {
+      return wholeNumberFromEnv(name, fallback);
+    } catch (err) {
+      return fail("the actor cannot start", err);
+    }
   };
   const graceMs = wholeNumber("TROUPE_DRAIN_GRACE_MS", 10_000);
   const maxInFlight = wholeNumber("TROUPE_MAX_IN_FLIGHT", defaultServeActorOptions.maxInFlight);

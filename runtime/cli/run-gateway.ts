@@ -25,7 +25,7 @@ import { readTextFile } from "../platform/files.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
-import { connectFromEnv, drainOnSignal } from "./process-env.ts";
+import { connectFromEnv, drainOnSignal, wholeNumberFromEnv } from "./process-env.ts";
 import { tracingFromEnv } from "./tracing-from-env.ts";
 
 export interface GatewayProcess {
@@ -48,12 +48,11 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
   };
 
   const number = (name: string, fallback: number): number => {
-    const text = readEnv(name);
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    return Number.isSafeInteger(value) && value >= 0
-      ? value
-      : fail(`${name} must be a whole number, got "${text}"`);
+    try {
+      return wholeNumberFromEnv(name, fallback);
+    } catch (err) {
+      return fail("the gateway cannot start", errorFields(err));
+    }
   };
   const list = (name: string): string[] | undefined =>
     readEnv(name)
