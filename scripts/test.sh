@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, CI): the static checks (scripts/check.sh), the whole suite on Bun,
 # then the portable set (tests/portable) on Deno and on Node LTS, each against its own disposable
-# nats-servers. Ends with one line, `N passed, N failed`, summed from the runs' JUnit reports (a
+# nats-servers (scripts/ensure-nats-server.sh) and, for the gateway's browser test on Bun,
+# headless Chromium (scripts/ensure-chromium.sh). Ends with one line, `N passed, N failed`, summed from the runs' JUnit reports (a
 # failed check counts as one failure); exits non-zero on any failure.
 #
 #   npm test                 # everything
@@ -14,6 +15,11 @@ legs=(${legs[*]})
 
 nats_server="$(bash scripts/ensure-nats-server.sh)" || exit 1
 export TROUPE_NATS_SERVER="$nats_server"
+# The Bun leg includes the browser test of the gateway: it needs a Chromium.
+if [[ " ${legs[*]} " == *" bun "* ]]; then
+  chromium="$(bash scripts/ensure-chromium.sh)" || exit 1
+  export TROUPE_CHROMIUM="$chromium"
+fi
 
 reports="$(mktemp -d "${TMPDIR:-/tmp}/troupe-reports-XXXXXX")"
 trap 'rm -rf "$reports"' EXIT
