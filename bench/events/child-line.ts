@@ -1,7 +1,8 @@
 /**
- * The one JSON line a measuring process writes to stdout for the driver, and its reading.
- * Anything else the process prints is ignored.
+ * The line the measuring process writes to stdout for the driver: its measurements
+ * (shared/child-line.ts has the protocol).
  */
+import { childLineParser } from "../shared/child-line.ts";
 
 /** What one process measured for one payload size. */
 export interface EventsResult {
@@ -20,24 +21,10 @@ export interface EventsResult {
   readonly consumedPerSecond: number;
 }
 
-export interface ChildLine {
+export interface ResultLine {
   readonly kind: "result";
   readonly runtime: string;
   readonly result: EventsResult;
 }
 
-/** Writes one line for the driver. */
-export function writeChildLine(line: ChildLine): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-}
-
-/** The ChildLine in one line of a child's stdout, or undefined for any other output. */
-export function parseChildLine(text: string): ChildLine | undefined {
-  if (!text.startsWith('{"kind":')) return undefined;
-  try {
-    const line = JSON.parse(text) as ChildLine;
-    return line.kind === "result" ? line : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const parseResultLine = childLineParser<ResultLine>(["result"]);

@@ -16,10 +16,11 @@
 import { parseArgs } from "node:util";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { runtimeLabel } from "../rpc/runtime-label.ts";
-import { runConcurrent } from "../rpc/workloads.ts";
+import { writeChildLine } from "../shared/child-line.ts";
+import { runtimeLabel } from "../shared/runtime-label.ts";
+import { runConcurrent } from "../shared/workloads.ts";
 import { deleteStream, freshStream, streamMessages, waitAllAcked } from "./bench-stream.ts";
-import { type EventsResult, writeChildLine } from "./child-line.ts";
+import type { EventsResult, ResultLine } from "./child-line.ts";
 import type { EventsPeer, PublishEvent } from "./events-peer.ts";
 import { isPeerName, PEERS } from "./peers.ts";
 
@@ -83,7 +84,7 @@ const result: EventsResult = {
   consumeSeconds: consumed.seconds,
   consumedPerSecond: (messages - consumed.warmup) / consumed.seconds,
 };
-writeChildLine({ kind: "result", runtime: runtimeLabel(), result });
+writeChildLine({ kind: "result", runtime: runtimeLabel(), result } satisfies ResultLine);
 process.exit(0);
 
 /** Publishes `count` events, `inFlight` at a time. */

@@ -1,8 +1,8 @@
 /**
- * The one-line JSON messages the benchmark's child processes write to stdout for the driver: a
- * server's "ready" (where to reach it) and a load generator's "result". Anything else a child
- * prints is ignored.
+ * The line the load generator writes to stdout for the driver: what it measured
+ * (shared/child-line.ts has the protocol and the servers' "ready" line).
  */
+import { childLineParser } from "../shared/child-line.ts";
 
 /** What one load generator measured against one peer. */
 export interface LoadResult {
@@ -19,23 +19,9 @@ export interface LoadResult {
   readonly errors: number;
 }
 
-export type ChildLine =
-  /** A server is listening; `target` is its http URL (or, for the actor, its NATS URL). */
-  | { readonly kind: "ready"; readonly target: string; readonly runtime: string }
-  | { readonly kind: "result"; readonly result: LoadResult };
-
-/** Writes one line for the driver. */
-export function writeChildLine(line: ChildLine): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+export interface ResultLine {
+  readonly kind: "result";
+  readonly result: LoadResult;
 }
 
-/** The ChildLine in one line of a child's stdout, or undefined for any other output. */
-export function parseChildLine(text: string): ChildLine | undefined {
-  if (!text.startsWith('{"kind":')) return undefined;
-  try {
-    const line = JSON.parse(text) as ChildLine;
-    return line.kind === "ready" || line.kind === "result" ? line : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const parseResultLine = childLineParser<ResultLine>(["result"]);

@@ -2,7 +2,7 @@
  * The measured window of a load run: responses that complete after the warm-up and before the
  * end are counted and their latencies kept; the percentiles are taken from those alone.
  */
-import { percentile } from "../rpc/percentile.ts";
+import { percentile } from "../shared/percentile.ts";
 import type { LoadResult } from "./child-line.ts";
 
 export interface LoadWindow {

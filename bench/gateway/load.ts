@@ -7,7 +7,8 @@
  *     --concurrency 64 --sessions 4 --seconds 5 --warmup-seconds 1
  */
 import { parseArgs } from "node:util";
-import { writeChildLine } from "./child-line.ts";
+import { writeChildLine } from "../shared/child-line.ts";
+import type { ResultLine } from "./child-line.ts";
 import { loadH2 } from "./load-h2.ts";
 import { loadHttp1 } from "./load-http1.ts";
 
@@ -32,5 +33,5 @@ if (protocol === "http1") result = await loadHttp1(target, concurrency, warmupSe
 else if (protocol === "h2")
   result = await loadH2(target, concurrency, Number(values.sessions), warmupSeconds, seconds);
 else throw new Error(`--protocol must be http1 or h2, not "${protocol}"`);
-writeChildLine({ kind: "result", result });
+writeChildLine({ kind: "result", result } satisfies ResultLine);
 process.exit(0);

@@ -1,7 +1,8 @@
 /**
- * The one-line JSON messages a benchmark child process (an echo server or a client) writes to
- * stdout for the driver, and their reading. Anything else a child prints is ignored.
+ * The line the client process writes to stdout for the driver: its measurements
+ * (shared/child-line.ts has the protocol and the servers' "ready" line).
  */
+import { childLineParser } from "../shared/child-line.ts";
 
 /** What one client measured for one payload size. */
 export interface SizeResult {
@@ -17,24 +18,11 @@ export interface SizeResult {
   readonly callsPerSecond: number;
 }
 
-export type ChildLine =
-  /** A server is listening; `target` is what its client connects to (a NATS or http URL). */
-  | { readonly kind: "ready"; readonly target: string }
-  /** A client's measurements. */
-  | { readonly kind: "result"; readonly runtime: string; readonly sizes: readonly SizeResult[] };
-
-/** Writes one line for the driver. */
-export function writeChildLine(line: ChildLine): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+/** A client's measurements. */
+export interface ResultLine {
+  readonly kind: "result";
+  readonly runtime: string;
+  readonly sizes: readonly SizeResult[];
 }
 
-/** The ChildLine in one line of a child's stdout, or undefined for any other output. */
-export function parseChildLine(text: string): ChildLine | undefined {
-  if (!text.startsWith('{"kind":')) return undefined;
-  try {
-    const line = JSON.parse(text) as ChildLine;
-    return line.kind === "ready" || line.kind === "result" ? line : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const parseResultLine = childLineParser<ResultLine>(["result"]);

@@ -6,10 +6,11 @@
  *     --calls 5000 --warmup-calls 1000 --in-flight 64 --seconds 3 --warmup-seconds 1
  */
 import { parseArgs } from "node:util";
-import { type SizeResult, writeChildLine } from "./child-line.ts";
+import { writeChildLine } from "../shared/child-line.ts";
+import { runtimeLabel } from "../shared/runtime-label.ts";
+import { runConcurrent, runSequential } from "../shared/workloads.ts";
+import type { ResultLine, SizeResult } from "./child-line.ts";
 import { isPeerName, PEERS } from "./peers.ts";
-import { runtimeLabel } from "./runtime-label.ts";
-import { runConcurrent, runSequential } from "./workloads.ts";
 
 const { values } = parseArgs({
   options: {
@@ -50,5 +51,5 @@ for (const sizeBytes of values.sizes.split(",").map(Number)) {
   });
 }
 await client.close();
-writeChildLine({ kind: "result", runtime: runtimeLabel(), sizes });
+writeChildLine({ kind: "result", runtime: runtimeLabel(), sizes } satisfies ResultLine);
 process.exit(0);

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
-import { runtimeLabel } from "../rpc/runtime-label.ts";
+import { runtimeLabel } from "./runtime-label.ts";
 
 export interface Report {
   /** The driver's path, as in `bench/rpc/run.ts`. */

@@ -7,7 +7,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { encodedEchoRequestOfSize } from "../../rpc/echo-request.ts";
+import { encodedEchoRequestOfSize } from "../../shared/echo-request.ts";
 import { CONSUMER, KEY_SUBJECTS, RAW_CONSUMER_CONFIG, STREAM } from "../bench-stream.ts";
 import { checkPayload, type EventsPeer } from "../events-peer.ts";
 

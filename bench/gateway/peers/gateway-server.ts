@@ -7,7 +7,7 @@
 import { ProductService } from "../../../proto/gen/shop/v1/product_pb.ts";
 import { serveGateway } from "../../../runtime/gateway/serve-gateway.ts";
 import { connect } from "../../../runtime/mod.ts";
-import { servePeer } from "../serve-peer.ts";
+import { servePeer } from "../../shared/serve-peer.ts";
 
 await servePeer(async (natsUrl) => {
   const nc = await connect({ servers: natsUrl, name: "gateway" });

@@ -8,8 +8,8 @@ import { toJson } from "@bufbuild/protobuf";
 import { Hono } from "hono";
 import { GetProductResponseSchema } from "../../../proto/gen/shop/v1/product_pb.ts";
 import { serveHttp } from "../../../runtime/platform/http2-server.ts";
+import { servePeer } from "../../shared/serve-peer.ts";
 import { getProduct } from "../product-handler.ts";
-import { servePeer } from "../serve-peer.ts";
 
 await servePeer(async () => {
   const app = new Hono();

@@ -5,8 +5,8 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { BenchService } from "../../../proto/gen/troupe/bench/v1/bench_pb.ts";
-import { echoRequestOfSize } from "../echo-request.ts";
-import { checkEcho, type PeerClient } from "../peer-client.ts";
+import { connectEcho } from "../connect-echo.ts";
+import type { PeerClient } from "../peer-client.ts";
 
 export async function connectConnectClient(baseUrl: string): Promise<PeerClient> {
   // Our own session manager only so that close() can end the session.
@@ -16,13 +16,7 @@ export async function connectConnectClient(baseUrl: string): Promise<PeerClient>
     createConnectTransport({ httpVersion: "2", baseUrl, sessionManager }),
   );
   return {
-    echo(sizeBytes) {
-      const { payload } = echoRequestOfSize(sizeBytes);
-      return async () => {
-        const response = await client.echo({ payload });
-        checkEcho(payload.length, response.payload.length);
-      };
-    },
+    echo: connectEcho(client),
     close: async () => sessionManager.abort(),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { createInbox, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { ECHO_SUBJECT, encodedEchoRequestOfSize } from "../echo-request.ts";
+import { ECHO_SUBJECT, encodedEchoRequestOfSize } from "../../shared/echo-request.ts";
 import { checkEcho, type PeerClient } from "../peer-client.ts";
 
 export async function connectMuxClient(natsUrl: string): Promise<PeerClient> {

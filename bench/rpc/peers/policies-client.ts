@@ -10,8 +10,8 @@ import { connect } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
 import { BenchService } from "../../../proto/gen/troupe/bench/v1/bench_pb.ts";
 import { type CallPolicy, createCallPolicies, createNatsTransport } from "../../../runtime/mod.ts";
-import { echoRequestOfSize } from "../echo-request.ts";
-import { checkEcho, type PeerClient } from "../peer-client.ts";
+import { connectEcho } from "../connect-echo.ts";
+import type { PeerClient } from "../peer-client.ts";
 
 /** The policies, with each call in a client span (what a tracing policy does, on the no-op API). */
 function traced(inner: CallPolicy): CallPolicy {
@@ -39,13 +39,7 @@ export async function connectPoliciesClient(natsUrl: string): Promise<PeerClient
   const policies = traced(createCallPolicies());
   const client = createClient(BenchService, createNatsTransport({ nc, policies }));
   return {
-    echo(sizeBytes) {
-      const { payload } = echoRequestOfSize(sizeBytes);
-      return async () => {
-        const response = await client.echo({ payload });
-        checkEcho(payload.length, response.payload.length);
-      };
-    },
+    echo: connectEcho(client),
     close: () => nc.close(),
   };
 }

@@ -3,7 +3,7 @@
  * one async-trace Error per call), sending the encoded EchoRequest as the payload.
  */
 import { connect } from "@nats-io/transport-node";
-import { ECHO_SUBJECT, encodedEchoRequestOfSize } from "../echo-request.ts";
+import { ECHO_SUBJECT, encodedEchoRequestOfSize } from "../../shared/echo-request.ts";
 import { checkEcho, type PeerClient } from "../peer-client.ts";
 
 const TIMEOUT_MS = 10_000;

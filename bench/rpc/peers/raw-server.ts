@@ -3,10 +3,10 @@
  * subscription whose callback answers every request with exactly the bytes it carried.
  */
 import { connect } from "@nats-io/transport-node";
-import { ECHO_SUBJECT } from "../echo-request.ts";
-import { serveEcho } from "../serve-echo.ts";
+import { ECHO_SUBJECT } from "../../shared/echo-request.ts";
+import { servePeer } from "../../shared/serve-peer.ts";
 
-await serveEcho(async (natsUrl) => {
+await servePeer(async (natsUrl) => {
   const nc = await connect({ servers: natsUrl });
   nc.subscribe(ECHO_SUBJECT, {
     callback: (_err, msg) => {

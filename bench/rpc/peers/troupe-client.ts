@@ -7,20 +7,14 @@ import { createClient } from "@connectrpc/connect";
 import { connect } from "@nats-io/transport-node";
 import { BenchService } from "../../../proto/gen/troupe/bench/v1/bench_pb.ts";
 import { createNatsTransport } from "../../../runtime/mod.ts";
-import { echoRequestOfSize } from "../echo-request.ts";
-import { checkEcho, type PeerClient } from "../peer-client.ts";
+import { connectEcho } from "../connect-echo.ts";
+import type { PeerClient } from "../peer-client.ts";
 
 export async function connectTroupeClient(natsUrl: string): Promise<PeerClient> {
   const nc = await connect({ servers: natsUrl });
   const client = createClient(BenchService, createNatsTransport({ nc }));
   return {
-    echo(sizeBytes) {
-      const { payload } = echoRequestOfSize(sizeBytes);
-      return async () => {
-        const response = await client.echo({ payload });
-        checkEcho(payload.length, response.payload.length);
-      };
-    },
+    echo: connectEcho(client),
     close: () => nc.close(),
   };
 }

@@ -1,12 +1,15 @@
 /**
- * The two workloads, timed with `performance.now()`:
+ * The two load shapes of the benchmarks (an RPC client's Echo calls, an events publisher's
+ * publishes), timed with `performance.now()`:
  * - sequential: one call in flight; each call's latency after a warm-up → p50 and p99;
  * - concurrent: a closed loop keeping `inFlight` calls outstanding (each worker starts its next
  *   call when the last one returns); completions inside the measured window, which follows a
  *   warm-up, → calls per second.
  */
-import type { EchoCall } from "./peer-client.ts";
 import { percentile } from "./percentile.ts";
+
+/** One call (an Echo call, a publish); resolves when it has completed whole. */
+export type TimedCall = () => Promise<void>;
 
 export interface SequentialResult {
   readonly calls: number;
@@ -15,7 +18,7 @@ export interface SequentialResult {
 }
 
 export async function runSequential(
-  call: EchoCall,
+  call: TimedCall,
   warmupCalls: number,
   calls: number,
 ): Promise<SequentialResult> {
@@ -41,7 +44,7 @@ export interface ConcurrentResult {
 }
 
 export async function runConcurrent(
-  call: EchoCall,
+  call: TimedCall,
   inFlight: number,
   warmupSeconds: number,
   seconds: number,

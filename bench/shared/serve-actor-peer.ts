@@ -1,0 +1,28 @@
+/**
+ * The Troupe servers of the benchmarks: an actor of the given name and services, declared with
+ * `defineActor` and served by `serveActor` (the runtime's public API, silent logger) on its own
+ * connection to the benchmark's nats-server. Its "ready" target is that NATS URL; closing
+ * drains the actor, then the connection.
+ */
+import { type ActorDefinition, connect, defineActor, serveActor, silentLogger } from "../../runtime/mod.ts";
+import type { RunningPeer } from "./serve-peer.ts";
+
+/** How long closing lets calls in progress finish. */
+const DRAIN_MS = 1_000;
+
+export async function serveActorPeer(
+  natsUrl: string,
+  actor: Pick<ActorDefinition, "name" | "description" | "services">,
+): Promise<RunningPeer> {
+  const nc = await connect({ servers: natsUrl });
+  const running = await serveActor(nc, defineActor({ ...actor, version: "0.0.0" }), {
+    logger: silentLogger,
+  });
+  return {
+    target: natsUrl,
+    close: async () => {
+      await running.drain(DRAIN_MS);
+      await nc.close();
+    },
+  };
+}
