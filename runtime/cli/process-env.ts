@@ -2,9 +2,11 @@
  * What every Troupe process (an actor, the gateway) takes from the environment the same way:
  * its NATS connection (NATS_URL, NATS_CREDS, NATS_USER + NATS_PASSWORD, NATS_TOKEN), refused
  * when the server is older than Troupe supports (docs/adr/0002-nats-server-for-development-and-tests.md),
+ * its version routing (the watched route records, docs/adr/0012-discovery-direct-calls-and-traffic.md),
  * and its shutdown: on SIGTERM/SIGINT, drain once, then exit 0 (1 when draining failed).
  */
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { openRouteStore, type WatchedRoutes } from "../jetstream/route-store.ts";
 import { errorFields, type Logger } from "../observability/logger.ts";
 import { readEnv } from "../platform/env.ts";
 import { readTextFile } from "../platform/files.ts";
@@ -102,4 +104,31 @@ export function drainOnSignal(
 
 function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
+}
+
+/**
+ * Weighted version routing for the process's calls (ADR 12): the namespace's route records,
+ * watched, so a changed split applies without a restart. `TROUPE_ROUTES=off` turns it off; a
+ * server without JetStream has no route bucket, which is logged, and calls go to any instance.
+ */
+export async function watchRoutesFromEnv(
+  nc: NatsConnection,
+  namespace: string,
+  logger: Logger,
+): Promise<WatchedRoutes | undefined> {
+  if (readEnv("TROUPE_ROUTES") === "off") return undefined;
+  try {
+    const store = await openRouteStore(nc, { namespace });
+    return await store.watchRoutes({
+      onInvalid: (service, reason) =>
+        logger.log("warn", "a route record is not valid; the previous route stays", { service, reason }),
+    });
+  } catch (err) {
+    logger.log(
+      "warn",
+      "weighted version routing is off: the route bucket cannot be opened",
+      errorFields(err),
+    );
+    return undefined;
+  }
 }

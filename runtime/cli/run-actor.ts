@@ -7,7 +7,8 @@
  *
  * Environment: NATS_URL (comma-separated; default nats://127.0.0.1:4222), NATS_CREDS (a creds
  * file), NATS_USER + NATS_PASSWORD, NATS_TOKEN, TROUPE_NAMESPACE, TROUPE_DRAIN_GRACE_MS (10000),
- * TROUPE_MAX_IN_FLIGHT (1000: calls served at once before shedding), TROUPE_LOG_LEVEL (info),
+ * TROUPE_MAX_IN_FLIGHT (1000: calls served at once before shedding), TROUPE_ROUTES (`off` turns
+ * the watched version routing of its calls off), TROUPE_LOG_LEVEL (info),
  * TROUPE_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (an OTLP/HTTP collector, e.g.
  * http://127.0.0.1:4318: traces are exported there, service.name = the actor's name; unset, no
  * SDK is installed and tracing costs nothing).
@@ -20,7 +21,7 @@ import { readEnv } from "../platform/env.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
-import { connectFromEnv, drainOnSignal, wholeNumberFromEnv } from "./process-env.ts";
+import { connectFromEnv, drainOnSignal, watchRoutesFromEnv, wholeNumberFromEnv } from "./process-env.ts";
 import { tracingFromEnv } from "./tracing-from-env.ts";
 
 export interface ActorProcess {
@@ -59,10 +60,13 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
     return fail("the actor cannot start", err);
   }
 
+  const namespace = readEnv("TROUPE_NAMESPACE") ?? "";
+  const routes = await watchRoutesFromEnv(nc, namespace, logger);
   let actor: RunningActor;
   try {
     actor = await serveActor(nc, definition, {
-      namespace: readEnv("TROUPE_NAMESPACE") ?? "",
+      namespace,
+      transport: { routes },
       runtime: `${runtime.name} ${runtime.version}`,
       host: hostName(),
       maxInFlight,
@@ -87,6 +91,7 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
     () => ({ inFlight: actor.host.inFlight, graceMs }),
     async () => {
       await actor.drain(graceMs);
+      routes?.stop();
       await nc.drain();
       await tracing?.shutdown(); // exports the spans still buffered
     },

@@ -25,7 +25,7 @@ import { readTextFile } from "../platform/files.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
-import { connectFromEnv, drainOnSignal, wholeNumberFromEnv } from "./process-env.ts";
+import { connectFromEnv, drainOnSignal, watchRoutesFromEnv, wholeNumberFromEnv } from "./process-env.ts";
 import { tracingFromEnv } from "./tracing-from-env.ts";
 
 export interface GatewayProcess {
@@ -99,13 +99,16 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
     return fail("the gateway cannot start", errorFields(err));
   }
 
+  const namespace = readEnv("TROUPE_NAMESPACE") ?? "";
+  const routes = await watchRoutesFromEnv(nc, namespace, logger);
   let gateway: RunningGateway;
   try {
     gateway = await serveGateway(
       {
         nc,
         services,
-        namespace: readEnv("TROUPE_NAMESPACE") ?? "",
+        namespace,
+        routes,
         jwt: jwt.jwksUrl === undefined && jwt.publicKey === undefined ? undefined : jwt,
         corsOrigins: list("GATEWAY_CORS_ORIGINS") ?? [],
         bodyLimitBytes: number("GATEWAY_BODY_LIMIT_BYTES", defaultGatewayOptions.bodyLimitBytes),
@@ -138,6 +141,7 @@ export async function runGateway(services: readonly DescService[]): Promise<Gate
     () => ({ graceMs }),
     async () => {
       await gateway.stop(graceMs);
+      routes?.stop();
       await nc.drain();
       await tracing?.shutdown(); // exports the spans still buffered
     },

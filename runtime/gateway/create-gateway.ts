@@ -27,6 +27,7 @@ import { errorFields } from "../observability/logger.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "../observability/prometheus.ts";
 import { traceHttpRequest } from "../observability/tracing.ts";
 import { Header } from "../protocol/headers.ts";
+import { createCallPolicies } from "../resilience/call-policies.ts";
 import { createNatsTransport } from "../transports/nats-transport.ts";
 import { createAuthenticator, hasJwtKey } from "./authenticate.ts";
 import { connectErrorResponse } from "./error-response.ts";
@@ -82,6 +83,8 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
     nc: options.nc,
     namespace: options.namespace,
     timeoutMs: options.timeoutMs,
+    routes: options.routes,
+    policies: options.policies === false ? undefined : createCallPolicies(options.policies),
   });
   const limiter = options.rateLimit === undefined ? undefined : createRateLimiter(options.rateLimit);
   const routes = forwardingRoutes(services, {

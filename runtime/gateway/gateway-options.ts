@@ -2,9 +2,12 @@
  * The gateway's options: a documented interface, its defaults, and the one function that fills
  * them in (environment variables are read in runtime/cli/run-gateway.ts, never here).
  */
+
 import type { DescService } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Logger, silentLogger } from "../observability/logger.ts";
+import type { RouteTable } from "../protocol/route-record.ts";
+import type { CallPoliciesInit } from "../resilience/policy-options.ts";
 import type { JwtOptions } from "./authenticate.ts";
 import { DEFAULT_FORWARD_HEADERS } from "./gate.ts";
 import type { RateLimit } from "./rate-limiter.ts";
@@ -36,6 +39,16 @@ export interface GatewayOptions {
   readonly streamTimeoutMs: number;
   /** Longest deadline a caller may ask for; longer ones are cut to it. */
   readonly maxTimeoutMs: number;
+  /**
+   * The forwarding transport's weighted version routing (a route store's `watchRoutes()`, ADR 12):
+   * a canary split applies to outside calls as to calls between actors. Undefined: any instance.
+   */
+  readonly routes: RouteTable | undefined;
+  /**
+   * Resilience policies of forwarded calls (ADR 11): retries of idempotent methods on another
+   * instance, the breaker and the budget, as for calls between actors; `false` for none.
+   */
+  readonly policies: CallPoliciesInit | false;
   /** Caller headers forwarded to actors besides the request id (lower case). */
   readonly forwardHeaders: readonly string[];
   /** How long `/readyz` waits for discovery answers. */
@@ -60,6 +73,8 @@ export const defaultGatewayOptions: Omit<GatewayOptions, "nc" | "services"> = {
   timeoutMs: 10_000,
   streamTimeoutMs: 300_000,
   maxTimeoutMs: 600_000,
+  routes: undefined,
+  policies: {},
   forwardHeaders: DEFAULT_FORWARD_HEADERS,
   readinessTimeoutMs: 1_000,
   metrics: true,

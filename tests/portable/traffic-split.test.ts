@@ -3,7 +3,8 @@
  * one) served in-process on a real nats-server. A routing record in the `troupe_routes` KV
  * bucket splits 3,000 calls 90/10 within ±4 binomial standard deviations; a new record applies
  * without restarting anything, awaited through the watch; a `troupe-version` header pins calls;
- * a version nobody serves is `unavailable`; a broken record keeps the previous split.
+ * a version nobody serves is `unavailable`; a broken record keeps the previous split; the
+ * gateway forwards outside calls by the same records.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -19,6 +20,7 @@ import {
   type RouteStore,
   type RunningActor,
   serveActor,
+  serveGateway,
   silentLogger,
   type WatchedRoutes,
 } from "../../runtime/mod.ts";
@@ -118,6 +120,31 @@ describe("traffic management between versions", () => {
     assertShare(seen.get("v1.1.0") ?? 0, CALLS, 0.5);
     await setRoute({ "1.0.0": 0, "1.1.0": 1 });
     assert.deepEqual([...(await split(200))], [["v1.1.0", 200]], "weight 0 gets no calls");
+  });
+
+  test("the gateway forwards outside calls by the same records, and follows a change", TIMEOUT, async () => {
+    const gateway = await serveGateway(
+      { nc, services: [ProductService], namespace: NAMESPACE, routes, logger: silentLogger },
+      { port: 0, hostname: "127.0.0.1", discovery: false },
+    );
+    try {
+      const names = async (count: number) => {
+        const seen = new Map<string, number>();
+        for (let i = 0; i < count; i++) {
+          const res = await fetch(`${gateway.url}/v1/products/p-1`);
+          assert.equal(res.status, 200);
+          const name = ((await res.json()) as { product: { name: string } }).product.name;
+          seen.set(name, (seen.get(name) ?? 0) + 1);
+        }
+        return [...seen];
+      };
+      await setRoute({ "1.0.0": 0, "1.1.0": 1 });
+      assert.deepEqual(await names(50), [["v1.1.0", 50]], "all to the canary");
+      await setRoute({ "1.0.0": 1, "1.1.0": 0 });
+      assert.deepEqual(await names(50), [["v1.0.0", 50]], "all back, without restarting the gateway");
+    } finally {
+      await gateway.stop(500);
+    }
   });
 
   test("a troupe-version header pins calls to that version, over the weights", TIMEOUT, async () => {
