@@ -84,6 +84,7 @@ export async function createGateway(init: GatewayInit): Promise<Gateway> {
     namespace: options.namespace,
     timeoutMs: options.timeoutMs,
     routes: options.routes,
+    coalesceRequests: options.coalesceRequests,
     policies: options.policies === false ? undefined : createCallPolicies(options.policies),
   });
   const limiter = options.rateLimit === undefined ? undefined : createRateLimiter(options.rateLimit);

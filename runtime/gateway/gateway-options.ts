@@ -49,6 +49,12 @@ export interface GatewayOptions {
    * instance, the breaker and the budget, as for calls between actors; `false` for none.
    */
   readonly policies: CallPoliciesInit | false;
+  /**
+   * Publish forwarded requests from this scheduler (nats-transport.ts `coalesceRequests`): the
+   * calls of many HTTP requests share one socket write. serveGateway passes the platform's
+   * after-I/O scheduler; undefined (the Hono app alone): each call is published at once.
+   */
+  readonly coalesceRequests: ((flush: () => void) => void) | undefined;
   /** Caller headers forwarded to actors besides the request id (lower case). */
   readonly forwardHeaders: readonly string[];
   /** How long `/readyz` waits for discovery answers. */
@@ -75,6 +81,7 @@ export const defaultGatewayOptions: Omit<GatewayOptions, "nc" | "services"> = {
   maxTimeoutMs: 600_000,
   routes: undefined,
   policies: {},
+  coalesceRequests: undefined,
   forwardHeaders: DEFAULT_FORWARD_HEADERS,
   readinessTimeoutMs: 1_000,
   metrics: true,

@@ -6,6 +6,7 @@
 import { createContextValues } from "@connectrpc/connect";
 import { ServiceMetadata } from "../discovery/metadata-keys.ts";
 import { type ServiceResponder, startServiceResponder } from "../discovery/service-responder.ts";
+import { afterIo } from "../platform/after-io.ts";
 import { type HttpServer, serveHttp } from "../platform/http2-server.ts";
 import { TROUPE_VERSION } from "../version.ts";
 import { createGateway, type Gateway } from "./create-gateway.ts";
@@ -46,7 +47,8 @@ export async function serveGateway(
   partial: Partial<ServeGatewayOptions> = {},
 ): Promise<RunningGateway> {
   const options: ServeGatewayOptions = { ...defaultServeGatewayOptions, ...partial };
-  const gateway = await createGateway(init);
+  // Forwarded requests of one I/O phase go out in one write (unless the caller chose otherwise).
+  const gateway = await createGateway({ coalesceRequests: afterIo, ...init });
   const server = await serveHttp({
     fetch: gateway.fetch,
     grpc: {

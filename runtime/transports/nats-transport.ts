@@ -86,6 +86,14 @@ export interface NatsTransportOptions {
    * a `troupe-version` request header pins a call and wins over it.
    */
   readonly routes: RouteTable | undefined;
+  /**
+   * Unary requests are published from this scheduler's callback instead of at once, so the
+   * requests of many I/O callbacks go out in one socket write (nats.js flushes per microtask, and
+   * a server forwarding HTTP requests makes each in its own I/O callback). For a process like the
+   * gateway; runtime/platform/after-io.ts gives one that runs right after the I/O phase.
+   * Undefined: published at once (what a caller with many calls in one turn wants).
+   */
+  readonly coalesceRequests: ((flush: () => void) => void) | undefined;
 }
 
 export const defaultNatsTransportOptions: Omit<NatsTransportOptions, "nc"> = {
@@ -99,6 +107,7 @@ export const defaultNatsTransportOptions: Omit<NatsTransportOptions, "nc"> = {
   idleTimeoutMs: 5_000,
   target: undefined,
   routes: undefined,
+  coalesceRequests: undefined,
 };
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
@@ -112,6 +121,7 @@ export function createNatsTransport(
   }
   const { nc, codec, codecOptions, interceptors, policies } = options;
   const mux = replyMuxOf(nc);
+  const coalesce = options.coalesceRequests === undefined ? undefined : batched(options.coalesceRequests);
   const requestHeaders = (
     timeoutMs: number,
     header: Headers | undefined,
@@ -176,13 +186,21 @@ export function createNatsTransport(
         resolve,
         reject,
       );
-      try {
-        mux.request(call, bytes, hdrs);
-      } catch (err) {
-        reject(requestFailed(err, subject, bytes.length, nc));
-        return;
-      }
-      if (signal !== undefined) call.watch(signal, mux);
+      const send = () => {
+        if (signal?.aborted) {
+          reject(ConnectError.from(signal.reason, Code.Canceled));
+          return;
+        }
+        try {
+          mux.request(call, bytes, hdrs);
+        } catch (err) {
+          reject(requestFailed(err, subject, bytes.length, nc));
+          return;
+        }
+        if (signal !== undefined) call.watch(signal, mux);
+      };
+      if (coalesce === undefined) send();
+      else coalesce(send);
     });
     return span === undefined ? response : endSpanWith(span, response);
   }
@@ -332,6 +350,19 @@ class PendingUnary<I extends DescMessage, O extends DescMessage> implements Repl
 }
 
 /** The ConnectError for a request that could not be published. */
+/** Runs queued sends together from one scheduler callback. */
+function batched(schedule: (flush: () => void) => void): (send: () => void) => void {
+  let queue: (() => void)[] = [];
+  const flush = () => {
+    const sends = queue;
+    queue = [];
+    for (const send of sends) send();
+  };
+  return (send) => {
+    if (queue.push(send) === 1) schedule(flush);
+  };
+}
+
 function requestFailed(err: unknown, subject: string, bytes: number, nc: NatsConnection): ConnectError {
   if (isPayloadTooLarge(err)) {
     return new ConnectError(
