@@ -58,6 +58,22 @@ function forwardingImpl(method: DescMethod, options: ForwardingOptions) {
     ctx.responseHeader.set(Header.requestId, requestId);
     return gate(method, ctx.requestHeader, requestId);
   };
+  /** Admits the call, then opens the actor's stream; resolves with its messages. */
+  const forwardStream = async (
+    streaming: DescMethodStreaming,
+    ctx: HandlerContext,
+    input: AsyncIterable<Message>,
+  ): Promise<AsyncIterable<Message>> => {
+    const header = await admit(ctx);
+    const res = await transport.stream(
+      streaming,
+      ctx.signal,
+      timeoutOf(ctx, options.streamTimeoutMs),
+      header,
+      input,
+    );
+    return res.message;
+  };
   switch (method.methodKind) {
     case "unary": {
       const unary = method as DescMethodUnary;
@@ -67,33 +83,14 @@ function forwardingImpl(method: DescMethod, options: ForwardingOptions) {
         return res.message;
       };
     }
-    case "server_streaming": {
-      const streaming = method as DescMethodStreaming;
+    case "server_streaming":
       return async function* (req: Message, ctx: HandlerContext) {
-        const header = await admit(ctx);
-        const res = await transport.stream(
-          streaming,
-          ctx.signal,
-          timeoutOf(ctx, options.streamTimeoutMs),
-          header,
-          createAsyncIterable([req]),
-        );
-        yield* res.message;
+        yield* await forwardStream(method as DescMethodStreaming, ctx, createAsyncIterable([req]));
       };
-    }
-    case "client_streaming": {
-      const streaming = method as DescMethodStreaming;
+    case "client_streaming":
       return async (reqs: AsyncIterable<Message>, ctx: HandlerContext) => {
-        const header = await admit(ctx);
-        const res = await transport.stream(
-          streaming,
-          ctx.signal,
-          timeoutOf(ctx, options.streamTimeoutMs),
-          header,
-          reqs,
-        );
         let single: Message | undefined;
-        for await (const message of res.message) {
+        for await (const message of await forwardStream(method as DescMethodStreaming, ctx, reqs)) {
           if (single !== undefined)
             throw new ConnectError("the service answered more than once", Code.Internal);
           single = message;
@@ -101,20 +98,9 @@ function forwardingImpl(method: DescMethod, options: ForwardingOptions) {
         if (single === undefined) throw new ConnectError("the service did not answer", Code.Internal);
         return single;
       };
-    }
-    case "bidi_streaming": {
-      const streaming = method as DescMethodStreaming;
+    case "bidi_streaming":
       return async function* (reqs: AsyncIterable<Message>, ctx: HandlerContext) {
-        const header = await admit(ctx);
-        const res = await transport.stream(
-          streaming,
-          ctx.signal,
-          timeoutOf(ctx, options.streamTimeoutMs),
-          header,
-          reqs,
-        );
-        yield* res.message;
+        yield* await forwardStream(method as DescMethodStreaming, ctx, reqs);
       };
-    }
   }
 }
