@@ -24,6 +24,7 @@ import {
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { Header } from "../protocol/headers.ts";
 import type { Gate } from "./gate.ts";
+import { passOn } from "./response-metadata.ts";
 
 export interface ForwardingOptions {
   readonly transport: Transport;
@@ -72,7 +73,12 @@ function forwardingImpl(method: DescMethod, options: ForwardingOptions) {
       header,
       input,
     );
-    return res.message;
+    passOn(res.header, ctx.responseHeader);
+    // Trailers are known once the actor's stream ended.
+    return (async function* () {
+      yield* res.message;
+      passOn(res.trailer, ctx.responseTrailer);
+    })();
   };
   switch (method.methodKind) {
     case "unary": {
@@ -80,6 +86,8 @@ function forwardingImpl(method: DescMethod, options: ForwardingOptions) {
       return async (req: Message, ctx: HandlerContext) => {
         const header = await admit(ctx);
         const res = await transport.unary(unary, ctx.signal, timeoutOf(ctx, options.timeoutMs), header, req);
+        passOn(res.header, ctx.responseHeader);
+        passOn(res.trailer, ctx.responseTrailer);
         return res.message;
       };
     }

@@ -13,6 +13,7 @@ import { Header } from "../protocol/headers.ts";
 import { connectErrorResponse } from "./error-response.ts";
 import type { Gate } from "./gate.ts";
 import { publicError } from "./public-error.ts";
+import { passOn } from "./response-metadata.ts";
 import { restRequest } from "./transcoding/rest-request.ts";
 import { restResponse } from "./transcoding/rest-response.ts";
 import { createRestRouter } from "./transcoding/rest-router.ts";
@@ -60,9 +61,10 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         header,
         message,
       );
-      return new Response(JSON.stringify(restResponse(route, res.message)), {
-        headers: { "content-type": "application/json", [Header.requestId]: requestId },
-      });
+      const headers = new Headers({ "content-type": "application/json", [Header.requestId]: requestId });
+      passOn(res.header, headers);
+      passOn(res.trailer, headers); // plain HTTP/JSON has no trailers: they travel as headers
+      return new Response(JSON.stringify(restResponse(route, res.message)), { headers });
     } catch (err) {
       const { error, hidden } = publicError(err);
       if (hidden)

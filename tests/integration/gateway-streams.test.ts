@@ -3,7 +3,8 @@
  * and Connect transports over HTTP/2 call a test-only service with one public method per kind
  * (proto/troupe/testing/v1/echo.proto) — unary, server stream, client stream, bidi stream —
  * served by an actor over NATS behind the gateway. The bidi call is interleaved: each answer is
- * read before the next message is sent, so it proves full duplex end to end.
+ * read before the next message is sent, so it proves full duplex end to end. Response headers
+ * and trailers the actor sets reach the caller.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -31,9 +32,15 @@ const echoActor = defineActor({
   description: "echoes, in every method kind",
   services: () => [
     implement(EchoService, {
-      echo: (req) => ({ text: req.text }),
-      async *echoMany(req) {
+      echo: (req, ctx) => {
+        ctx.responseHeader.set("x-echo-length", String(req.text.length));
+        ctx.responseTrailer.set("x-echo-done", "yes");
+        return { text: req.text };
+      },
+      async *echoMany(req, ctx) {
+        ctx.responseHeader.set("x-echo-repeat", String(req.repeat));
         for (let i = 1; i <= req.repeat; i++) yield { text: `${req.text} ${i}` };
+        ctx.responseTrailer.set("x-echo-sent", String(req.repeat));
       },
       async collect(reqs) {
         const texts: string[] = [];
@@ -109,11 +116,24 @@ describe("every method kind through the gateway", () => {
   for (const [name, transport] of protocols) {
     test(`${name}: unary, server, client and bidi streams`, TIMEOUT, async () => {
       const echo: Client<typeof EchoService> = createClient(EchoService, transport());
-      assert.equal((await echo.echo({ text: "hi" })).text, "hi");
+      // The actor's response headers and trailers reach the outside caller.
+      let header: Headers | undefined;
+      let trailer: Headers | undefined;
+      const seen = { onHeader: (h: Headers) => (header = h), onTrailer: (t: Headers) => (trailer = t) };
+      assert.equal((await echo.echo({ text: "hi" }, seen)).text, "hi");
+      assert.equal(header?.get("x-echo-length"), "2");
+      assert.equal(trailer?.get("x-echo-done"), "yes");
+      // REST has no trailers: both arrive as headers.
+      const rest = await fetch(`${gateway.url}/v1/echo/hello`);
+      assert.deepEqual(await rest.json(), { text: "hello" });
+      assert.equal(rest.headers.get("x-echo-length"), "5");
+      assert.equal(rest.headers.get("x-echo-done"), "yes");
 
       const many: string[] = [];
-      for await (const res of echo.echoMany({ text: "tick", repeat: 3 })) many.push(res.text);
+      for await (const res of echo.echoMany({ text: "tick", repeat: 3 }, seen)) many.push(res.text);
       assert.deepEqual(many, ["tick 1", "tick 2", "tick 3"]);
+      assert.equal(header?.get("x-echo-repeat"), "3");
+      assert.equal(trailer?.get("x-echo-sent"), "3", "a stream's trailers, once it ended");
 
       async function* texts() {
         for (const text of ["a", "b", "c"]) yield { text };

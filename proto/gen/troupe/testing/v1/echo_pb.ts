@@ -8,6 +8,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_api_annotations } from "../../../google/api/annotations_pb.ts";
 import { file_troupe_v1_options } from "../../v1/options_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -15,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file troupe/testing/v1/echo.proto.
  */
 export const file_troupe_testing_v1_echo: GenFile = /*@__PURE__*/
-  fileDesc("Chx0cm91cGUvdGVzdGluZy92MS9lY2hvLnByb3RvEhF0cm91cGUudGVzdGluZy52MSIbCgtFY2hvUmVxdWVzdBIMCgR0ZXh0GAEgASgJIhwKDEVjaG9SZXNwb25zZRIMCgR0ZXh0GAEgASgJIi8KD0VjaG9NYW55UmVxdWVzdBIMCgR0ZXh0GAEgASgJEg4KBnJlcGVhdBgCIAEoBSIgChBFY2hvTWFueVJlc3BvbnNlEgwKBHRleHQYASABKAkiHgoOQ29sbGVjdFJlcXVlc3QSDAoEdGV4dBgBIAEoCSIfCg9Db2xsZWN0UmVzcG9uc2USDAoEdGV4dBgBIAEoCSIbCgtDaGF0UmVxdWVzdBIMCgR0ZXh0GAEgASgJIhwKDENoYXRSZXNwb25zZRIMCgR0ZXh0GAEgASgJMu4CCgtFY2hvU2VydmljZRJPCgRFY2hvEh4udHJvdXBlLnRlc3RpbmcudjEuRWNob1JlcXVlc3QaHy50cm91cGUudGVzdGluZy52MS5FY2hvUmVzcG9uc2UiBoKAGQIIARJdCghFY2hvTWFueRIiLnRyb3VwZS50ZXN0aW5nLnYxLkVjaG9NYW55UmVxdWVzdBojLnRyb3VwZS50ZXN0aW5nLnYxLkVjaG9NYW55UmVzcG9uc2UiBoKAGQIIATABEloKB0NvbGxlY3QSIS50cm91cGUudGVzdGluZy52MS5Db2xsZWN0UmVxdWVzdBoiLnRyb3VwZS50ZXN0aW5nLnYxLkNvbGxlY3RSZXNwb25zZSIGgoAZAggBKAESUwoEQ2hhdBIeLnRyb3VwZS50ZXN0aW5nLnYxLkNoYXRSZXF1ZXN0Gh8udHJvdXBlLnRlc3RpbmcudjEuQ2hhdFJlc3BvbnNlIgaCgBkCCAEoATABYgZwcm90bzM", [file_troupe_v1_options]);
+  fileDesc("Chx0cm91cGUvdGVzdGluZy92MS9lY2hvLnByb3RvEhF0cm91cGUudGVzdGluZy52MSIbCgtFY2hvUmVxdWVzdBIMCgR0ZXh0GAEgASgJIhwKDEVjaG9SZXNwb25zZRIMCgR0ZXh0GAEgASgJIi8KD0VjaG9NYW55UmVxdWVzdBIMCgR0ZXh0GAEgASgJEg4KBnJlcGVhdBgCIAEoBSIgChBFY2hvTWFueVJlc3BvbnNlEgwKBHRleHQYASABKAkiHgoOQ29sbGVjdFJlcXVlc3QSDAoEdGV4dBgBIAEoCSIfCg9Db2xsZWN0UmVzcG9uc2USDAoEdGV4dBgBIAEoCSIbCgtDaGF0UmVxdWVzdBIMCgR0ZXh0GAEgASgJIhwKDENoYXRSZXNwb25zZRIMCgR0ZXh0GAEgASgJMoUDCgtFY2hvU2VydmljZRJmCgRFY2hvEh4udHJvdXBlLnRlc3RpbmcudjEuRWNob1JlcXVlc3QaHy50cm91cGUudGVzdGluZy52MS5FY2hvUmVzcG9uc2UiHYKAGQIIAYLT5JMCERIPL3YxL2VjaG8ve3RleHR9El0KCEVjaG9NYW55EiIudHJvdXBlLnRlc3RpbmcudjEuRWNob01hbnlSZXF1ZXN0GiMudHJvdXBlLnRlc3RpbmcudjEuRWNob01hbnlSZXNwb25zZSIGgoAZAggBMAESWgoHQ29sbGVjdBIhLnRyb3VwZS50ZXN0aW5nLnYxLkNvbGxlY3RSZXF1ZXN0GiIudHJvdXBlLnRlc3RpbmcudjEuQ29sbGVjdFJlc3BvbnNlIgaCgBkCCAEoARJTCgRDaGF0Eh4udHJvdXBlLnRlc3RpbmcudjEuQ2hhdFJlcXVlc3QaHy50cm91cGUudGVzdGluZy52MS5DaGF0UmVzcG9uc2UiBoKAGQIIASgBMAFiBnByb3RvMw", [file_google_api_annotations, file_troupe_v1_options]);
 
 /**
  * What to echo.
@@ -199,7 +200,7 @@ export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
  */
 export const EchoService: GenService<{
   /**
-   * Answers the text.
+   * Answers the text; also a REST route.
    *
    * @generated from rpc troupe.testing.v1.EchoService.Echo
    */
