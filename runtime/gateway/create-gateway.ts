@@ -12,6 +12,7 @@ import {
   ConnectError,
   type ConnectRouter,
   type ConnectRouterOptions,
+  cors as connectCors,
   createConnectRouter,
   createContextKey,
   type HandlerContext,
@@ -32,7 +33,7 @@ import { createNatsTransport } from "../transports/nats-transport.ts";
 import { createAuthenticator, hasJwtKey } from "./authenticate.ts";
 import { connectErrorResponse } from "./error-response.ts";
 import { forwardingRoutes } from "./forwarding-routes.ts";
-import { createGate, type Gate } from "./gate.ts";
+import { createGate, DEFAULT_FORWARD_HEADERS, type Gate } from "./gate.ts";
 import {
   type ClientInfo,
   type GatewayInit,
@@ -261,26 +262,15 @@ function corsFor(origins: readonly string[]) {
   return cors({
     origin: origins.includes("*") ? "*" : [...origins],
     allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    // What Connect and gRPC-Web clients send (connectrpc.com/docs/cors) and what the gateway reads.
+    // What Connect and gRPC-Web clients send and read (connect-es's own lists), plus what the
+    // gateway reads or answers: the token, the request id, trace context and the version pin.
     allowHeaders: [
-      "content-type",
-      "authorization",
-      "connect-protocol-version",
-      "connect-timeout-ms",
-      "grpc-timeout",
-      "x-grpc-web",
-      "x-user-agent",
+      ...connectCors.allowedHeaders,
+      Header.authorization,
       Header.requestId,
-      "traceparent",
-      "tracestate",
+      ...DEFAULT_FORWARD_HEADERS,
     ],
-    exposeHeaders: [
-      "grpc-status",
-      "grpc-message",
-      "grpc-status-details-bin",
-      Header.requestId,
-      "retry-after",
-    ],
+    exposeHeaders: [...connectCors.exposedHeaders, Header.requestId, "retry-after"],
     maxAge: 7200,
   });
 }

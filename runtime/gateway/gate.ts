@@ -21,9 +21,9 @@ import { methodExposure, methodPath } from "./method-exposure.ts";
  * (docs/adr/0012-discovery-direct-calls-and-traffic.md), so a canary can be tried from outside.
  */
 export const DEFAULT_FORWARD_HEADERS: readonly string[] = [
-  "traceparent",
-  "tracestate",
-  "baggage",
+  Header.traceparent,
+  Header.tracestate,
+  Header.baggage,
   Header.version,
 ];
 
@@ -43,7 +43,7 @@ export type Gate = (method: DescMethod, callerHeader: Headers, requestId: string
 export function createGate(options: GateOptions): Gate {
   const forward = options.forwardHeaders
     .map((name) => name.toLowerCase())
-    .filter((name) => !name.startsWith(GATEWAY_IDENTITY_HEADER_PREFIX) && name !== "authorization");
+    .filter((name) => !name.startsWith(GATEWAY_IDENTITY_HEADER_PREFIX) && name !== Header.authorization);
   return async (method, callerHeader, requestId) => {
     const exposure = methodExposure(method);
     if (!exposure.public) {
@@ -65,7 +65,7 @@ export function createGate(options: GateOptions): Gate {
           Code.Unauthenticated,
         );
       }
-      const identity = await options.authenticate(callerHeader.get("authorization"));
+      const identity = await options.authenticate(callerHeader.get(Header.authorization));
       header.set(Header.authSubject, identity.subject);
       header.set(Header.authClaims, JSON.stringify(identity.claims));
     }

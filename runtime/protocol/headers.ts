@@ -74,6 +74,10 @@ export const Header = {
    */
   traceparent: "traceparent",
   tracestate: "tracestate",
+  /** W3C baggage (https://www.w3.org/TR/baggage/): forwarded by the gateway with the trace context. */
+  baggage: "baggage",
+  /** HTTP only: the caller's bearer token; read by the gateway, never forwarded to an actor. */
+  authorization: "authorization",
 } as const;
 
 /**
