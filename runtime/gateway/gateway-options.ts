@@ -37,7 +37,7 @@ export interface GatewayOptions {
   readonly timeoutMs: number;
   /** Deadline of a stream whose caller sets none. */
   readonly streamTimeoutMs: number;
-  /** Longest deadline a caller may ask for; longer ones are cut to it. */
+  /** Longest deadline a caller may ask for; a longer one is refused (`invalid_argument`), as Connect servers do. */
   readonly maxTimeoutMs: number;
   /**
    * The forwarding transport's weighted version routing (a route store's `watchRoutes()`, ADR 12):

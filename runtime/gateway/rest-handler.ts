@@ -8,6 +8,7 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { parseTimeout } from "@connectrpc/connect/protocol-connect";
 import { errorFields, type Logger } from "../observability/logger.ts";
 import { Header } from "../protocol/headers.ts";
 import { connectErrorResponse } from "./error-response.ts";
@@ -91,14 +92,12 @@ async function jsonBody(request: Request): Promise<unknown> {
   }
 }
 
+/**
+ * The caller's `connect-timeout-ms`, read as every Connect server reads it (connect-es's own
+ * parser: digits only, at most `maxTimeoutMs`), or the gateway's default.
+ */
 function timeoutOf(headers: Headers, options: RestHandlerOptions): number {
-  const value = headers.get(Header.timeoutMs);
-  if (value === null) return options.timeoutMs;
-  if (!/^\d{1,10}$/.test(value)) {
-    throw new ConnectError(
-      `${Header.timeoutMs} must be a number of milliseconds, got "${value}"`,
-      Code.InvalidArgument,
-    );
-  }
-  return Math.min(Math.max(1, Number(value)), options.maxTimeoutMs);
+  const { timeoutMs, error } = parseTimeout(headers.get(Header.timeoutMs), options.maxTimeoutMs);
+  if (error !== undefined) throw error;
+  return Math.max(1, timeoutMs ?? options.timeoutMs);
 }

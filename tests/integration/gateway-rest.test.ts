@@ -96,6 +96,10 @@ describe("gateway: REST", () => {
     const slow = await fetch(`${fx.url}/v1/stock/slow`, { headers: { [Header.timeoutMs]: "200" } });
     assert.equal(slow.status, 504);
     assert.equal((await json<ErrorBody>(slow)).code, "deadline_exceeded");
+    // The deadline header is read as Connect servers read it.
+    const badTimeout = await fetch(`${fx.url}/v1/stock/p-1`, { headers: { [Header.timeoutMs]: "soon" } });
+    assert.equal(badTimeout.status, 400);
+    assert.match((await json<ErrorBody>(badTimeout)).message, /invalid connect timeout value: soon/);
 
     const boom = await fetch(`${fx.url}/v1/stock/boom`);
     assert.equal(boom.status, 500);
