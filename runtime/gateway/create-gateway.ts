@@ -264,13 +264,16 @@ function corsFor(origins: readonly string[]) {
     allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     // What Connect and gRPC-Web clients send and read (connect-es's own lists), plus what the
     // gateway reads or answers: the token, the request id, trace context and the version pin.
+    // (connect-es spells them capitalised; lower case like every other name here.)
     allowHeaders: [
       ...connectCors.allowedHeaders,
       Header.authorization,
       Header.requestId,
       ...DEFAULT_FORWARD_HEADERS,
-    ],
-    exposeHeaders: [...connectCors.exposedHeaders, Header.requestId, "retry-after"],
+    ].map((name) => name.toLowerCase()),
+    exposeHeaders: [...connectCors.exposedHeaders, Header.requestId, "retry-after"].map((name) =>
+      name.toLowerCase(),
+    ),
     maxAge: 7200,
   });
 }
