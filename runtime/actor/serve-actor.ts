@@ -9,7 +9,12 @@ import { type Client, Code, ConnectError, createClient, type Interceptor } from 
 import { jetstream } from "@nats-io/jetstream";
 import { type NatsConnection, nuid } from "@nats-io/nats-core";
 import { endpointNameOf } from "../discovery/endpoint-name.ts";
-import { EndpointMetadata, Idempotency, ServiceMetadata } from "../discovery/metadata-keys.ts";
+import {
+  EndpointMetadata,
+  formatServiceList,
+  Idempotency,
+  ServiceMetadata,
+} from "../discovery/metadata-keys.ts";
 import { type ServiceResponder, startServiceResponder } from "../discovery/service-responder.ts";
 import { type ServiceHost, serveServices } from "../host/serve-services.ts";
 import type { RunningConsumer } from "../jetstream/consume.ts";
@@ -181,7 +186,7 @@ export async function serveActor<State>(
       version: actor.version,
       description: actor.description,
       metadata: {
-        [ServiceMetadata.services]: registrations.map((r) => r.service.typeName).join(","),
+        [ServiceMetadata.services]: formatServiceList(registrations.map((r) => r.service.typeName)),
         [ServiceMetadata.runtime]: options.runtime,
         [ServiceMetadata.host]: options.host,
         [ServiceMetadata.version]: TROUPE_VERSION,

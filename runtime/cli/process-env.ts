@@ -29,12 +29,17 @@ export function wholeNumberFromEnv(name: string, fallback: number): number {
   return value;
 }
 
-/** The NATS servers of NATS_URL (comma-separated; default nats://127.0.0.1:4222). */
-export function natsServersFromEnv(): string[] {
-  return (readEnv("NATS_URL") ?? "nats://127.0.0.1:4222")
+/** The servers of a comma-separated NATS URL list (`NATS_URL`, `--server`). */
+export function parseServers(text: string): string[] {
+  return text
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
+}
+
+/** The NATS servers of NATS_URL (default nats://127.0.0.1:4222). */
+export function natsServersFromEnv(): string[] {
+  return parseServers(readEnv("NATS_URL") ?? "nats://127.0.0.1:4222");
 }
 
 /**

@@ -13,7 +13,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type DiscoverOptions, defaultDiscoverOptions, serviceInfos, serviceStats } from "./discover.ts";
-import { ServiceMetadata } from "./metadata-keys.ts";
+import { parseServiceList, ServiceMetadata } from "./metadata-keys.ts";
 import type { EndpointInfo, EndpointStats, InfoResponse } from "./service-responses.ts";
 
 export interface DiscoverServiceOptions extends Omit<DiscoverOptions, "name" | "id"> {
@@ -101,14 +101,13 @@ function instanceOf(
   endpointStats: readonly EndpointStats[] | undefined,
   started: string | undefined,
 ): ServiceInstance {
-  const services = info.metadata[ServiceMetadata.services];
   return {
     name: info.name,
     id: info.id,
     version: info.version,
     description: info.description,
     metadata: info.metadata,
-    services: services === undefined || services === "" ? [] : services.split(","),
+    services: parseServiceList(info.metadata[ServiceMetadata.services]),
     host: info.metadata[ServiceMetadata.host],
     runtime: info.metadata[ServiceMetadata.runtime],
     started,

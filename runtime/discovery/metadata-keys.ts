@@ -50,3 +50,17 @@ export const Idempotency = {
   unknown: "unknown",
 } as const;
 export type Idempotency = (typeof Idempotency)[keyof typeof Idempotency];
+
+/** The value of `troupe.services` for these proto service type names. */
+export function formatServiceList(typeNames: readonly string[]): string {
+  return typeNames.join(",");
+}
+
+/** The proto service type names in a `troupe.services` value (none when absent or empty). */
+export function parseServiceList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+}

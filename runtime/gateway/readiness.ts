@@ -5,7 +5,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { pingServices } from "../discovery/discover.ts";
-import { ServiceMetadata } from "../discovery/metadata-keys.ts";
+import { parseServiceList, ServiceMetadata } from "../discovery/metadata-keys.ts";
 
 export interface Readiness {
   readonly ready: boolean;
@@ -25,9 +25,9 @@ export async function checkReadiness(
   if (!nc.isClosed()) {
     const pings = await pingServices(nc, { timeoutMs, stallMs: Math.min(100, timeoutMs) }).catch(() => []);
     for (const ping of pings) {
-      for (const name of (ping.metadata[ServiceMetadata.services] ?? "").split(",")) {
-        const count = instances[name.trim()];
-        if (count !== undefined) instances[name.trim()] = count + 1;
+      for (const name of parseServiceList(ping.metadata[ServiceMetadata.services])) {
+        const count = instances[name];
+        if (count !== undefined) instances[name] = count + 1;
       }
     }
   }

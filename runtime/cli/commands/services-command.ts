@@ -14,6 +14,7 @@ import { connect } from "../../platform/nats-connect.ts";
 import { type CliCommand, parseMs, UsageError } from "../command.ts";
 import { defaultDevOptions } from "../dev/dev-options.ts";
 import { readDevState } from "../dev/dev-state.ts";
+import { parseServers } from "../process-env.ts";
 
 export const servicesUsage = `Usage: troupe services [name] [options]
 
@@ -113,7 +114,7 @@ export const servicesCommand: CliCommand = {
     }
     let nc: Awaited<ReturnType<typeof connect>>;
     try {
-      nc = await connect({ servers: server.split(",").map((s) => s.trim()), name: "troupe-cli" });
+      nc = await connect({ servers: parseServers(server), name: "troupe-cli" });
     } catch (err) {
       console.error(
         `cannot connect to NATS at ${server}: ${err instanceof Error ? err.message : String(err)}`,

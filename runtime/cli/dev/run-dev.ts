@@ -26,6 +26,7 @@ import {
 import { connect } from "../../platform/nats-connect.ts";
 import { exitProcess, onHangup, onShutdownSignal } from "../../platform/shutdown-signals.ts";
 import { currentPid } from "../../platform/spawn-process.ts";
+import { parseServers } from "../process-env.ts";
 import { choosePort } from "./choose-port.ts";
 import { createDevConsole, type Printer } from "./dev-console.ts";
 import { loadDevJwt } from "./dev-jwt.ts";
@@ -166,7 +167,7 @@ export async function runDev(partial: Partial<DevOptions>): Promise<number> {
         `${nats.reused ? "reusing the" : "started"} nats-server ${nats.version} on ${natsUrl} (pid ${nats.pid}, store ${shown(natsDir)})`,
       );
     }
-    nc = await connect({ servers: natsUrl.split(",").map((s) => s.trim()), name: "troupe-dev" });
+    nc = await connect({ servers: parseServers(natsUrl), name: "troupe-dev" });
 
     // 2. The SMTP sink
     const mailDir = joinPath(dataDir, "mail");
