@@ -18,6 +18,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type DiscoverOptions, serviceStats } from "../discovery/discover.ts";
+import type { EndpointMetricsSnapshot } from "../discovery/endpoint-stats.ts";
 import type { StatsResponse } from "../discovery/service-responses.ts";
 
 export interface RenderMetricsOptions {
@@ -192,21 +193,8 @@ const CLIENT_SERIES: readonly (readonly [string, string, Family["type"], string]
   ],
 ];
 
-interface EndpointData {
-  readonly requests_by_code: Record<string, number>;
-  readonly in_flight: number;
-  readonly latency: {
-    readonly buckets: readonly (readonly [number | "+Inf", number])[];
-    readonly count: number;
-    readonly sum_seconds: number;
-    readonly p50_seconds: number;
-    readonly p95_seconds: number;
-    readonly p99_seconds: number;
-  };
-}
-
 /** The endpoint's `data` when it has the shape Troupe reports (endpoint-stats.ts metrics()). */
-function endpointData(data: unknown): EndpointData | undefined {
+function endpointData(data: unknown): EndpointMetricsSnapshot | undefined {
   if (!isRecord(data) || !isRecord(data.requests_by_code) || !isRecord(data.latency)) return undefined;
   const latency = data.latency;
   if (!Array.isArray(latency.buckets) || typeof data.in_flight !== "number") return undefined;
