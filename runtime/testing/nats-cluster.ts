@@ -3,7 +3,7 @@
  * fault tests: stop or kill one member and the rest keep replicated streams writable.
  */
 import { freePort } from "../platform/free-port.ts";
-import { createNatsServer, type NatsServer, type NatsServerOptions } from "./nats-server.ts";
+import { createNatsServer, type NatsServer, type NatsServerOptions, withFreshPorts } from "./nats-server.ts";
 
 export interface NatsClusterOptions extends NatsServerOptions {
   /** How many servers; 3 tolerates one down for R3 streams. */
@@ -28,41 +28,44 @@ export interface NatsCluster extends AsyncDisposable {
 /** Starts `size` servers routed to each other and waits until JetStream is healthy on all. */
 export async function startNatsCluster(options: Partial<NatsClusterOptions> = {}): Promise<NatsCluster> {
   const { size, clusterName, ...serverOptions } = { ...defaultNatsClusterOptions, ...options };
-  const ports: { port: number; monitorPort: number; clusterPort: number }[] = [];
-  for (let i = 0; i < size; i++) {
-    ports.push({ port: await freePort(), monitorPort: await freePort(), clusterPort: await freePort() });
-  }
-  const servers = await Promise.all(
-    ports.map((own, i) =>
-      createNatsServer(
-        {
-          port: own.port,
-          monitorPort: own.monitorPort,
-          cluster: {
-            name: clusterName,
-            port: own.clusterPort,
-            routes: ports.filter((other) => other !== own).map((other) => other.clusterPort),
+  // Another process may take a probed port (a route port too) before a member binds it.
+  return withFreshPorts(async () => {
+    const ports: { port: number; monitorPort: number; clusterPort: number }[] = [];
+    for (let i = 0; i < size; i++) {
+      ports.push({ port: await freePort(), monitorPort: await freePort(), clusterPort: await freePort() });
+    }
+    const servers = await Promise.all(
+      ports.map((own, i) =>
+        createNatsServer(
+          {
+            port: own.port,
+            monitorPort: own.monitorPort,
+            cluster: {
+              name: clusterName,
+              port: own.clusterPort,
+              routes: ports.filter((other) => other !== own).map((other) => other.clusterPort),
+            },
           },
-        },
-        { ...serverOptions, name: `${clusterName}-${i + 1}` },
+          { ...serverOptions, name: `${clusterName}-${i + 1}` },
+        ),
       ),
-    ),
-  );
-  const cluster: NatsCluster = {
-    servers,
-    urls: servers.map((s) => s.url),
-    async dispose() {
-      await Promise.all(servers.map((s) => s.dispose()));
-    },
-    [Symbol.asyncDispose]: () => cluster.dispose(),
-  };
-  try {
-    // Members must start together: a JetStream cluster elects its meta leader only once a
-    // majority is up, and each member's readiness waits for that.
-    await Promise.all(servers.map((s) => s.start()));
-  } catch (err) {
-    await cluster.dispose();
-    throw err;
-  }
-  return cluster;
+    );
+    const cluster: NatsCluster = {
+      servers,
+      urls: servers.map((s) => s.url),
+      async dispose() {
+        await Promise.all(servers.map((s) => s.dispose()));
+      },
+      [Symbol.asyncDispose]: () => cluster.dispose(),
+    };
+    try {
+      // Members must start together: a JetStream cluster elects its meta leader only once a
+      // majority is up, and each member's readiness waits for that.
+      await Promise.all(servers.map((s) => s.start()));
+    } catch (err) {
+      await cluster.dispose();
+      throw err;
+    }
+    return cluster;
+  });
 }

@@ -80,16 +80,29 @@ export interface ServerLayout {
 let reaped = false;
 
 /** Starts one isolated nats-server with JetStream on a free port. */
-export async function startNatsServer(options: Partial<NatsServerOptions> = {}): Promise<NatsServer> {
-  for (let attempt = 1; ; attempt++) {
-    const layout: ServerLayout = { port: await freePort(), monitorPort: await freePort() };
-    const server = await createNatsServer(layout, options);
+export function startNatsServer(options: Partial<NatsServerOptions> = {}): Promise<NatsServer> {
+  return withFreshPorts(async () => {
+    const server = await createNatsServer({ port: await freePort(), monitorPort: await freePort() }, options);
     try {
       await server.start();
       return server;
     } catch (err) {
       await server.dispose();
-      // Another process may take a free port between our probe and the server's bind.
+      throw err;
+    }
+  });
+}
+
+/**
+ * Runs `start` (which probes free ports, starts servers on them and cleans up after itself when
+ * it fails) again, with new ports, when a server lost a port to another process between the
+ * probe and its bind; three attempts.
+ */
+export async function withFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
       if (attempt >= 3 || !String(err).includes("address already in use")) throw err;
     }
   }
