@@ -4,7 +4,8 @@
 #   deno       `deno check` of the entry points Deno runs
 #   biome      lint and format (no writes; `npm run format` fixes)
 #   buf-lint   the contracts in proto/
-#   generated  proto/gen is exactly what `buf generate` makes from proto/
+#   generated  proto/gen and runtime/gen are exactly what `npm run generate` makes
+#   jsr        the package stays publishable to JSR (`deno publish --dry-run` in runtime/)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=node_modules/.bin
@@ -19,9 +20,10 @@ check() {
 
 generated_is_current() {
   "$bin/buf" generate || return 1
+  "$bin/buf" generate --template runtime/buf.gen.yaml || return 1
   # Compared with the index, so staged regenerated code counts as current.
   local drift
-  drift="$(git diff --stat -- proto/gen; git ls-files --others --exclude-standard -- proto/gen)"
+  drift="$(git diff --stat -- proto/gen runtime/gen; git ls-files --others --exclude-standard -- proto/gen runtime/gen)"
   if [ -n "$drift" ]; then
     echo "proto/gen differs from what 'buf generate' makes (run npm run generate and commit):"
     echo "$drift"
@@ -29,14 +31,15 @@ generated_is_current() {
   fi
 }
 
-deno_entry_points=(runtime/mod.ts runtime/testing.ts)
+deno_entry_points=(runtime/mod.ts runtime/*/mod.ts runtime/*/*/mod.ts)
 for dir in actors/*/; do [ -f "$dir/main.ts" ] && deno_entry_points+=("$dir/main.ts"); done
 
 check tsc "$bin/tsc" -p .
-check deno "$bin/deno" check --quiet "${deno_entry_points[@]}"
+check deno "$bin/deno" check --quiet --conditions=troupe-source "${deno_entry_points[@]}"
 check biome "$bin/biome" ci --reporter=summary .
 check buf-lint "$bin/buf" lint
 check generated generated_is_current
+check jsr bash -c 'cd runtime && ../node_modules/.bin/deno publish --dry-run --allow-dirty --quiet' 
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "checks failed: ${failed[*]}"

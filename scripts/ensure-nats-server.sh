@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Finds a nats-server new enough for Troupe (>= 2.11, see DESIGN.md "The server is new enough,
+# Finds a nats-server new enough for Troupe (>= 2.11, see docs/design.md "The server is new enough,
 # or we say so") and prints its path on the last line of stdout.
 #
 # Order: $TROUPE_NATS_SERVER, the project's .troupe/bin/nats-server, nats-server on PATH.

@@ -8,8 +8,8 @@ import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { startNatsServer } from "troupe/testing";
 import { UserRegisteredSchema } from "../proto/gen/shop/v1/user_pb.ts";
-import { startNatsServer } from "../runtime/testing.ts";
 
 const step = (text: string) => console.log(`troupe smoke: ${text}`);
 

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # The test command (README, CI): the static checks (scripts/check.sh), the whole suite on Bun,
-# then the portable set (tests/portable) on Deno and on Node LTS, each against its own disposable
+# then the portable set (tests/portable) on Deno and on Node LTS, then the chaos suite's short
+# profile (tests/chaos/run.ts: the shop under troupe dev, faults, invariants), each against its own disposable
 # nats-servers (scripts/ensure-nats-server.sh) and, for the gateway's browser test on Bun,
 # headless Chromium (scripts/ensure-chromium.sh). Ends with one line, `N passed, N failed`, summed from the runs' JUnit reports (a
 # failed check counts as one failure); exits non-zero on any failure.
 #
 #   npm test                 # everything
-#   npm test -- bun node     # some legs: check, bun, deno, node
+#   npm test -- bun node     # some legs: check, bun, deno, node, chaos
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=node_modules/.bin
-legs=("${@:-check bun deno node}")
+legs=("${@:-check bun deno node chaos}")
 legs=(${legs[*]})
+
+# Inside this repository `troupe` resolves to its TypeScript sources through the package's
+# `troupe-source` export condition (docs/guide/development.md); Bun picks them by its `bun`
+# condition, Node and Deno (and every process they start) by these two variables.
+export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--conditions=troupe-source"
+export DENO_CONDITIONS="troupe-source"
 
 nats_server="$(bash scripts/ensure-nats-server.sh)" || exit 1
 export TROUPE_NATS_SERVER="$nats_server"
@@ -42,8 +49,12 @@ for leg in "${legs[@]}"; do
         --test-reporter=junit --test-reporter-destination="$reports/node.xml" \
         'tests/portable/**/*.test.ts'
       ;;
+    chaos)
+      # Both topologies, about three minutes; one test case per invariant per topology.
+      "$bin/bun" run tests/chaos/run.ts --profile short --topology both --junit "$reports/chaos.xml"
+      ;;
     *)
-      echo "unknown leg '$leg' (check, bun, deno or node)" >&2
+      echo "unknown leg '$leg' (check, bun, deno, node or chaos)" >&2
       exit 2
       ;;
   esac

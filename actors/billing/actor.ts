@@ -8,7 +8,7 @@
  * first), calls GetPayment on that instance directly (its own subject), logs which instance it
  * called, and invoices the order for the payment's amount. A redelivered event finds the
  * invoice and only announces it again (the stream drops the duplicate); an instance that is
- * gone is replaced by another (runtime/discovery/direct-caller.ts); none at all fails the
+ * gone is replaced by another (createDirectCaller, docs/adr/0012-discovery-direct-calls-and-traffic.md); none at all fails the
  * delivery, which JetStream retries with backoff.
  *
  * `actors/billing/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
@@ -16,6 +16,16 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  type ActorContext,
+  createDirectCaller,
+  type DirectCaller,
+  type DirectCallerOptions,
+  defineActor,
+  implement,
+  onEvent,
+  type SubscriptionOptions,
+} from "troupe";
 import {
   BillingService,
   type CreateInvoiceRequest,
@@ -26,39 +36,29 @@ import {
   InvoiceStatus,
 } from "../../proto/gen/shop/v1/billing_pb.ts";
 import { PaymentCapturedSchema, PaymentService, PaymentStatus } from "../../proto/gen/shop/v1/payment_pb.ts";
-import {
-  type ActorContext,
-  type ActorDefinition,
-  createDirectCaller,
-  type DirectCaller,
-  type DirectCallerOptions,
-  defineActor,
-  implement,
-  onEvent,
-  type SubscriptionOptions,
-} from "../../runtime/mod.ts";
 import { checkCreateInvoice } from "./invoice-request.ts";
 import { type InvoiceStore, openInvoiceStore } from "./invoice-store.ts";
 
 export interface BillingActorOptions {
-  /** Opens the invoices of one instance (once per instance, when it starts). */
-  readonly store: (ctx: ActorContext) => Promise<InvoiceStore>;
   /** Makes the id of a new invoice; ids must be subject tokens (no dots): they key InvoiceCreated. */
   readonly newId: () => string;
   /** How the payment instance is discovered and chosen. */
   readonly payments: Partial<Omit<DirectCallerOptions, "transport">>;
   /** The deadline of one GetPayment call. */
   readonly paymentTimeoutMs: number;
-  /** The PaymentCaptured consumer's options (ack wait, attempts, concurrency). */
+  /**
+   * The PaymentCaptured consumer's options (ack wait, attempts, concurrency). A payment actor
+   * that is restarting is waited for (20 attempts with back-off), not dead-lettered after a few
+   * seconds: every capture must get its invoice.
+   */
   readonly paymentCaptured: Partial<SubscriptionOptions>;
 }
 
 export const defaultBillingActorOptions: BillingActorOptions = {
-  store: (ctx) => openInvoiceStore(ctx.nc, { namespace: ctx.namespace }),
   newId: () => `inv-${crypto.randomUUID()}`,
   payments: { strategy: "fastest" },
   paymentTimeoutMs: 5_000,
-  paymentCaptured: {},
+  paymentCaptured: { maxAttempts: 20 },
 };
 
 /** What one instance keeps. */
@@ -67,14 +67,15 @@ export interface BillingState {
   readonly payments: DirectCaller<typeof PaymentService>;
 }
 
+const publishes = { events: [InvoiceCreatedSchema] };
+type BillingContext = ActorContext<typeof publishes>;
+
 /** The billing actor with some options changed (tests, demos). */
-export function createBillingActor(
-  partial: Partial<BillingActorOptions> = {},
-): ActorDefinition<BillingState> {
+export function createBillingActor(partial: Partial<BillingActorOptions> = {}) {
   const options: BillingActorOptions = { ...defaultBillingActorOptions, ...partial };
 
   /** Issues the order's invoice (or finds it) and announces it; the invoice id is the message id. */
-  const invoiceOrder = async (ctx: ActorContext, state: BillingState, request: CreateInvoiceRequest) => {
+  const invoiceOrder = async (ctx: BillingContext, state: BillingState, request: CreateInvoiceRequest) => {
     const { lines, total } = checkCreateInvoice(request);
     const invoice = await state.invoices.issue(request.orderId, (number) =>
       create(InvoiceSchema, {
@@ -94,14 +95,18 @@ export function createBillingActor(
     return invoice;
   };
 
-  return defineActor<BillingState>({
+  return defineActor({
     name: "billing",
     version: "1.0.0",
     description: "Invoices: one per paid order, numbered without gaps, read from the payment it settles.",
-    publishes: { events: [InvoiceCreatedSchema] },
-    async setup(ctx) {
+    serves: [BillingService],
+    calls: [PaymentService],
+    publishes,
+    consumes: { events: [PaymentCapturedSchema] },
+    state: ["invoices", "invoice_numbers"],
+    async setup(ctx): Promise<BillingState> {
       return {
-        invoices: await options.store(ctx),
+        invoices: await openInvoiceStore(ctx),
         payments: createDirectCaller(ctx.nc, PaymentService, {
           ...options.payments,
           transport: { namespace: ctx.namespace, timeoutMs: options.paymentTimeoutMs },
@@ -169,24 +174,18 @@ export function createBillingActor(
 }
 
 /** The billing actor as `actors/billing/main.ts` runs it. */
-export const billingActor: ActorDefinition<BillingState> = createBillingActor();
+export const billingActor = createBillingActor();
 
 /** `INV-000042`: the sequence number, zero-padded to six digits (more digits when it grows). */
 export function invoiceNumber(number: bigint): string {
   return `INV-${number.toString().padStart(6, "0")}`;
 }
 
-async function announce(ctx: ActorContext, invoice: Invoice): Promise<void> {
+async function announce(ctx: BillingContext, invoice: Invoice): Promise<void> {
+  const { id: invoiceId, number, orderId, userId, total, issuedAt: createdAt } = invoice;
   await ctx.publish(
     InvoiceCreatedSchema,
-    {
-      invoiceId: invoice.id,
-      number: invoice.number,
-      orderId: invoice.orderId,
-      userId: invoice.userId,
-      ...(invoice.total === undefined ? {} : { total: invoice.total }),
-      ...(invoice.issuedAt === undefined ? {} : { createdAt: invoice.issuedAt }),
-    },
-    { id: invoice.id },
+    { invoiceId, number, orderId, userId, total, createdAt },
+    { id: invoiceId },
   );
 }

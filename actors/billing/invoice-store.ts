@@ -11,46 +11,29 @@
  * order is numbered between them (the loser's number is then skipped); the invoice per order is
  * unique in every case.
  */
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ActorContext } from "troupe";
+import { stateKeyOf } from "troupe/jetstream";
 import { InvoiceCounterSchema } from "../../proto/gen/shop/billing/state/v1/billing_state_pb.ts";
 import { type Invoice, InvoiceSchema } from "../../proto/gen/shop/v1/billing_pb.ts";
-import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
 
 const COUNTER_KEY = "last";
 
-export interface InvoiceStore {
-  /** The invoice of an order, or undefined. */
-  ofOrder(orderId: string): Promise<Invoice | undefined>;
-  /**
-   * Stores the invoice `make(number)` builds for its order with the next number, unless the
-   * order has one (then that one stays). Returns the order's invoice as stored.
-   */
-  issue(orderId: string, make: (number: bigint) => Invoice): Promise<Invoice>;
-}
+export type InvoiceStore = Awaited<ReturnType<typeof openInvoiceStore>>;
 
-export interface InvoiceStoreOptions {
-  /** Prefixes the bucket names, as it prefixes the actor's subjects. */
-  readonly namespace: string;
-}
-
-export const defaultInvoiceStoreOptions: InvoiceStoreOptions = { namespace: "" };
-
-export async function openInvoiceStore(
-  nc: NatsConnection,
-  partial: Partial<InvoiceStoreOptions> = {},
-): Promise<InvoiceStore> {
-  const { namespace } = { ...defaultInvoiceStoreOptions, ...partial };
+export async function openInvoiceStore(ctx: Pick<ActorContext, "state">) {
   const [invoices, numbers] = await Promise.all([
-    openStateStore(nc, { bucket: "invoices", namespace, schema: InvoiceSchema }),
-    openStateStore(nc, { bucket: "invoice_numbers", namespace, schema: InvoiceCounterSchema }),
+    ctx.state("invoices", InvoiceSchema),
+    ctx.state("invoice_numbers", InvoiceCounterSchema),
   ]);
-
   return {
-    async ofOrder(orderId) {
-      return (await invoices.get(stateKeyOf(orderId)))?.value;
-    },
+    /** The invoice of an order, or undefined. */
+    ofOrder: async (orderId: string) => (await invoices.get(stateKeyOf(orderId)))?.value,
 
-    async issue(orderId, make) {
+    /**
+     * Stores the invoice `make(number)` builds for its order with the next number, unless the
+     * order has one (then that one stays). Returns the order's invoice as stored.
+     */
+    async issue(orderId: string, make: (number: bigint) => Invoice): Promise<Invoice> {
       const key = stateKeyOf(orderId);
       const existing = await invoices.get(key);
       if (existing !== undefined) return existing.value;

@@ -12,9 +12,10 @@
  *
  * `actors/email/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
+
+import { type ActorDefinition, defineActor, implement, onEvent } from "troupe";
 import { EmailService } from "../../proto/gen/shop/v1/email_pb.ts";
 import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
-import { type ActorDefinition, defineActor, implement, onEvent } from "../../runtime/mod.ts";
 import { createMailer, defaultMailerOptions, type MailerOptions, resolveMailerOptions } from "./mailer.ts";
 import { defaultSentEmailsOptions, openSentEmails, resolveSentEmailsOptions } from "./sent-emails.ts";
 import { sendWelcome } from "./welcome.ts";
@@ -44,13 +45,12 @@ export function createEmailActor(partial: Partial<EmailActorOptions> = {}): Acto
     name: "email",
     version: "1.0.0",
     description: "Transactional email: renders the shop's emails and sends each one once over SMTP.",
+    serves: [EmailService],
+    consumes: { events: [UserRegisteredSchema] },
+    state: ["email_sent"],
     // One mailer (one SMTP transporter) per instance; the dedupe records are shared by all.
     async setup(ctx) {
-      const sentEmails = await openSentEmails(ctx.nc, {
-        ...records,
-        namespace: ctx.namespace,
-        logger: ctx.logger,
-      });
+      const sentEmails = await openSentEmails(ctx, records);
       return createMailer(sentEmails, mailer);
     },
     services: (_ctx, mailer) => [

@@ -3,11 +3,11 @@
  * every instance of the email actor shares and that outlives restarts, so a repeated key sends
  * nothing again, whichever instance it reaches and however long after (within the TTL).
  *
- * Sending is claimed before it starts: an instance writes the key create-only (a claim with the
- * email id and the time), sends, then writes the key again with the time the mail server took
- * the email. Of two instances that get the same key at once, one claims it and sends; the other
- * waits for the outcome (a watch of the key) and answers with the same email. A send that fails
- * gives the key back (the claim is deleted), so a retry sends.
+ * Sending is claimed before it starts (StateStore.once): an instance writes the key create-only
+ * (a claim with the email id and the time), sends, then writes the key again with the time the
+ * mail server took the email. Of two instances that get the same key at once, one claims it and
+ * sends; the other waits for the outcome (a watch of the key) and answers with the same email. A
+ * send that fails gives the key back (the claim is deleted), so a retry sends.
  *
  * What remains (SMTP has no transactions, so no design can close it entirely):
  * - An instance that dies while sending leaves its claim behind; once the claim is older than
@@ -23,24 +23,11 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/nats-core";
-import {
-  type SentEmailRecord,
-  SentEmailRecordSchema,
-} from "../../proto/gen/shop/email/state/v1/email_state_pb.ts";
-import {
-  errorFields,
-  type Logger,
-  openStateStore,
-  type StateStore,
-  silentLogger,
-  stateKeyOf,
-} from "../../runtime/mod.ts";
+import { type ActorContext, errorFields } from "troupe";
+import { stateKeyOf } from "troupe/jetstream";
+import { SentEmailRecordSchema } from "../../proto/gen/shop/email/state/v1/email_state_pb.ts";
 
 export interface SentEmailsOptions {
-  /** Prefixes the bucket name, as it prefixes the actor's subjects. */
-  readonly namespace: string;
   /** How long a dedupe key is remembered after its email was sent, in milliseconds. */
   readonly ttlMs: number;
   /**
@@ -49,15 +36,11 @@ export interface SentEmailsOptions {
    * longest send (the mailer's connect and socket timeouts).
    */
   readonly claimLeaseMs: number;
-  /** Told when a sent email could not be recorded. */
-  readonly logger: Logger;
 }
 
 export const defaultSentEmailsOptions: SentEmailsOptions = {
-  namespace: "",
   ttlMs: 7 * 24 * 60 * 60_000,
   claimLeaseMs: 60_000,
-  logger: silentLogger,
 };
 
 export interface SentEmails {
@@ -71,12 +54,6 @@ export interface SentEmails {
    */
   once(dedupeKey: string, send: (emailId: string) => Promise<void>): Promise<string>;
 }
-
-/**
- * How many times `once` re-reads a key that another instance wrote between its read and its
- * write; beyond that it gives up with `aborted` (a retry is safe).
- */
-const MAX_ATTEMPTS = 10;
 
 /** Checks the options; throws RangeError for a bad one. */
 export function resolveSentEmailsOptions(partial: Partial<SentEmailsOptions> = {}): SentEmailsOptions {
@@ -96,123 +73,46 @@ export function resolveSentEmailsOptions(partial: Partial<SentEmailsOptions> = {
 
 /** Opens (creating it if needed) the bucket of dedupe records. */
 export async function openSentEmails(
-  nc: NatsConnection,
+  ctx: Pick<ActorContext, "state" | "logger">,
   partial: Partial<SentEmailsOptions> = {},
 ): Promise<SentEmails> {
-  const { namespace, ttlMs, claimLeaseMs, logger } = resolveSentEmailsOptions(partial);
-  const store = await openStateStore(nc, {
-    bucket: "email_sent",
-    namespace,
-    schema: SentEmailRecordSchema,
-    ttlMs,
-  });
-  // Requests of this instance for a key it is working on share that work.
-  const inFlight = new Map<string, Promise<string>>();
-
-  const settle = async (dedupeKey: string, send: (emailId: string) => Promise<void>): Promise<string> => {
-    const key = stateKeyOf(dedupeKey);
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const entry = await store.get(key);
-      if (entry === undefined) {
-        const claim = claimOf(`e-${crypto.randomUUID()}`);
-        const revision = await claimed(store.put(key, claim, { expectedRevision: 0 }));
-        if (revision !== undefined) return sendClaimed(key, claim, revision, send);
-        continue;
-      }
-      const record = entry.value;
-      if (record.sentAt !== undefined) return record.emailId;
-      const heldMs = Date.now() - millisOf(record);
-      if (heldMs >= claimLeaseMs) {
-        // Abandoned: send it again, as the same email.
-        const claim = claimOf(record.emailId);
-        const revision = await claimed(store.put(key, claim, { expectedRevision: entry.revision }));
-        if (revision !== undefined) return sendClaimed(key, claim, revision, send);
-        continue;
-      }
-      await changeOf(store, key, entry.revision, claimLeaseMs - heldMs);
-    }
-    throw new ConnectError(
-      `dedupe_key "${dedupeKey}" kept changing while this request waited for it; try again`,
-      Code.Aborted,
-    );
-  };
-
-  /** Sends the email whose key this instance claimed at `revision`, and records that it was sent. */
-  const sendClaimed = async (
-    key: string,
-    claim: SentEmailRecord,
-    revision: number,
-    send: (emailId: string) => Promise<void>,
-  ): Promise<string> => {
-    const { emailId } = claim;
-    try {
-      await send(emailId);
-    } catch (err) {
-      // Give the key back so that a retry sends. If this fails, the claim blocks the key until
-      // its lease expires.
-      await store.delete(key, { expectedRevision: revision }).catch(() => {});
-      throw err;
-    }
-    // Unconditional: an instance that took over a claim this one held too long sends the same
-    // email id, and either write says the same.
-    await store.put(key, { ...claim, sentAt: timestampNow() }).catch((err: unknown) => {
-      // The email went out: the caller gets its id. The claim stays, so a later request for
-      // this key waits for the lease to run out and then sends it again.
-      logger.log("error", "an email was sent but could not be recorded as sent", {
-        bucket: store.bucket,
-        emailId,
-        ...errorFields(err),
-      });
-    });
-    return emailId;
-  };
-
+  const { ttlMs, claimLeaseMs } = resolveSentEmailsOptions(partial);
+  const store = await ctx.state("email_sent", SentEmailRecordSchema, { ttlMs });
   return {
     bucket: store.bucket,
-    once(dedupeKey, send) {
-      const earlier = inFlight.get(dedupeKey);
-      if (earlier !== undefined) return earlier;
-      const outcome = settle(dedupeKey, send).finally(() => inFlight.delete(dedupeKey));
-      inFlight.set(dedupeKey, outcome);
-      return outcome;
+    async once(dedupeKey, send) {
+      const sent = await store.once(
+        stateKeyOf(dedupeKey),
+        {
+          // An abandoned claim is sent again as the same email (the same Message-ID).
+          claim: (abandoned) => ({
+            emailId: abandoned?.emailId ?? `e-${crypto.randomUUID()}`,
+            claimedAt: timestampNow(),
+          }),
+          claimedAt: (record) =>
+            record.sentAt !== undefined
+              ? undefined
+              : record.claimedAt === undefined
+                ? 0
+                : timestampDate(record.claimedAt).getTime(),
+          async run(claim) {
+            await send(claim.emailId);
+            return create(SentEmailRecordSchema, { ...claim, sentAt: timestampNow() });
+          },
+        },
+        {
+          leaseMs: claimLeaseMs,
+          // The email went out: the caller gets its id. The claim stays, so a later request for
+          // this key waits for the lease to run out and then sends it again.
+          unrecorded: (err, sent) =>
+            ctx.logger.log("error", "an email was sent but could not be recorded as sent", {
+              bucket: store.bucket,
+              emailId: sent.emailId,
+              ...errorFields(err),
+            }),
+        },
+      );
+      return sent.emailId;
     },
   };
-}
-
-function claimOf(emailId: string): SentEmailRecord {
-  return create(SentEmailRecordSchema, { emailId, claimedAt: timestampNow() });
-}
-
-function millisOf(record: SentEmailRecord): number {
-  return record.claimedAt === undefined ? 0 : timestampDate(record.claimedAt).getTime();
-}
-
-/** The revision a create-only or conditional write made, or undefined when another writer won. */
-async function claimed(write: Promise<number>): Promise<number | undefined> {
-  try {
-    return await write;
-  } catch (err) {
-    if (err instanceof ConnectError && err.code === Code.Aborted) return undefined;
-    throw err;
-  }
-}
-
-/**
- * Resolves once `key` is past `revision` (written or deleted by its claimer), or after
- * `timeoutMs` (the claim's lease ran out).
- */
-async function changeOf(
-  store: StateStore<typeof SentEmailRecordSchema>,
-  key: string,
-  revision: number,
-  timeoutMs: number,
-): Promise<void> {
-  const watch = await store.watch([key]);
-  const timer = setTimeout(() => watch.stop(), timeoutMs);
-  try {
-    for await (const change of watch) if (change.revision > revision) return;
-  } finally {
-    clearTimeout(timer);
-    watch.stop();
-  }
 }

@@ -1,33 +1,45 @@
 /**
- * Reservations (InventoryService.ReserveStock) on top of the stock ledger, all items or none, in
- * two JetStream KV buckets keyed by order (stateKeyOf(order id)):
+ * Reservations (InventoryService.ReserveStock, SellReservation, ReleaseReservation) on top of the
+ * stock ledger, all items or none, in JetStream KV buckets keyed by order (stateKeyOf(order id)):
  *
  *   inventory_reservations         the items asked for, the reservation id and expiry (StockReserved),
  *                                  written create-only before anything is held
  *   inventory_reservation_results  the outcome (ReserveStockResponse), written create-only: the
  *                                  one decision every attempt for the order follows
+ *   inventory_reservation_ends     how the reservation ended, SOLD or RELEASED (ReservationEnd),
+ *                                  written create-only: the first of a sale and a release decides
  *   inventory_open_reservations    the reservations that may still hold stock (StockReserved),
- *                                  written before the first hold, deleted once expired
+ *                                  written before the first hold, deleted once ended
  *
  * Every change of a product made for a reservation is a ledger adjustment with an id derived
  * from the reservation and the product (`hold`, `release`, `sale`), so each happens at most once
  * whoever attempts it and however often. A reservation holds each item, then records its
- * outcome; when the outcome is OUT_OF_STOCK (decided by this attempt or a concurrent one) every
- * item gets a `release`, which gives back a hold if there is one and bars any later hold. A
- * `sale` consumes the hold of one product: on_hand and reserved go down together.
+ * outcome; when the outcome is not RESERVED (decided by this attempt or a concurrent one) every
+ * item gets a `release`, which gives back a hold if there is one and bars any later hold.
  *
- * Expiry: once `expires_at` has passed, a reservation holds nothing. `expire` (run by a timer of
- * every inventory instance) gives back the hold of each item not sold yet with the same
- * `release` adjustment as an OUT_OF_STOCK outcome, and a `sale` of an expired reservation is
- * refused after doing the same, so nothing can sell a hold that is due to be given back. A
- * `release` is refused for an item already sold, and a `sale` for one released: the ledger's
- * conditional write of the product decides which came first. The reservation's outcome stays
- * RESERVED (ReserveStock stays idempotent per order); its stock is simply no longer held.
+ * Ending: a reservation is sold or released as a whole. Its end is decided once, by a create-only
+ * write, before any product is touched; whoever comes later follows that decision and completes
+ * it (each product's `sale` or `release` is idempotent), so a process that dies half-way through
+ * a sale of three products leaves a sale that the next attempt, or the expiry sweep, finishes,
+ * never a sale of one product and a release of the others. A release of an order that has not
+ * reserved yet ends it too: its ReserveStock then answers RELEASED and holds nothing.
+ *
+ * Expiry: once `expires_at` has passed, a reservation that has not ended ends RELEASED. `expire`
+ * (run by a timer of every inventory instance) decides that for each open reservation past its
+ * expiry and gives its holds back, or, for one whose sale was decided in time, completes the
+ * sale. A sale asked for after the expiry is refused after deciding the same release. The
+ * reservation's outcome stays RESERVED (ReserveStock stays idempotent per order); its stock is
+ * simply no longer held.
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromMs, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ActorContext } from "troupe";
+import { stateKeyOf } from "troupe/jetstream";
+import {
+  ReservationEndKind,
+  ReservationEndSchema,
+} from "../../proto/gen/shop/inventory/state/v1/inventory_state_pb.ts";
 import {
   ReservationStatus,
   type ReserveStockResponse,
@@ -40,34 +52,44 @@ import {
   type StockShortage,
   StockShortageSchema,
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
-import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
-import { isConflict } from "./state-conflict.ts";
+import {
+  adjustmentIdOf,
+  giveBackHolds,
+  holdsOf,
+  RESERVATION_PREFIX,
+  reservationIdOf,
+  sellHold,
+} from "./reservation-adjustments.ts";
 import { isRefusal, type StockLedger } from "./stock-ledger.ts";
 
-/** Adjustment ids starting with this are the inventory's own; callers may not use them. */
-export const INTERNAL_ADJUSTMENT_PREFIX = "inventory:";
+export {
+  adjustmentIdOf,
+  INTERNAL_ADJUSTMENT_PREFIX,
+  reservationIdOf,
+  saleAdjustmentId,
+} from "./reservation-adjustments.ts";
 
-const RESERVATION_PREFIX = "rsv-";
-
-/** The reservation id of an order's reservation (one per order). */
-export function reservationIdOf(orderId: string): string {
-  return `${RESERVATION_PREFIX}${stateKeyOf(orderId)}`;
-}
-
-/** The id of the adjustment that sells the reserved units of one product of an order. */
-export function saleAdjustmentId(orderId: string, productId: string): string {
-  return adjustmentIdOf("sale", reservationIdOf(orderId), productId);
-}
-
-function adjustmentIdOf(kind: "hold" | "release" | "sale", reservationId: string, productId: string): string {
-  return `${INTERNAL_ADJUSTMENT_PREFIX}${kind}:${reservationId}:${productId}`;
-}
+/** SellReservation: the pauses before reading a reservation not found again. */
+const MISSING_REREADS_MS = [50, 200, 750];
 
 /** What a reservation attempt did, with every ledger record it made or found. */
 export interface ReserveOutcome {
   readonly reservation: StockReserved;
   readonly result: ReserveStockResponse;
   /** The changes of stock the reservation made (now or in an earlier attempt), to be published. */
+  readonly changes: readonly StockAdjusted[];
+}
+
+/**
+ * What ending a reservation did: `ended` says whether it ended as asked (sold for a sale,
+ * released for a release); `changes` are the stock changes made or found, to be published
+ * either way (a sale refused for an expired reservation gives its holds back).
+ */
+export interface EndOutcome {
+  readonly ended: boolean;
+  /** Why it did not end as asked. */
+  readonly refused?: string;
+  readonly reservationId: string;
   readonly changes: readonly StockAdjusted[];
 }
 
@@ -82,76 +104,70 @@ export interface Reservations {
   find(
     reservationId: string,
   ): Promise<{ reservation: StockReserved; result?: ReserveStockResponse } | undefined>;
+  /** Sells every item of the order's reservation (SellReservation); refused unless it holds stock. */
+  sellAll(orderId: string): Promise<EndOutcome>;
   /**
-   * Consumes the reservation's hold of one product: on_hand changes by `delta` and reserved goes
-   * down by the held units. Once per reservation and product; `failed_precondition` when the
-   * product is not held by it or on_hand would become negative.
+   * Sells the reservation's hold of one product (AdjustStock with reason SALE): on_hand changes
+   * by `delta` and reserved goes down by the held units. The reservation ends SOLD; refused when
+   * it ended RELEASED (or expired) or does not hold the product.
    */
-  sell(reservation: StockReserved, productId: string, delta: bigint): Promise<StockAdjusted>;
+  sellOne(reservation: StockReserved, productId: string, delta: bigint): Promise<EndOutcome>;
+  /** Gives back what the order's reservation holds and ends it (ReleaseReservation); refused once sold. */
+  release(orderId: string): Promise<EndOutcome>;
   /**
-   * Gives back the holds of every reservation whose `expires_at` is before `nowMs` (except the
-   * items already sold), and forgets it; returns the changes, to be published.
+   * Ends every open reservation whose `expires_at` is before `nowMs`: gives its holds back, or
+   * completes its sale if that was decided in time, and forgets it; returns the changes.
    */
   expire(nowMs: number): Promise<StockAdjusted[]>;
 }
 
-export interface ReservationsOptions {
-  readonly namespace: string;
-  /** How long a reservation is meant to hold its stock (see the module comment). */
-  readonly ttlMs: number;
-  /** Called after the hold of each product and after the outcome is recorded; tests stop a process here. */
-  readonly checkpoint: (
-    point: "held" | "decided",
-    orderId: string,
-    productId?: string,
-  ) => void | Promise<void>;
-}
-
-export const defaultReservationsOptions: ReservationsOptions = {
-  namespace: "",
-  ttlMs: 15 * 60_000,
-  checkpoint: () => undefined,
-};
-
+/** `ttlMs`: how long a reservation is meant to hold its stock (see the module comment). */
 export async function openReservations(
-  nc: NatsConnection,
+  ctx: Pick<ActorContext, "state">,
   ledger: StockLedger,
-  partial: Partial<ReservationsOptions> = {},
+  ttlMs: number,
 ): Promise<Reservations> {
-  const { namespace, ttlMs, checkpoint } = { ...defaultReservationsOptions, ...partial };
-  const [requests, results, open] = await Promise.all([
-    openStateStore(nc, { bucket: "inventory_reservations", namespace, schema: StockReservedSchema }),
-    openStateStore(nc, {
-      bucket: "inventory_reservation_results",
-      namespace,
-      schema: ReserveStockResponseSchema,
-    }),
-    openStateStore(nc, { bucket: "inventory_open_reservations", namespace, schema: StockReservedSchema }),
+  const [requests, results, ends, open] = await Promise.all([
+    ctx.state("inventory_reservations", StockReservedSchema),
+    ctx.state("inventory_reservation_results", ReserveStockResponseSchema),
+    ctx.state("inventory_reservation_ends", ReservationEndSchema),
+    ctx.state("inventory_open_reservations", StockReservedSchema),
   ]);
 
-  /** Gives back the reservation's hold of every item not sold (if any), and bars later holds and sales. */
-  const release = async (reservation: StockReserved, changes: StockAdjusted[]) => {
-    for (const { productId, quantity } of reservation.items) {
-      const id = adjustmentIdOf("release", reservation.reservationId, productId);
-      const hold = adjustmentIdOf("hold", reservation.reservationId, productId);
-      const sale = adjustmentIdOf("sale", reservation.reservationId, productId);
-      const outcome = await ledger.apply(
-        productId,
-        id,
-        (_, seen) =>
-          seen.has(sale)
-            ? "sold"
-            : {
-                delta: 0n,
-                reservedDelta: seen.has(hold) ? -quantity : 0n,
-                reason: StockAdjustmentReason.UNSPECIFIED,
-              },
-        [hold, sale],
-      );
-      // Published even when there was no hold to give back: the event then repeats the level.
-      if (!isRefusal(outcome)) changes.push(outcome.record);
+  /** Decides how the order's reservation ends, unless decided already; answers the decision. */
+  const end = async (orderId: string, kind: ReservationEndKind) =>
+    (await ends.claim(stateKeyOf(orderId), create(ReservationEndSchema, { kind, endedAt: timestampNow() })))
+      .kind;
+  const endOf = async (orderId: string) => (await ends.get(stateKeyOf(orderId)))?.value.kind;
+
+  const giveBack = (reservation: StockReserved, changes: StockAdjusted[]) =>
+    giveBackHolds(ledger, reservation, changes);
+  const sale = (reservation: StockReserved, item: StockItem, delta: bigint) =>
+    sellHold(ledger, reservation, item, delta);
+
+  /** Ends the reservation SOLD (RELEASED if it expired first), then sells `items`, or gives back. */
+  const sell = async (
+    reservation: StockReserved,
+    items: readonly { item: StockItem; delta: bigint }[],
+  ): Promise<EndOutcome> => {
+    const { orderId, reservationId } = reservation;
+    const expired = isExpired(reservation, Date.now());
+    const kind = await end(orderId, expired ? ReservationEndKind.RELEASED : ReservationEndKind.SOLD);
+    const changes: StockAdjusted[] = [];
+    if (kind !== ReservationEndKind.SOLD) {
+      await giveBack(reservation, changes);
+      await open.forget(stateKeyOf(orderId));
+      const refused = expired
+        ? `reservation ${reservationId} expired at ${expiryOf(reservation).toISOString()}`
+        : `reservation ${reservationId} was released`;
+      return { ended: false, refused, reservationId, changes };
     }
+    for (const { item, delta } of items) changes.push(await sale(reservation, item, delta));
+    return { ended: true, reservationId, changes };
   };
+
+  const wholeSale = (reservation: StockReserved) =>
+    reservation.items.map((item) => ({ item, delta: -item.quantity }));
 
   return {
     async reserve(orderId, items) {
@@ -176,31 +192,38 @@ export async function openReservations(
       const decided = await results.get(key);
       if (decided !== undefined) {
         // Holds are made before the decision; releases follow it, perhaps not yet all of them.
-        if (decided.value.status === ReservationStatus.OUT_OF_STOCK) await release(reservation, changes);
-        return { reservation, result: decided.value, changes: [...(await holdsOf(reservation)), ...changes] };
+        const status = decided.value.status;
+        if (status !== ReservationStatus.RESERVED) await giveBack(reservation, changes);
+        const holds = await holdsOf(ledger, reservation);
+        return { reservation, result: decided.value, changes: [...holds, ...changes] };
       }
 
-      // Before the first hold, so that every reservation that may hold stock can expire.
-      await open.put(key, reservation);
+      // Released before it was made (the order was cancelled): nothing may be held for it.
+      let released = (await endOf(orderId)) === ReservationEndKind.RELEASED;
       const shortages: StockShortage[] = [];
-      for (const { productId, quantity } of reservation.items) {
-        const released = adjustmentIdOf("release", reservationId, productId);
-        const outcome = await ledger.apply(
-          productId,
-          adjustmentIdOf("hold", reservationId, productId),
-          (level, seen) => {
-            if (seen.has(released)) return "released"; // a concurrent attempt decided OUT_OF_STOCK
-            if (level.available < quantity) return "short";
-            return { delta: 0n, reservedDelta: quantity, reason: StockAdjustmentReason.UNSPECIFIED };
-          },
-          [released],
-        );
-        if (isRefusal(outcome)) {
-          const available = outcome.level.available > 0n ? outcome.level.available : 0n;
-          shortages.push(create(StockShortageSchema, { productId, requested: quantity, available }));
-        } else {
-          changes.push(outcome.record);
-          await checkpoint("held", orderId, productId);
+      if (!released) {
+        // Before the first hold, so that every reservation that may hold stock can expire.
+        await open.put(key, reservation);
+        for (const { productId, quantity } of reservation.items) {
+          const barred = adjustmentIdOf("release", reservationId, productId);
+          const outcome = await ledger.apply(
+            productId,
+            adjustmentIdOf("hold", reservationId, productId),
+            (level, seen) => {
+              if (seen.has(barred)) return "released"; // a release or a concurrent OUT_OF_STOCK came first
+              if (level.available < quantity) return "short";
+              return { delta: 0n, reservedDelta: quantity, reason: StockAdjustmentReason.UNSPECIFIED };
+            },
+            [barred],
+          );
+          if (!isRefusal(outcome)) {
+            changes.push(outcome.record);
+          } else if (outcome.refused === "released") {
+            released = true;
+          } else {
+            const available = outcome.level.available > 0n ? outcome.level.available : 0n;
+            shortages.push(create(StockShortageSchema, { productId, requested: quantity, available }));
+          }
         }
       }
 
@@ -208,13 +231,20 @@ export async function openReservations(
         key,
         create(
           ReserveStockResponseSchema,
-          shortages.length === 0
-            ? { status: ReservationStatus.RESERVED, reservationId, expiresAt: reservation.expiresAt }
-            : { status: ReservationStatus.OUT_OF_STOCK, shortages },
+          released
+            ? { status: ReservationStatus.RELEASED }
+            : shortages.length === 0
+              ? { status: ReservationStatus.RESERVED, reservationId, expiresAt: reservation.expiresAt }
+              : { status: ReservationStatus.OUT_OF_STOCK, shortages },
         ),
       );
-      await checkpoint("decided", orderId);
-      if (result.status === ReservationStatus.OUT_OF_STOCK) await release(reservation, changes);
+      // A release that came while the holds were made has ended the reservation: give them back.
+      if (
+        result.status !== ReservationStatus.RESERVED ||
+        (await endOf(orderId)) === ReservationEndKind.RELEASED
+      ) {
+        await giveBack(reservation, changes);
+      }
       return { reservation, result, changes };
     },
 
@@ -233,38 +263,50 @@ export async function openReservations(
       return result === undefined ? { reservation } : { reservation, result };
     },
 
-    async sell(reservation, productId, delta) {
+    async sellAll(orderId) {
+      const key = stateKeyOf(orderId);
+      let [reservation, result] = await Promise.all([requests.get(key), results.get(key)]);
+      // A read may be answered by a replica that has not got the reservation yet (a cluster):
+      // only a reservation still missing after a few reads is refused.
+      for (const delayMs of MISSING_REREADS_MS) {
+        if (reservation !== undefined && result !== undefined) break;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        [reservation, result] = await Promise.all([requests.get(key), results.get(key)]);
+      }
+      if (reservation === undefined || result?.value.status !== ReservationStatus.RESERVED) {
+        const refused = `order "${orderId}" has no reservation that holds stock`;
+        return { ended: false, refused, reservationId: reservationIdOf(orderId), changes: [] };
+      }
+      const outcome = await sell(reservation.value, wholeSale(reservation.value));
+      if (outcome.ended) await open.forget(key);
+      return outcome;
+    },
+
+    async sellOne(reservation, productId, delta) {
       const item = reservation.items.find((i) => i.productId === productId);
-      const { reservationId } = reservation;
       if (item === undefined) {
-        throw new ConnectError(
-          `reservation ${reservationId} holds no "${productId}"`,
-          Code.FailedPrecondition,
-        );
+        const { reservationId } = reservation;
+        return {
+          ended: false,
+          refused: `reservation ${reservationId} holds no "${productId}"`,
+          reservationId,
+          changes: [],
+        };
       }
-      const hold = adjustmentIdOf("hold", reservationId, productId);
-      const released = adjustmentIdOf("release", reservationId, productId);
-      const expired = `reservation ${reservationId} expired at ${expiryOf(reservation).toISOString()}`;
-      const outcome = await ledger.apply(
-        productId,
-        adjustmentIdOf("sale", reservationId, productId),
-        (level, seen) => {
-          // Checked only when the sale is not made yet: a retry of a sale made in time still answers it.
-          if (isExpired(reservation, Date.now())) return expired;
-          if (!seen.has(hold) || seen.has(released)) {
-            return `reservation ${reservationId} does not hold "${productId}"`;
-          }
-          if (level.onHand + delta < 0n) return `on_hand of "${productId}" would become negative`;
-          return { delta, reservedDelta: -item.quantity, reason: StockAdjustmentReason.SALE };
-        },
-        [hold, released],
-      );
-      if (isRefusal(outcome)) {
-        // The expiry sweep would give the holds back soon; no sale may wait for it.
-        if (outcome.refused === expired) await release(reservation, []);
-        throw new ConnectError(outcome.refused, Code.FailedPrecondition);
+      return sell(reservation, [{ item, delta }]);
+    },
+
+    async release(orderId) {
+      const key = stateKeyOf(orderId);
+      const reservationId = reservationIdOf(orderId);
+      if ((await end(orderId, ReservationEndKind.RELEASED)) !== ReservationEndKind.RELEASED) {
+        return { ended: false, refused: `reservation ${reservationId} was sold`, reservationId, changes: [] };
       }
-      return outcome.record;
+      const changes: StockAdjusted[] = [];
+      const reservation = (await requests.get(key))?.value;
+      if (reservation !== undefined) await giveBack(reservation, changes);
+      await open.forget(key);
+      return { ended: true, reservationId, changes };
     },
 
     async expire(nowMs) {
@@ -272,25 +314,22 @@ export async function openReservations(
       for (const key of await open.keys()) {
         const entry = await open.get(key);
         if (entry === undefined || !isExpired(entry.value, nowMs)) continue;
-        await release(entry.value, changes);
+        const reservation = entry.value;
+        if ((await end(reservation.orderId, ReservationEndKind.RELEASED)) === ReservationEndKind.SOLD) {
+          // Sold in time, by a seller that did not finish: the sale is completed, never undone.
+          const outcome = await sell(reservation, wholeSale(reservation));
+          changes.push(...outcome.changes);
+        } else {
+          await giveBack(reservation, changes);
+        }
         // Only the revision read: a reservation written again since then is left for the next sweep.
         await open.delete(key, { expectedRevision: entry.revision }).catch((err: unknown) => {
-          if (!isConflict(err)) throw err;
+          if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err;
         });
       }
       return changes;
     },
   };
-
-  /** The reservation's holds that were made (perhaps by an earlier attempt, whose events may be lost). */
-  async function holdsOf(reservation: StockReserved): Promise<StockAdjusted[]> {
-    const holds = await Promise.all(
-      reservation.items.map((i) =>
-        ledger.find(i.productId, adjustmentIdOf("hold", reservation.reservationId, i.productId)),
-      ),
-    );
-    return holds.filter((h) => h !== undefined);
-  }
 }
 
 function expiryOf(reservation: StockReserved): Date {

@@ -8,6 +8,7 @@
  * duplicate window drops the repeats; later ones are redeliveries that consumers tolerate.
  */
 import { timestampNow } from "@bufbuild/protobuf/wkt";
+import type { ActorContext } from "troupe";
 import {
   OutOfStockSchema,
   ReservationStatus,
@@ -15,15 +16,15 @@ import {
   StockAdjustedSchema,
   StockReservedSchema,
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
-import type { ActorContext } from "../../runtime/mod.ts";
 import type { ReserveOutcome } from "./reservations.ts";
 
-/** The event types the inventory actor publishes (its `publishes.events`). */
-export const INVENTORY_EVENTS = [StockAdjustedSchema, StockReservedSchema, OutOfStockSchema];
+/** What the inventory actor publishes, and its context, whose `publish` takes these types. */
+export const inventoryPublishes = { events: [StockAdjustedSchema, StockReservedSchema, OutOfStockSchema] };
+export type InventoryContext = ActorContext<typeof inventoryPublishes>;
 
 /** Publishes a StockAdjusted per change; resolves once all are stored. */
 export async function publishStockChanges(
-  ctx: ActorContext,
+  ctx: InventoryContext,
   changes: readonly StockAdjusted[],
 ): Promise<void> {
   await Promise.all(
@@ -34,7 +35,7 @@ export async function publishStockChanges(
 }
 
 /** Publishes what a reservation did: its changes, then StockReserved or one OutOfStock per short product. */
-export async function publishReservation(ctx: ActorContext, outcome: ReserveOutcome): Promise<void> {
+export async function publishReservation(ctx: InventoryContext, outcome: ReserveOutcome): Promise<void> {
   const { reservation, result } = outcome;
   await publishStockChanges(ctx, outcome.changes);
   if (result.status === ReservationStatus.RESERVED) {

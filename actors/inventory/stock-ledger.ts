@@ -16,7 +16,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ActorContext } from "troupe";
+import { stateKeyOf } from "troupe/jetstream";
 import {
   type StockAdjusted,
   StockAdjustedSchema,
@@ -24,8 +25,6 @@ import {
   type StockLevel,
   StockLevelSchema,
 } from "../../proto/gen/shop/v1/inventory_pb.ts";
-import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
-import { isConflict } from "./state-conflict.ts";
 
 /** A change of one product's stock, as an adjustment decides it from the current level. */
 export interface StockChange {
@@ -74,32 +73,13 @@ export interface StockLedger {
   alias(adjustmentId: string, record: StockAdjusted): Promise<StockAdjusted>;
 }
 
-export interface StockLedgerOptions {
-  /** Prefixes the bucket names, as it prefixes the actor's subjects. */
-  readonly namespace: string;
-  /** How many times an adjustment reads and writes before it gives up with `aborted`. */
-  readonly maxAttempts: number;
-  /**
-   * Called after a product's record was written and before the adjustment is indexed: a test
-   * stops a process here. Production leaves it a no-op.
-   */
-  readonly afterWrite: (productId: string, adjustmentId: string) => void | Promise<void>;
-}
+/** How many times an adjustment reads and writes before it gives up with `aborted`. */
+const MAX_ATTEMPTS = 50;
 
-export const defaultStockLedgerOptions: StockLedgerOptions = {
-  namespace: "",
-  maxAttempts: 50,
-  afterWrite: () => undefined,
-};
-
-export async function openStockLedger(
-  nc: NatsConnection,
-  partial: Partial<StockLedgerOptions> = {},
-): Promise<StockLedger> {
-  const { namespace, maxAttempts, afterWrite } = { ...defaultStockLedgerOptions, ...partial };
+export async function openStockLedger(ctx: Pick<ActorContext, "state">): Promise<StockLedger> {
   const [stock, index] = await Promise.all([
-    openStateStore(nc, { bucket: "inventory_stock", namespace, schema: StockAdjustedSchema }),
-    openStateStore(nc, { bucket: "inventory_adjustments", namespace, schema: StockAdjustedSchema }),
+    ctx.state("inventory_stock", StockAdjustedSchema, { maxUpdateAttempts: MAX_ATTEMPTS }),
+    ctx.state("inventory_adjustments", StockAdjustedSchema),
   ]);
 
   const recorded = async (adjustmentId: string) => (await index.get(stateKeyOf(adjustmentId)))?.value;
@@ -107,30 +87,38 @@ export async function openStockLedger(
     index.claim(stateKeyOf(adjustmentId), record);
 
   const apply: StockLedger["apply"] = async (productId, adjustmentId, decide, watch = []) => {
-    for (let attempt = 1; ; attempt++) {
+    // Set when an attempt finds the adjustment made, or refuses it: then nothing is written.
+    let outcome: Applied | Refusal | undefined;
+    const written = await stock.update(productId, async (record) => {
+      outcome = undefined;
       // The record first, then the index: an adjustment overwritten in between was indexed
       // before it was overwritten, so one of the two reads sees it.
-      const current = await stock.get(productId);
-      const record = current?.value;
-      if (record?.adjustmentId === adjustmentId)
-        return { record: await alias(adjustmentId, record), fresh: false };
+      if (record?.adjustmentId === adjustmentId) {
+        outcome = { record: await alias(adjustmentId, record), fresh: false };
+        return undefined;
+      }
       const earlier = await recorded(adjustmentId);
-      if (earlier !== undefined) return { record: earlier, fresh: false };
+      if (earlier !== undefined) {
+        outcome = { record: earlier, fresh: false };
+        return undefined;
+      }
       const seen = new Set<string>();
       for (const id of watch) {
         if (record?.adjustmentId === id || (await recorded(id)) !== undefined) seen.add(id);
       }
-
       const level = record?.stock ?? zeroLevel(productId);
       const change = decide(level, seen);
-      if (typeof change === "string") return { refused: change, level };
+      if (typeof change === "string") {
+        outcome = { refused: change, level };
+        return undefined;
+      }
       if (record !== undefined && record.adjustmentId !== "") {
         await alias(record.adjustmentId, record); // before it can be overwritten
       }
       const onHand = level.onHand + change.delta;
       const reserved = level.reserved + change.reservedDelta;
       const adjustedAt = timestampNow();
-      const next = create(StockAdjustedSchema, {
+      return create(StockAdjustedSchema, {
         productId,
         delta: change.delta,
         reason: change.reason,
@@ -138,25 +126,10 @@ export async function openStockLedger(
         adjustmentId,
         adjustedAt,
       });
-      try {
-        await stock.put(productId, next, { expectedRevision: current?.revision ?? 0 });
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-        if (attempt >= maxAttempts) {
-          throw new ConnectError(
-            `the stock of "${productId}" kept changing; gave up after ${attempt} attempts`,
-            Code.Aborted,
-            undefined,
-            undefined,
-            err,
-          );
-        }
-        await backOff(attempt);
-        continue;
-      }
-      await afterWrite(productId, adjustmentId);
-      return { record: await alias(adjustmentId, next), fresh: true };
-    }
+    });
+    if (outcome !== undefined) return outcome;
+    if (written === undefined) throw new ConnectError(`the stock of "${productId}" vanished`, Code.Internal);
+    return { record: await alias(adjustmentId, written.value), fresh: true };
   };
 
   return {
@@ -178,10 +151,4 @@ export function isRefusal(outcome: Applied | Refusal): outcome is Refusal {
 
 export function zeroLevel(productId: string): StockLevel {
   return create(StockLevelSchema, { productId });
-}
-
-/** Full jitter, up to 2^attempt ms and at most 250 ms, so that writers that lost a race spread out. */
-function backOff(attempt: number): Promise<void> {
-  const ceilingMs = Math.min(250, 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
 }

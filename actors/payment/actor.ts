@@ -15,14 +15,17 @@
  * with the refund id as message id (again by every retry). Partial refunds add up exactly (integer
  * minor units); more than is left is `failed_precondition`.
  *
- * Not yet: "only the customer who paid" (payment.proto) needs the caller's identity, which the
- * gateway does not forward yet; today every caller that reaches the actor may refund and read.
+ * Through the gateway only the customer who paid may refund or read a payment (payment.proto):
+ * for a caller with another identity the payment does not exist (`not_found`). Calls from inside
+ * the shop (the order actor refunding a cancelled order) carry no identity and may.
  *
  * `actors/payment/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { defineActor, implement } from "troupe";
+import { callerIdentity } from "troupe/host";
 import {
   type Payment,
   PaymentCapturedSchema,
@@ -31,16 +34,13 @@ import {
   PaymentService,
   PaymentStatus,
 } from "../../proto/gen/shop/v1/payment_pb.ts";
-import { type ActorContext, type ActorDefinition, defineActor, implement } from "../../runtime/mod.ts";
 import { zeroMoney } from "./money.ts";
-import { checkCharge, checkRefund, checkSameCharge, checkText } from "./payment-requests.ts";
-import { openPaymentStore, type PaymentStore } from "./payment-store.ts";
+import { checkCharge, checkSameCharge } from "./payment-requests.ts";
+import { openPaymentStore } from "./payment-store.ts";
 import { type PaymentProvider, simulatedProvider } from "./provider.ts";
 import { planRefund, type RefundPlan } from "./refunds.ts";
 
 export interface PaymentActorOptions {
-  /** Opens the payments of one instance (once per instance, when it starts). */
-  readonly store: (ctx: ActorContext) => Promise<PaymentStore>;
   /** Takes the money; the simulated provider by default. */
   readonly provider: PaymentProvider;
   /** Makes the id of a new payment or refund; ids must be KV keys and subject tokens (no dots). */
@@ -48,36 +48,29 @@ export interface PaymentActorOptions {
 }
 
 export const defaultPaymentActorOptions: PaymentActorOptions = {
-  store: (ctx) => openPaymentStore(ctx.nc, { namespace: ctx.namespace }),
   provider: simulatedProvider,
   newId: (kind) => `${kind === "payment" ? "pay" : "rf"}-${crypto.randomUUID()}`,
 };
 
 /** The payment actor with some options changed (tests, demos). */
-export function createPaymentActor(
-  partial: Partial<PaymentActorOptions> = {},
-): ActorDefinition<PaymentStore> {
+export function createPaymentActor(partial: Partial<PaymentActorOptions> = {}) {
   const options: PaymentActorOptions = { ...defaultPaymentActorOptions, ...partial };
-  return defineActor<PaymentStore>({
+  return defineActor({
     name: "payment",
     version: "1.0.0",
     description: "Charges and refunds through the payment provider; announces captures and refunds.",
+    serves: [PaymentService],
     publishes: { events: [PaymentCapturedSchema, PaymentRefundedSchema] },
-    setup: (ctx) => options.store(ctx),
+    state: ["payments", "payment_charges"],
+    setup: (ctx) => openPaymentStore(ctx),
 
     services(ctx, payments) {
       /** Publishes the capture of a stored payment; the payment id is the message id, so repeats are dropped. */
-      const announceCapture = async (payment: Payment) => {
+      const announceCapture = async ({ id: paymentId, orderId, userId, amount, capturedAt }: Payment) => {
         await ctx.publish(
           PaymentCapturedSchema,
-          {
-            paymentId: payment.id,
-            orderId: payment.orderId,
-            userId: payment.userId,
-            ...(payment.amount === undefined ? {} : { amount: payment.amount }),
-            ...(payment.capturedAt === undefined ? {} : { capturedAt: payment.capturedAt }),
-          },
-          { id: payment.id },
+          { paymentId, orderId, userId, amount, capturedAt },
+          { id: paymentId },
         );
       };
 
@@ -114,12 +107,15 @@ export function createPaymentActor(
             return { payment: stored };
           },
 
-          async refund(request) {
-            const refund = checkRefund(request);
+          async refund(request, context) {
+            const refund = request;
+            const caller = callerIdentity(context)?.subject;
             const refundId = options.newId("refund");
             const now = timestampNow();
             let plan: RefundPlan | undefined;
             const record = await payments.update(refund.paymentId, (current) => {
+              if (caller !== undefined && current.payment?.userId !== caller)
+                throw notFound(refund.paymentId);
               plan = planRefund(current, refund, refundId, now);
               return plan.next;
             });
@@ -133,21 +129,23 @@ export function createPaymentActor(
                 refundId: id,
                 orderId: payment.orderId,
                 userId: payment.userId,
-                ...(amount === undefined ? {} : { amount }),
-                ...(refundedTotal === undefined ? {} : { refundedTotal }),
+                amount,
+                refundedTotal,
                 fullyRefunded: refundedTotal?.amountMinor === payment.amount?.amountMinor,
                 reason,
-                ...(refundedAt === undefined ? {} : { refundedAt }),
+                refundedAt,
               },
               { id },
             );
-            return { payment, refundId: id, ...(amount === undefined ? {} : { refunded: amount }) };
+            return { payment, refundId: id, refunded: amount };
           },
 
-          async getPayment(request) {
-            const id = checkText(request.id, "id");
+          async getPayment(request, context) {
+            const { id } = request;
             const payment = (await payments.get(id))?.payment;
-            if (payment === undefined) throw notFound(id);
+            const caller = callerIdentity(context)?.subject;
+            if (payment === undefined || (caller !== undefined && payment.userId !== caller))
+              throw notFound(id);
             return { payment };
           },
         }),
@@ -157,7 +155,7 @@ export function createPaymentActor(
 }
 
 /** The payment actor as `actors/payment/main.ts` runs it. */
-export const paymentActor: ActorDefinition<PaymentStore> = createPaymentActor();
+export const paymentActor = createPaymentActor();
 
 function notFound(id: string): ConnectError {
   return new ConnectError(`payment "${id}" not found`, Code.NotFound);

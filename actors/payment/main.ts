@@ -1,8 +1,8 @@
 /**
  * The payment actor as a process: `bun run actors/payment/main.ts` (or `deno run -A …`,
- * `node …`). Connection and drain settings come from the environment (runtime/cli/run-actor.ts).
+ * `node …`). Connection and drain settings come from the environment (docs/guide/configuration.md).
  */
-import { runActor } from "../../runtime/mod.ts";
+import { runActor } from "troupe";
 import { paymentActor } from "./actor.ts";
 
 await runActor(paymentActor);

@@ -1,27 +1,12 @@
 /**
  * Money as shop/v1/money.proto defines it: an int64 count of minor units (a bigint here) and an
  * ISO 4217 code. All arithmetic is on the bigint, so sums and differences are exact; amounts in
- * different currencies are never added or compared.
+ * different currencies are never added or compared. What a request's Money must be (an ISO 4217
+ * code, a positive amount where payment.proto says so) is the contract's rules, checked by the host.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Money, MoneySchema } from "../../proto/gen/shop/v1/money_pb.ts";
-
-const CURRENCY = /^[A-Z]{3}$/;
-
-/** `amount` checked: set, an ISO 4217 code, and more than zero minor units; `invalid_argument` naming `field`. */
-export function checkPositiveMoney(amount: Money | undefined, field: string): Money {
-  if (amount === undefined) throw invalidArgument(`${field} is required`);
-  if (!CURRENCY.test(amount.currency)) {
-    throw invalidArgument(
-      `${field}.currency must be an ISO 4217 code such as "EUR", got "${amount.currency}"`,
-    );
-  }
-  if (amount.amountMinor <= 0n) {
-    throw invalidArgument(`${field}.amount_minor must be positive, got ${amount.amountMinor}`);
-  }
-  return amount;
-}
 
 /** Zero in `currency`. */
 export function zeroMoney(currency: string): Money {
@@ -49,8 +34,4 @@ function assertSameCurrency(a: Money, b: Money): void {
   if (a.currency !== b.currency) {
     throw new ConnectError(`cannot mix ${a.currency} and ${b.currency}`, Code.Internal);
   }
-}
-
-function invalidArgument(message: string): ConnectError {
-  return new ConnectError(message, Code.InvalidArgument);
 }

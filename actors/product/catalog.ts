@@ -4,19 +4,19 @@
  * one watch of the bucket keeps current, so reads answer at once (the host's synchronous fast
  * path) and a change written by any instance reaches every instance's WatchProducts streams.
  *
- * An empty catalogue is seeded with seed-products.ts, one create-only put per product, so
- * instances that start together seed it once. Changes are read-modify-writes
+ * An empty catalogue is seeded with the shop's seed (actors/shared), one create-only put per
+ * product, so instances that start together seed it once; the inventory is stocked from the same
+ * seed, and each product's `available` then follows the inventory (`refreshAvailable`). Changes are read-modify-writes
  * at the product's revision (`update`), so concurrent changes of one product are never lost.
  * Products are immutable values: a change replaces the stored message.
  */
 import { equals } from "@bufbuild/protobuf";
 import { type Timestamp, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ActorContext, StateStore } from "troupe";
 import { type Money, MoneySchema } from "../../proto/gen/shop/v1/money_pb.ts";
 import { type Product, ProductChangeKind, ProductSchema } from "../../proto/gen/shop/v1/product_pb.ts";
-import { type Logger, openStateStore, type StateStore, silentLogger } from "../../runtime/mod.ts";
-import { seedProducts } from "./seed-products.ts";
+import { seedProducts } from "../shared/seed-products.ts";
 
 /** One change of one product, as WatchProducts reports it. */
 export interface ProductChange {
@@ -35,82 +35,33 @@ export interface Catalog {
   setPrice(id: string, price: Money): Promise<Product>;
   /** Changes the available quantity; `not_found` for an unknown id. */
   setAvailable(id: string, available: bigint): Promise<Product>;
+  /**
+   * Sets the available quantity to what `current()` answers (the inventory's level), asked
+   * inside the conditional write, so that of two concurrent refreshes the one written last
+   * asked last. Undefined for a product the catalogue does not have (nothing is asked).
+   */
+  refreshAvailable(id: string, current: () => Promise<bigint>): Promise<Product | undefined>;
   /** Withdraws the product from sale (active = false); `not_found` for an unknown id. */
   withdraw(id: string): Promise<Product>;
-  /** Calls `listener` with every change from now on, whichever instance made it; returns the unsubscribe function. */
-  subscribe(listener: (change: ProductChange) => void): () => void;
+  /**
+   * The changes of the products `ids` from now on, whichever instance made them (following
+   * starts at once, not at the first read), until `signal` aborts or the catalogue closes.
+   */
+  changes(ids: ReadonlySet<string>, signal: AbortSignal): AsyncIterable<ProductChange>;
   /** Stops following the bucket. */
   close(): void;
 }
 
-export interface CatalogOptions {
-  /** Prefixes the bucket name, as it prefixes the actor's subjects. */
-  readonly namespace: string;
-  readonly bucket: string;
-  /** The products a new catalogue starts with. */
-  readonly seed: () => readonly Product[];
-  /** Told when the catalogue stops following the bucket. */
-  readonly logger: Logger;
-}
-
-export const defaultCatalogOptions: CatalogOptions = {
-  namespace: "",
-  bucket: "products",
-  seed: seedProducts,
-  logger: silentLogger,
-};
-
 /** Opens the shared catalogue (seeding it if it is new) and follows its changes. */
-export async function openCatalog(
-  nc: NatsConnection,
-  partial: Partial<CatalogOptions> = {},
-): Promise<Catalog> {
-  const options = { ...defaultCatalogOptions, ...partial };
-  const store = await openStateStore(nc, {
-    bucket: options.bucket,
-    namespace: options.namespace,
-    schema: ProductSchema,
-  });
-  // Follow first, then read: a change in between arrives through the watch (and is applied if
-  // it is newer than what was read), so none is missed.
-  const watch = await store.watch(undefined, { updatesOnly: true });
-  await seedIfNew(store, options.seed());
-
-  const byId = new Map<string, Product>();
-  /** The revision applied last per id, deletions included, so that an older one is never applied. */
-  const revisions = new Map<string, number>();
-  let sorted: Product[] | undefined;
-  const listeners = new Set<(change: ProductChange) => void>();
-
-  /** Takes a newer revision of a product (undefined: deleted) and tells listeners what changed. */
-  const apply = (key: string, product: Product | undefined, revision: number) => {
-    if ((revisions.get(key) ?? 0) >= revision) return; // applied already, or older than what was
-    revisions.set(key, revision);
-    const current = byId.get(key);
-    sorted = undefined;
-    if (product === undefined) {
-      byId.delete(key);
-      return;
-    }
-    byId.set(key, product);
-    for (const kind of changesBetween(current, product)) {
-      const change = { kind, product, changedAt: product.updatedAt ?? timestampNow() };
-      for (const listener of [...listeners]) listener(change);
-    }
-  };
-
-  const entries = await Promise.all((await store.keys()).map((key) => store.get(key)));
-  for (const entry of entries) if (entry !== undefined) apply(entry.key, entry.value, entry.revision);
-  // The watch ends with the connection or close(). It fails when it cannot be re-established or
-  // a stored product does not decode: the copy then goes stale, which must not go unnoticed.
-  void (async () => {
-    for await (const change of watch) apply(change.key, change.value, change.revision);
-  })().catch((err: unknown) => {
+export async function openCatalog(ctx: Pick<ActorContext, "state" | "logger">): Promise<Catalog> {
+  const store = await ctx.state("products", ProductSchema);
+  await seedIfNew(store, seedProducts());
+  const copy = await store.mirror();
+  // A copy that stops following the bucket goes stale, which must not go unnoticed.
+  void copy.stopped.then((err) => {
+    if (err === undefined) return;
     const reason = err instanceof Error ? err.message : String(err);
-    options.logger.log("error", "the catalogue stopped following its bucket", {
-      bucket: store.bucket,
-      reason,
-    });
+    ctx.logger.log("error", "the catalogue stopped following its bucket", { bucket: store.bucket, reason });
   });
 
   const change = async (id: string, patch: Partial<Product>): Promise<Product> => {
@@ -120,24 +71,40 @@ export async function openCatalog(
       return { ...current, ...patch, updatedAt: timestampNow() };
     });
     if (entry === undefined) throw new ConnectError(`product "${id}" not found`, Code.NotFound);
-    apply(id, entry.value, entry.revision); // read your own write, before the watch echoes it
+    copy.apply(entry); // read your own write, before the watch echoes it
     return entry.value;
   };
 
   return {
-    get: (id) => byId.get(id),
-    list() {
-      sorted ??= [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      return sorted;
-    },
+    get: (id) => copy.get(id),
+    list: () => copy.values(),
     setPrice: (id, price) => change(id, { price }),
     setAvailable: (id, available) => change(id, { available }),
     withdraw: (id) => change(id, { active: false }),
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+    async refreshAvailable(id, current) {
+      if (copy.get(id) === undefined) return undefined;
+      const entry = await store.update(id, async (product) => {
+        if (product === undefined) return undefined;
+        const available = await current();
+        return available === product.available
+          ? undefined
+          : { ...product, available, updatedAt: timestampNow() };
+      });
+      if (entry !== undefined) copy.apply(entry);
+      return entry?.value;
     },
-    close: () => watch.stop(),
+    changes(ids, signal) {
+      const changes = copy.changes(signal);
+      return (async function* () {
+        for await (const { value: product, previous } of changes) {
+          if (product === undefined || !ids.has(product.id)) continue;
+          for (const kind of changesBetween(previous, product)) {
+            yield { kind, product, changedAt: product.updatedAt ?? timestampNow() };
+          }
+        }
+      })();
+    },
+    close: () => copy.close(),
   };
 }
 
@@ -155,13 +122,8 @@ async function seedIfNew(
     if (ids.has(product.id)) throw new Error(`duplicate product id "${product.id}" in the seed`);
     ids.add(product.id);
   }
-  await Promise.all(
-    products.map((product) =>
-      store.put(product.id, product, { expectedRevision: 0 }).catch((err: unknown) => {
-        if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err; // another instance seeded it
-      }),
-    ),
-  );
+  // A product another instance wrote first is left as it is.
+  await Promise.all(products.map((product) => store.create(product.id, product)));
 }
 
 /**

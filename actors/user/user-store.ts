@@ -31,9 +31,9 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ActorContext } from "troupe";
+import { isStateKey, stateKeyOf } from "troupe/jetstream";
 import { type User, UserSchema } from "../../proto/gen/shop/v1/user_pb.ts";
-import { isStateKey, openStateStore, stateKeyOf } from "../../runtime/mod.ts";
 
 /** A registration, already validated and normalised. */
 export interface Registration {
@@ -79,27 +79,11 @@ export interface PendingSweep {
 /** Tells the world a user registered (publishes UserRegistered); idempotent. */
 export type Announce = (user: User) => Promise<void>;
 
-export interface UserStoreOptions {
-  /** Prefixes the bucket names, as it prefixes the actor's subjects. */
-  readonly namespace: string;
-  /** Makes the id of a new user; ids must be valid state keys. */
-  readonly newId: () => string;
-}
-
-export const defaultUserStoreOptions: UserStoreOptions = {
-  namespace: "",
-  newId: () => `u-${crypto.randomUUID()}`,
-};
-
 /** How many times `register` re-reads a key it lost to a concurrent registration. */
 const MAX_ATTEMPTS = 5;
 
-export async function openUserStore(
-  nc: NatsConnection,
-  partial: Partial<UserStoreOptions> = {},
-): Promise<UserStore> {
-  const { namespace, newId } = { ...defaultUserStoreOptions, ...partial };
-  const open = (bucket: string) => openStateStore(nc, { bucket, namespace, schema: UserSchema });
+export async function openUserStore(ctx: Pick<ActorContext, "state">): Promise<UserStore> {
+  const open = (bucket: string) => ctx.state(bucket, UserSchema);
   const [byId, byEmail, byKey, unannounced, announced] = await Promise.all([
     open("users"),
     open("user_emails"),
@@ -127,13 +111,13 @@ export async function openUserStore(
           }
           return await complete(earlier.value, key, earlier.revision, announce);
         }
-        const user = create(UserSchema, { id: newId(), email, displayName, createdAt: timestampNow() });
-        try {
-          const keyRevision = await byKey.put(key, user, { expectedRevision: 0 });
-          return await complete(user, key, keyRevision, announce);
-        } catch (err) {
-          // A concurrent call with the same key claimed it first: answer as that call does.
-          if (!isConflict(err) || attempt >= MAX_ATTEMPTS) throw err;
+        const id = `u-${crypto.randomUUID()}`;
+        const user = create(UserSchema, { id, email, displayName, createdAt: timestampNow() });
+        const keyRevision = await byKey.create(key, user);
+        if (keyRevision !== undefined) return await complete(user, key, keyRevision, announce);
+        // A concurrent call with the same key claimed it first: answer as that call does.
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new ConnectError("idempotency_key kept changing during the registration", Code.Aborted);
         }
       }
     },
@@ -178,7 +162,7 @@ export async function openUserStore(
       // Someone else holds the email: give the idempotency key back, so that it counts as unused
       // (a concurrent retry may have done so already).
       await byKey.delete(key, { expectedRevision: keyRevision }).catch((err: unknown) => {
-        if (!isConflict(err)) throw err;
+        if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err;
       });
       throw new ConnectError(
         `a user with the email "${user.email}" is already registered`,
@@ -211,8 +195,4 @@ export async function openUserStore(
 /** When the registration of `user` began (its first call), in epoch milliseconds. */
 function createdMs(user: User): number {
   return user.createdAt === undefined ? 0 : timestampMs(user.createdAt);
-}
-
-function isConflict(err: unknown): boolean {
-  return err instanceof ConnectError && err.code === Code.Aborted;
 }

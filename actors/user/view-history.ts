@@ -12,8 +12,8 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { ActorContext } from "troupe";
+import { stateKeyOf } from "troupe/jetstream";
 import {
   type ProductView,
   ProductViewSchema,
@@ -21,7 +21,6 @@ import {
   RecordedViewSchema,
   ViewHistorySchema,
 } from "../../proto/gen/shop/user/state/v1/user_state_pb.ts";
-import { openStateStore, stateKeyOf } from "../../runtime/mod.ts";
 
 export type { ProductView, RecordedView };
 
@@ -37,29 +36,17 @@ export interface ViewHistory {
   recent(userId: string, limit: number): Promise<ProductView[]>;
 }
 
-export interface ViewHistoryOptions {
-  /** Prefixes the bucket names, as it prefixes the actor's subjects. */
-  readonly namespace: string;
-  /** How many distinct products a user's history keeps (the oldest views fall off). */
-  readonly maxPerUser: number;
-  /** How long a view id is remembered for retries, in milliseconds. */
-  readonly viewIdTtlMs: number;
-}
+/** How long a view id is remembered for retries, in milliseconds. */
+const VIEW_ID_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
-export const defaultViewHistoryOptions: ViewHistoryOptions = {
-  namespace: "",
-  maxPerUser: 50,
-  viewIdTtlMs: 7 * 24 * 60 * 60 * 1000,
-};
-
+/** `maxPerUser`: how many distinct products a user's history keeps (the oldest views fall off). */
 export async function openViewHistory(
-  nc: NatsConnection,
-  partial: Partial<ViewHistoryOptions> = {},
+  ctx: Pick<ActorContext, "state">,
+  maxPerUser: number,
 ): Promise<ViewHistory> {
-  const { namespace, maxPerUser, viewIdTtlMs } = { ...defaultViewHistoryOptions, ...partial };
   const [views, histories] = await Promise.all([
-    openStateStore(nc, { bucket: "user_views", namespace, schema: RecordedViewSchema, ttlMs: viewIdTtlMs }),
-    openStateStore(nc, { bucket: "user_recently_viewed", namespace, schema: ViewHistorySchema }),
+    ctx.state("user_views", RecordedViewSchema, { ttlMs: VIEW_ID_TTL_MS }),
+    ctx.state("user_recently_viewed", ViewHistorySchema),
   ]);
 
   /** Merges `view` into its user's history (a no-op when it is there, or a later view of the product is). */
@@ -87,19 +74,11 @@ export async function openViewHistory(
     },
 
     async record(viewId, userId, productId) {
-      const key = stateKeyOf(viewId);
       const view = create(RecordedViewSchema, { userId, productId, viewedAt: timestampNow() });
-      try {
-        await views.put(key, view, { expectedRevision: 0 });
-      } catch (err) {
-        if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err;
-        const first = await views.get(key);
-        if (first === undefined) throw err; // recorded and gone again at once: let the caller retry
-        await include(first.value); // in case the call that recorded it stopped before this
-        return first.value;
-      }
-      await include(view);
-      return view;
+      // The first view recorded under the id (perhaps by a call that stopped before including it).
+      const first = await views.claim(stateKeyOf(viewId), view);
+      await include(first);
+      return first;
     },
 
     async recent(userId, limit) {

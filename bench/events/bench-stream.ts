@@ -1,21 +1,16 @@
 /**
  * Where the events benchmark's events live, named as ADR 7 names them for EchoRequest events of
- * proto package troupe.bench.v1 (runtime/protocol/subjects.ts), and the stream work around a
+ * proto package troupe.bench.v1 (troupe/protocol), and the stream work around a
  * measurement that is not itself measured: a fresh stream, and waiting until the server has
  * every ack. Both peers use the same stream configuration.
  */
 import { AckPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
+import { eventStream } from "troupe/jetstream";
+import { eventConsumerName, eventFilter, eventStreamName, eventSubject } from "troupe/protocol";
 import { EchoRequestSchema } from "../../proto/gen/troupe/bench/v1/bench_pb.ts";
-import { eventStream } from "../../runtime/mod.ts";
-import {
-  eventConsumerName,
-  eventFilter,
-  eventStreamName,
-  eventSubject,
-  packageOf,
-} from "../../runtime/protocol/subjects.ts";
 
-const PACKAGE = packageOf(EchoRequestSchema.typeName);
+/** `troupe.bench.v1`: the proto package, which names the event stream. */
+const PACKAGE = EchoRequestSchema.file.proto.package;
 
 /** `EVT_troupe_bench_v1` */
 export const STREAM = eventStreamName(PACKAGE);

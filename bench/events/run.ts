@@ -6,7 +6,7 @@
  * drift hits all of them alike, and prints Markdown tables of the medians over rounds
  * (shared/run-driver.ts). Progress goes to stderr; the report to stdout.
  *
- *   node_modules/.bin/node bench/events/run.ts [--runtimes bun,node] [--rounds 3]
+ *   node_modules/.bin/node --conditions=troupe-source bench/events/run.ts [--runtimes bun,node] [--rounds 3]
  *     [--peers raw,troupe] [--sizes 100,4096] [--seconds 5] [--messages 200000] [--json results.json]
  *
  * See run-options.ts for every flag and bench/README.md for the method and the results.

@@ -5,7 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { seedProducts } from "../../actors/product/seed-products.ts";
+import { seedProducts } from "../../actors/shared/seed-products.ts";
 import {
   type GetProductRequest,
   type GetProductResponse,

@@ -8,7 +8,7 @@
  * that drift hits all of them alike, and prints Markdown tables of the medians over rounds
  * (shared/run-driver.ts). Progress goes to stderr; the report to stdout.
  *
- *   node_modules/.bin/node bench/gateway/run.ts [--runtimes bun,node] [--rounds 3]
+ *   node_modules/.bin/node --conditions=troupe-source bench/gateway/run.ts [--runtimes bun,node] [--rounds 3]
  *     [--peers gateway,hono,connect] [--concurrency 64] [--seconds 5] [--json results.json]
  *
  * See run-options.ts for every flag and bench/README.md for the method and the results.

@@ -1,12 +1,25 @@
 /**
  * The peers of the RPC benchmark: for each, the echo server process the driver starts and the
  * client the client process connects. The raw `nc.request` client and the minimal multiplexer
- * share the raw echo server. Clients load lazily, so a client process loads only its own
+ * share the raw echo server; "tls" and "raw-tls" are the Troupe and raw peers on the driver's
+ * second nats-server, whose client port speaks TLS, and "secured" the Troupe peer on a third one
+ * that also demands credentials, with the least-privilege user of a declaration (run.ts). Clients load lazily, so a client process loads only its own
  * peer's code.
  */
 import type { ConnectPeerClient } from "./peer-client.ts";
 
-export const PEER_NAMES = ["raw", "mux", "connect", "troupe", "policies"] as const;
+export const PEER_NAMES = [
+  "raw",
+  "mux",
+  "connect",
+  "troupe",
+  "policies",
+  "tls",
+  "raw-tls",
+  "secured",
+] as const;
+/** The peers that run against one of the driver's TLS nats-servers. */
+export const TLS_PEERS: readonly PeerName[] = ["tls", "raw-tls", "secured"];
 export type PeerName = (typeof PEER_NAMES)[number];
 
 export interface Peer {
@@ -42,6 +55,21 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
     label: "Troupe + policies",
     serverFile: "peers/troupe-server.ts",
     loadClient: async () => (await import("./peers/policies-client.ts")).connectPoliciesClient,
+  },
+  tls: {
+    label: "Troupe over TLS",
+    serverFile: "peers/troupe-server.ts",
+    loadClient: async () => (await import("./peers/troupe-client.ts")).connectTroupeClient,
+  },
+  "raw-tls": {
+    label: "raw over TLS",
+    serverFile: "peers/raw-server.ts",
+    loadClient: async () => (await import("./peers/raw-client.ts")).connectRawClient,
+  },
+  secured: {
+    label: "Troupe, credentials + TLS",
+    serverFile: "peers/troupe-server.ts",
+    loadClient: async () => (await import("./peers/troupe-client.ts")).connectTroupeClient,
   },
 };
 

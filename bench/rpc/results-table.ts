@@ -28,6 +28,8 @@ export const TARGETS = {
   p50VsRaw: 1.15,
   /** At N in flight, Troupe with the default policy set over bare Troupe: at least. */
   policiesVsBare: 0.9,
+  /** At N in flight, Troupe over a TLS connection over Troupe in cleartext: at least (issue 13). */
+  tlsVsCleartext: 0.95,
 } as const;
 
 interface Medians {
@@ -56,6 +58,9 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
   const limit = (value: number) => value.toFixed(2);
   const labels = peers.map((peer) => PEERS[peer].label);
   const policiesColumn = peers.includes("policies") && peers.includes("troupe");
+  const tlsColumn = peers.includes("tls") && peers.includes("troupe");
+  const rawTlsColumn = peers.includes("raw-tls") && peers.includes("raw");
+  const securedColumn = peers.includes("secured") && peers.includes("troupe");
 
   const throughput: string[][] = [];
   const latency: string[][] = [];
@@ -73,6 +78,9 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
         ratioCell(calls("troupe"), calls("mux"), TARGETS.throughputVsMux),
         ratioCell(calls("troupe"), calls("raw"), TARGETS.throughputVsRaw),
         ...(policiesColumn ? [ratioCell(calls("policies"), calls("troupe"), TARGETS.policiesVsBare)] : []),
+        ...(tlsColumn ? [ratioCell(calls("tls"), calls("troupe"), TARGETS.tlsVsCleartext)] : []),
+        ...(rawTlsColumn ? [ratioCell(calls("raw-tls"), calls("raw"), TARGETS.tlsVsCleartext)] : []),
+        ...(securedColumn ? [ratioCell(calls("secured"), calls("troupe"), TARGETS.tlsVsCleartext)] : []),
       ]);
       latency.push([
         ...lead,
@@ -98,6 +106,9 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
             `Troupe / mux (≥ ${limit(TARGETS.throughputVsMux)})`,
             `Troupe / raw (≥ ${limit(TARGETS.throughputVsRaw)})`,
             ...(policiesColumn ? [`policies / Troupe (≥ ${limit(TARGETS.policiesVsBare)})`] : []),
+            ...(tlsColumn ? [`TLS / Troupe (≥ ${limit(TARGETS.tlsVsCleartext)})`] : []),
+            ...(rawTlsColumn ? [`raw TLS / raw (≥ ${limit(TARGETS.tlsVsCleartext)})`] : []),
+            ...(securedColumn ? [`creds + TLS / Troupe (≥ ${limit(TARGETS.tlsVsCleartext)})`] : []),
           ],
           throughput,
           2,

@@ -5,12 +5,12 @@
  * subject for BenchService.Echo, so subject lengths match too.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
+import { rpcMethodSubject } from "troupe/protocol";
 import {
   BenchService,
   type EchoRequest,
   EchoRequestSchema,
 } from "../../proto/gen/troupe/bench/v1/bench_pb.ts";
-import { rpcMethodSubject } from "../../runtime/protocol/subjects.ts";
 
 /** `rpc.troupe.bench.v1.BenchService.Echo` */
 export const ECHO_SUBJECT = rpcMethodSubject(BenchService.method.echo);

@@ -5,7 +5,7 @@
  * it ends, and writes the report (write-report.ts) with the benchmark's tables.
  */
 import { fileURLToPath } from "node:url";
-import { startNatsServer } from "../../runtime/testing.ts";
+import { startNatsServer } from "troupe/testing";
 import type { CommonRunOptions } from "./common-run-options.ts";
 import type { Measured, Measurement, Site } from "./measurement.ts";
 import { rotated } from "./rotated.ts";

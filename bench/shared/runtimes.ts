@@ -13,10 +13,12 @@ export function runtimeCommand(runtime: RuntimeName, repoRoot: string, file: str
   const bin = join(repoRoot, "node_modules", ".bin", runtime);
   switch (runtime) {
     case "bun":
-    case "node":
       return [bin, file];
+    // `troupe` resolves to its sources inside the repository through this export condition.
+    case "node":
+      return [bin, "--conditions=troupe-source", file];
     case "deno":
-      return [bin, "run", "--allow-all", file];
+      return [bin, "run", "--allow-all", "--conditions=troupe-source", file];
   }
 }
 

@@ -19,7 +19,12 @@ export interface Report {
 
 export function writeReport(report: Report): void {
   const minutes = (performance.now() - report.startedMs) / 60_000;
-  const command = ["node_modules/.bin/node", report.driver, ...process.argv.slice(2)].join(" ");
+  const command = [
+    "node_modules/.bin/node",
+    "--conditions=troupe-source",
+    report.driver,
+    ...process.argv.slice(2),
+  ].join(" ");
   process.stdout.write(
     [
       `\`${command}\` — ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}), ` +

@@ -1,7 +1,8 @@
 /**
  * Runs an actor's handlers in their call's scope (runtime/resilience/call-scope.ts), so the
- * calls, events and jobs they start inherit the remaining time and cancellation: RPC handlers
- * with their Connect HandlerContext, event and job handlers with their message's deadline.
+ * calls they make inherit the remaining time and cancellation (and the jobs they enqueue, when
+ * asked): RPC handlers with their Connect HandlerContext, job handlers with their job's deadline,
+ * event handlers with none (an event never expires, docs/adr/0017-facts-never-expire.md).
  */
 import type { HandlerContext } from "@connectrpc/connect";
 import type { ServiceRegistration } from "../host/serve-services.ts";

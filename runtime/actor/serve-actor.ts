@@ -1,10 +1,11 @@
 /**
  * Runs an actor on an open NATS connection: builds its state, reconciles the JetStream streams it
- * publishes to and reads from, serves its services (serve-services.ts), starts its event and job
- * consumers (serve-subscriptions.ts) and answers discovery ($SRV, NATS ADR-32). `drain()` leaves
+ * publishes to and reads from, stores its contracts' descriptors (publish-descriptors.ts), serves
+ * its services (serve-services.ts), starts its event and job consumers (serve-subscriptions.ts)
+ * and answers discovery ($SRV, NATS ADR-32), naming those descriptors. `drain()` leaves
  * discovery, stops taking calls and messages, and lets in-flight ones finish within a grace period.
  */
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import { type NatsConnection, nuid } from "@nats-io/nats-core";
@@ -16,23 +17,29 @@ import {
   ServiceMetadata,
 } from "../discovery/metadata-keys.ts";
 import { type ServiceResponder, startServiceResponder } from "../discovery/service-responder.ts";
-import { type ServiceHost, serveServices } from "../host/serve-services.ts";
+import { type ServiceHost, type ServiceRegistration, serveServices } from "../host/serve-services.ts";
 import type { RunningConsumer } from "../jetstream/consume.ts";
 import type { StreamOptions } from "../jetstream/declare-streams.ts";
 import { enqueueJob, publishEvent } from "../jetstream/publish.ts";
 import {
   declareActorStreams,
+  type Publishes,
   type ServedSubscriptions,
   serveSubscriptions,
 } from "../jetstream/serve-subscriptions.ts";
+import { openStateStore } from "../jetstream/state-store.ts";
+import type { HandlerSpec } from "../jetstream/subscriptions.ts";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { type CallPolicies, createCallPolicies } from "../resilience/call-policies.ts";
 import { currentCallScope, inheritedTimeoutMs } from "../resilience/call-scope.ts";
 import type { CallPoliciesInit } from "../resilience/policy-options.ts";
 import { createNatsTransport, type NatsTransportOptions } from "../transports/nats-transport.ts";
 import { TROUPE_VERSION } from "../version.ts";
+import { checkDeclaredBucket, checkDeclaredCall, checkDeclaredServing } from "./actor-declaration.ts";
+import { createActorTimers } from "./actor-timers.ts";
 import { callScopedHandler, callScopedServices } from "./call-scoped.ts";
-import type { ActorContext, ActorDefinition, ContextPublishOptions } from "./define-actor.ts";
+import type { ActorContext, ActorDefinition, ContextEnqueueOptions } from "./define-actor.ts";
+import { publishDescriptors } from "./publish-descriptors.ts";
 
 export interface ServeActorOptions {
   /** Prefix of every Troupe subject, for several systems in one NATS account. */
@@ -42,12 +49,23 @@ export interface ServeActorOptions {
   /** Options of the transport the actor calls other actors with. */
   readonly transport: Partial<Omit<NatsTransportOptions, "nc">>;
   /**
-   * Resilience policies of the actor's calls to other actors (README "Resilience policies"):
+   * Resilience policies of the actor's calls to other actors (docs/guide/mesh-and-operations.md):
    * the defaults, per target service, per method; `false` for none (`transport.policies` wins).
    */
   readonly policies: CallPoliciesInit | false;
   /** Calls this instance serves at once; more are answered `resource_exhausted` (load shedding). */
   readonly maxInFlight: number;
+  /**
+   * Refuse requests that break their contract's `buf.validate` rules with `invalid_argument`
+   * before the handler runs (docs/adr/0018-request-validation.md). On unless turned off.
+   */
+  readonly validateRequests: boolean;
+  /**
+   * The gateway's public nkeys (TROUPE_GATEWAY_KEY): identity headers must carry its signature,
+   * else the call is refused `unauthenticated` (docs/adr/0030-credentials-from-declarations.md).
+   * Empty: identity headers are taken as they come, which suits a bus only trusted processes reach.
+   */
+  readonly identityKeys: readonly string[];
   /** Reported in discovery metadata: the JavaScript runtime, e.g. "bun 1.4.5". */
   readonly runtime: string;
   /** Reported in discovery metadata: the host name. */
@@ -63,6 +81,16 @@ export interface ServeActorOptions {
    * `host`, calls in flight and shed; see docs/adr/0014-tracing-and-metrics.md).
    */
   readonly extraStats: (() => Readonly<Record<string, unknown>>) | undefined;
+  /**
+   * A STATS request reads each consumer's lag from JetStream again when the last reading is older
+   * than this (docs/adr/0025-metrics-for-every-part.md); 0: on every STATS request.
+   */
+  readonly consumerLagMaxAgeMs: number;
+  /**
+   * How long a STATS answer waits for fresh lag readings; past it the answer goes out with the
+   * previous ones (their `age_ms` says how old) and the readings land for the next.
+   */
+  readonly consumerLagWaitMs: number;
 }
 
 export const defaultServeActorOptions: ServeActorOptions = {
@@ -71,12 +99,16 @@ export const defaultServeActorOptions: ServeActorOptions = {
   transport: {},
   policies: {},
   maxInFlight: 1_000,
+  validateRequests: true,
+  identityKeys: [],
   runtime: "unknown",
   host: "unknown",
   logger: createJsonLogger(),
   streams: {},
   idempotencyTtlMs: 24 * 60 * 60_000,
   extraStats: undefined,
+  consumerLagMaxAgeMs: 1_000,
+  consumerLagWaitMs: 50,
 };
 
 export interface RunningActor {
@@ -122,24 +154,39 @@ export async function serveActor<State>(
       Code.FailedPrecondition,
     );
   };
+  const timers = createActorTimers(logger);
   const context: ActorContext = {
     nc,
     transport,
-    client: (service) => createClient(service, transport) as Client<typeof service>,
+    client: (service) => {
+      checkDeclaredCall(actor, service);
+      return createClient(service, transport) as Client<typeof service>;
+    },
     logger,
     instanceId: id,
     namespace,
     async publish(schema, init, publishOptions = {}) {
       declared("events", schema);
-      return publishEvent(js, schema, init, { ...inheritDeadline(publishOptions), namespace });
+      return publishEvent(js, schema, init, { ...publishOptions, namespace });
     },
     async enqueue(schema, init, publishOptions = {}) {
       declared("jobs", schema);
-      return enqueueJob(js, schema, init, { ...inheritDeadline(publishOptions), namespace });
+      return enqueueJob(js, schema, init, { ...jobDeadline(publishOptions), namespace });
     },
+    async state(bucket, schema, stateOptions = {}) {
+      checkDeclaredBucket(actor, bucket);
+      return openStateStore(nc, { ...stateOptions, bucket, schema, namespace });
+    },
+    every: timers.every,
   };
   const state = (await actor.setup?.(context)) as State;
   const handlers = ((await actor.subscriptions?.(context, state)) ?? []).map(callScopedHandler);
+  const registrations = (await actor.services?.(context, state)) ?? [];
+  checkDeclaredServing(
+    actor,
+    registrations.map((r) => r.service),
+    handlers,
+  );
   const jetstreamOptions = {
     namespace,
     streams: options.streams,
@@ -150,7 +197,13 @@ export async function serveActor<State>(
     if (result.action === "unchanged") continue;
     logger.log("info", `stream ${result.action}`, { stream: result.name, changed: result.changed });
   }
-  const registrations = (await actor.services?.(context, state)) ?? [];
+  // Stored and named before the actor is discoverable: whoever sees it can decode its traffic.
+  const descriptors = await publishDescriptors(nc, contractsOf(registrations, actor.publishes, handlers), {
+    namespace,
+    replicas: options.streams.replicas,
+    logger,
+    retryDelayMs: 1_000,
+  });
   const host = await serveServices(nc, registrations.map(callScopedServices), {
     name: actor.name,
     instanceId: id,
@@ -158,12 +211,15 @@ export async function serveActor<State>(
     namespace,
     interceptors: options.interceptors,
     maxInFlight: options.maxInFlight,
+    validateRequests: options.validateRequests,
+    identityKeys: options.identityKeys,
     logger,
   });
   let subscriptions: ServedSubscriptions;
   try {
     subscriptions = await serveSubscriptions(nc, actor.name, handlers, jetstreamOptions);
   } catch (err) {
+    descriptors.stop();
     await host.drain(0);
     throw err;
   }
@@ -190,6 +246,7 @@ export async function serveActor<State>(
         [ServiceMetadata.runtime]: options.runtime,
         [ServiceMetadata.host]: options.host,
         [ServiceMetadata.version]: TROUPE_VERSION,
+        ...descriptors.metadata,
       },
     },
     {
@@ -208,18 +265,29 @@ export async function serveActor<State>(
         })),
       // Per endpoint: outcomes by code, in-flight count, latency histogram (ADR 0014).
       statsData: (_name, endpoint) => endpoint.stats.metrics(),
-      // Per instance: what the outgoing-call policies see (breaker states, in flight, retries)
-      // and the host's own load (in flight, shed), for /metrics (ADR 0011, ADR 0014).
+      // Per instance: what the outgoing-call policies see (breaker states, in flight, retries),
+      // the host's own load (in flight, shed) and each consumer's counts, latency and lag, for
+      // /metrics (ADR 0011, ADR 0014, ADR 0025).
       instanceData: () => ({
         ...options.extraStats?.(),
         ...(policies === undefined ? {} : { policies: policies.snapshot() }),
         host: { inFlight: host.inFlight, shed: host.shed },
+        ...(subscriptions.consumers.length === 0
+          ? {}
+          : { consumers: subscriptions.consumers.map((c) => c.stats()) }),
       }),
+      ...(subscriptions.consumers.length === 0
+        ? {}
+        : {
+            prepareStats: () =>
+              refreshLags(subscriptions.consumers, options.consumerLagMaxAgeMs, options.consumerLagWaitMs),
+          }),
     },
   );
   void responder.stopped.then((error) => {
     if (error !== null) logger.log("error", "discovery stopped answering", errorFields(error));
   });
+  timers.start();
   return {
     name: actor.name,
     id,
@@ -228,22 +296,65 @@ export async function serveActor<State>(
     consumers: subscriptions.consumers,
     policies,
     async drain(graceMs) {
+      descriptors.stop();
       await responder.stop();
-      await Promise.all([host.drain(graceMs), subscriptions.stop(graceMs)]);
+      await Promise.all([host.drain(graceMs), subscriptions.stop(graceMs), timers.stop()]);
       await actor.stop?.(context, state);
     },
   };
 }
 
+/** Refreshes every consumer's lag, waiting at most `waitMs` (the readings land later otherwise). */
+function refreshLags(
+  consumers: readonly RunningConsumer[],
+  maxAgeMs: number,
+  waitMs: number,
+): Promise<void> | undefined {
+  const readings = consumers.map((c) => c.refreshLag(maxAgeMs));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    Promise.all(readings).then(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /**
- * An event or job published while a handler runs expires with the handled call or message
- * (`troupe-deadline`), unless the publisher sets its own deadline or opts out.
+ * A job's deadline: its own `deadlineMs`, cut to what the handled call or message has left when
+ * it asks to inherit (refused with deadline_exceeded when nothing is left). Events never get
+ * one (docs/adr/0017-facts-never-expire.md).
  */
-function inheritDeadline(options: ContextPublishOptions): ContextPublishOptions {
-  const { inheritDeadline: inherit = true, ...rest } = options;
-  if (!inherit || rest.deadlineMs !== undefined) return rest;
-  const deadlineMs = inheritedTimeoutMs(undefined, currentCallScope());
-  return deadlineMs === undefined ? rest : { ...rest, deadlineMs };
+function jobDeadline(options: ContextEnqueueOptions): ContextEnqueueOptions {
+  const { inheritDeadline = false, ...rest } = options;
+  if (!inheritDeadline) return ackWithinCall(rest);
+  const deadlineMs = inheritedTimeoutMs(rest.deadlineMs, currentCallScope());
+  return ackWithinCall(deadlineMs === undefined ? rest : { ...rest, deadlineMs });
+}
+
+/**
+ * An enqueue made while a handler runs waits for the stream's acknowledgement no longer than the
+ * handled call has left. An event's publish is not cut so: a fact is published even after the
+ * call that produced it has run out of time.
+ */
+function ackWithinCall(options: ContextEnqueueOptions): ContextEnqueueOptions {
+  const left = currentCallScope()?.timeoutMs();
+  if (left === undefined || left <= 0) return options;
+  return { ...options, timeoutMs: Math.min(options.timeoutMs ?? left, left) };
+}
+
+/** Every contract type an actor serves, publishes or consumes: what its descriptors describe. */
+function contractsOf(
+  registrations: readonly ServiceRegistration[],
+  publishes: Publishes | undefined,
+  handlers: readonly HandlerSpec[],
+): (DescService | DescMessage)[] {
+  return [
+    ...registrations.map((r) => r.service),
+    ...(publishes?.events ?? []),
+    ...(publishes?.jobs ?? []),
+    ...handlers.map((h) => h.schema),
+  ];
 }
 
 function idempotencyOf(level: number): Idempotency {

@@ -1,3 +1,5 @@
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+
 /** One subcommand of the `troupe` command line (runtime/cli/run-cli.ts lists them). */
 export interface CliCommand {
   /** What follows `troupe`: `dev`, `services`. */
@@ -13,6 +15,22 @@ export interface CliCommand {
 /** Bad arguments: the CLI prints the message and the command's usage, and exits 2. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/**
+ * The flags and positionals of a command's arguments, by Node's `parseArgs` (strict: an unknown
+ * flag is an error); its errors become UsageError. `positionals` false refuses any.
+ */
+export function parseFlags<const O extends ParseArgsOptionsConfig>(
+  args: readonly string[],
+  options: O,
+  positionals = true,
+) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: positionals });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 /** A port number from a flag; 0 means "any free port". */

@@ -5,10 +5,48 @@
  */
 import { TROUPE_VERSION } from "../version.ts";
 import { type CliCommand, UsageError } from "./command.ts";
+import { addCommand } from "./commands/add-command.ts";
+import { authCommand } from "./commands/auth-command.ts";
+import { callCommand } from "./commands/call-command.ts";
+import { consumersCommand } from "./commands/consumers-command.ts";
+import { dashboardCommand } from "./commands/dashboard-command.ts";
+import { decodeCommand } from "./commands/decode-command.ts";
 import { devCommand } from "./commands/dev-command.ts";
-import { servicesCommand } from "./commands/services-command.ts";
+import { dlqCommand } from "./commands/dlq-command.ts";
+import { doctorCommand } from "./commands/doctor-command.ts";
+import { enqueueCommand } from "./commands/enqueue-command.ts";
+import { infoCommand } from "./commands/info-command.ts";
+import { lsCommand, servicesCommand } from "./commands/ls-command.ts";
+import { newCommand } from "./commands/new-command.ts";
+import { publishCommand } from "./commands/publish-command.ts";
+import { routesCommand } from "./commands/routes-command.ts";
+import { statsCommand } from "./commands/stats-command.ts";
+import { streamsCommand } from "./commands/streams-command.ts";
+import { tailCommand } from "./commands/tail-command.ts";
 
-export const defaultCommands: readonly CliCommand[] = [devCommand, servicesCommand];
+export const defaultCommands: readonly CliCommand[] = [
+  newCommand,
+  addCommand,
+  devCommand,
+  authCommand,
+  // Services and calls (docs/adr/0023-the-troupe-cli.md)
+  lsCommand,
+  infoCommand,
+  statsCommand,
+  callCommand,
+  routesCommand,
+  doctorCommand,
+  servicesCommand,
+  // traffic and JetStream
+  tailCommand,
+  decodeCommand,
+  publishCommand,
+  enqueueCommand,
+  streamsCommand,
+  consumersCommand,
+  dlqCommand,
+  dashboardCommand,
+];
 
 /** The top-level help: every command with its summary. */
 export function cliUsage(commands: readonly CliCommand[] = defaultCommands): string {

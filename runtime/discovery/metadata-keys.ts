@@ -15,7 +15,20 @@ export const ServiceMetadata = {
   host: "troupe.host",
   /** The version of Troupe the instance runs on. */
   version: "troupe.version",
+  /**
+   * The contracts the instance serves, publishes and consumes, as `sha256:<hex>` of their
+   * FileDescriptorSet (docs/adr/0022-contract-descriptors.md); absent when it has none.
+   */
+  descriptors: "troupe.descriptors",
+  /**
+   * The KV bucket that holds that FileDescriptorSet under its hash (`troupe_descriptors`,
+   * `acme_troupe_descriptors`), or `none` when the server has no JetStream to keep it in.
+   */
+  descriptorsBucket: "troupe.descriptors.bucket",
 } as const;
+/** The value of `troupe.descriptors.bucket` when the descriptors are kept nowhere (no JetStream). */
+export const NO_DESCRIPTORS_BUCKET = "none";
+
 export type ServiceMetadataKey = (typeof ServiceMetadata)[keyof typeof ServiceMetadata];
 
 /** Endpoint-level metadata (`endpoints[].metadata` of INFO): one endpoint per RPC method. */

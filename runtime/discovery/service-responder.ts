@@ -14,9 +14,9 @@
  */
 import { headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { ServiceResponseType } from "@nats-io/services";
+import type { EndpointStatsRecorder } from "../observability/endpoint-stats.ts";
 import { Header } from "../protocol/headers.ts";
 import { ServiceVerb, serviceVerbSubject } from "../protocol/subjects.ts";
-import type { EndpointStatsRecorder } from "./endpoint-stats.ts";
 import {
   resolveServiceIdentity,
   SERVICE_NAME_PATTERN,
@@ -59,6 +59,12 @@ export interface ServiceSource {
    * `data` field of STATS, e.g. the circuit states of its outgoing calls; `undefined` leaves it out.
    */
   instanceData?: () => unknown;
+  /**
+   * Runs before each STATS answer is built, which waits until it settles (a rejection is ignored):
+   * a chance to refresh figures read elsewhere, such as a consumer's lag from JetStream. It should
+   * bound its own wait: askers stop collecting answers soon (discover.ts `stallMs`).
+   */
+  prepareStats?: () => Promise<void> | undefined;
 }
 
 export interface ServiceResponder {
@@ -182,9 +188,23 @@ export async function startServiceResponder(
       serviceVerbSubject(verb, identity.name),
       serviceVerbSubject(verb, identity.name, identity.id),
     ]) {
+      const prepare = verb === ServiceVerb.STATS ? source.prepareStats : undefined;
       const callback = (err: Error | null, msg: Msg) => {
         if (err !== null) fail(err, subject);
-        else answer(msg, body);
+        else if (prepare === undefined) answer(msg, body);
+        else {
+          const pending = prepare();
+          if (pending === undefined) answer(msg, body);
+          else {
+            // Answered later: the connection may have closed meanwhile, which ends the matter.
+            const later = () => {
+              try {
+                answer(msg, body);
+              } catch {}
+            };
+            void pending.then(later, later);
+          }
+        }
       };
       subscriptions.push(nc.subscribe(subject, { callback }));
     }

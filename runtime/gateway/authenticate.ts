@@ -4,6 +4,11 @@
  * fetched and cached by jose, or given inline), with the configured issuer, audience and clock
  * tolerance. What a verified token yields, the identity, travels to the actor as headers; the
  * token itself does not (docs/adr/0008-gateway.md).
+ *
+ * Algorithm confusion is refused whatever the configuration (docs/adr/0029-a-hardened-edge.md):
+ * only asymmetric algorithms may be configured (never `none`, never HS*, whose "key" would be
+ * the public key everyone has), and a single key verifies only tokens of the one algorithm it
+ * was imported for, so a token cannot choose how it is checked.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -26,7 +31,10 @@ export interface JwtOptions {
   readonly jwks: JSONWebKeySet | undefined;
   /** One public key: PEM (`-----BEGIN PUBLIC KEY-----`, SPKI) or a JWK as JSON. */
   readonly publicKey: string | undefined;
-  /** The algorithms accepted; a PEM key is taken as the first of them its key type fits. */
+  /**
+   * The algorithms accepted, asymmetric only (RS*, PS*, ES*, EdDSA, Ed25519); a PEM key is taken
+   * as the first of them its key type fits, and then verifies that algorithm only.
+   */
   readonly algorithms: readonly string[];
   /** Required `iss`, when set. */
   readonly issuer: string | undefined;
@@ -60,11 +68,32 @@ export function hasJwtKey(options: Partial<JwtOptions>): boolean {
   return options.jwksUrl !== undefined || options.jwks !== undefined || options.publicKey !== undefined;
 }
 
+/** JWS algorithms with a public verification key (RFC 7518 §3.1, RFC 8037, RFC 9864). */
+const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+]);
+
 export async function createAuthenticator(partial: Partial<JwtOptions>): Promise<Authenticator> {
   const options: JwtOptions = { ...defaultJwtOptions, ...partial };
-  const key = await keySource(options);
+  const refused = options.algorithms.filter((alg) => !ASYMMETRIC_ALGORITHMS.has(alg));
+  if (refused.length > 0 || options.algorithms.length === 0) {
+    throw new Error(
+      `JWT algorithms ${refused.length > 0 ? refused.join(", ") : "(none)"} cannot be accepted: the gateway verifies tokens with public keys, so only ${[...ASYMMETRIC_ALGORITHMS].join(", ")}`,
+    );
+  }
+  const { key, algorithms } = await keySource(options);
   const verifyOptions = {
-    algorithms: [...options.algorithms],
+    algorithms,
     clockTolerance: options.clockToleranceSec,
     ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
     ...(options.audience === undefined
@@ -88,23 +117,41 @@ export async function createAuthenticator(partial: Partial<JwtOptions>): Promise
   };
 }
 
-async function keySource(options: JwtOptions): Promise<JWTVerifyGetKey | CryptoKey | Uint8Array> {
-  if (options.jwksUrl !== undefined) return createRemoteJWKSet(new URL(options.jwksUrl));
-  if (options.jwks !== undefined) return createLocalJWKSet(options.jwks);
+/**
+ * The key, and the algorithms it verifies: a key set's keys each carry their type (jose matches
+ * a token's `alg` to the type of the key it picks), a single key exactly one algorithm.
+ */
+async function keySource(
+  options: JwtOptions,
+): Promise<{ key: JWTVerifyGetKey | CryptoKey; algorithms: string[] }> {
+  const algorithms = [...options.algorithms];
+  if (options.jwksUrl !== undefined) return { key: createRemoteJWKSet(new URL(options.jwksUrl)), algorithms };
+  if (options.jwks !== undefined) return { key: createLocalJWKSet(options.jwks), algorithms };
   const text = options.publicKey?.trim();
   if (text === undefined) throw new Error("JWT authentication needs a jwksUrl, jwks or publicKey");
   if (text.startsWith("{")) {
     const jwk = JSON.parse(text) as JWK;
+    if (jwk.kty !== "RSA" && jwk.kty !== "EC" && jwk.kty !== "OKP") {
+      throw new Error(
+        `the JWT public key is a JWK of type ${String(jwk.kty)}: only RSA, EC and OKP keys are public keys`,
+      );
+    }
+    if (jwk.d !== undefined)
+      throw new Error("the JWT public key is a private JWK: give its public part only");
     const alg = jwk.alg ?? options.algorithms[0];
-    if (alg === undefined) throw new Error("a JWK public key needs an alg, or algorithms to be set");
-    return importJWK(jwk, alg) as Promise<CryptoKey | Uint8Array>;
+    if (alg === undefined || !options.algorithms.includes(alg)) {
+      throw new Error(
+        `the JWK's algorithm ${String(alg)} is not one of the accepted ${options.algorithms.join(", ")}`,
+      );
+    }
+    return { key: (await importJWK(jwk, alg)) as CryptoKey, algorithms: [alg] };
   }
   // A PEM key does not name its algorithm: the first accepted one the key imports for is its own
   // (an EC P-256 key refuses RS256 and imports for ES256), so the default list fits RSA, EC and
   // Ed25519 keys alike.
   for (const alg of options.algorithms) {
     try {
-      return await importSPKI(text, alg);
+      return { key: await importSPKI(text, alg), algorithms: [alg] };
     } catch {
       // not this algorithm's key type: try the next
     }

@@ -1,10 +1,15 @@
 /**
- * Connect service implementations that forward every method of a service to its actors over
- * NATS, built from the service descriptor alone: the gateway holds no business logic. Each call
- * passes the gate (gate.ts), then goes out on the NATS transport with the caller's remaining
- * time (`connect-timeout-ms` / `grpc-timeout`, which Connect's handlers parse into
- * `timeoutMs()`), the gateway's default when the caller set none, and the caller's abort
- * signal. Streams of every kind are forwarded message by message.
+ * Connect service implementations that forward every public method of a service to its actors
+ * over NATS, built from the service descriptor alone: the gateway holds no business logic. Each
+ * call passes the gate (gate.ts), as Connect's `requestGate`, before its body is read; then it
+ * goes out on the NATS transport with the caller's remaining time (`connect-timeout-ms` /
+ * `grpc-timeout`, which Connect's handlers parse into `timeoutMs()`), the gateway's default when
+ * the caller set none, and the caller's abort signal. Streams of every kind are forwarded
+ * message by message.
+ *
+ * A method the contract does not mark public gets an implementation that only refuses, built
+ * without the transport: whatever the gate or a route says, there is no code path from outside
+ * to a private method (docs/adr/0029-a-hardened-edge.md).
  */
 import type {
   DescMessage,
@@ -18,12 +23,15 @@ import {
   Code,
   ConnectError,
   type ConnectRouter,
+  type ContextKey,
+  createContextKey,
   type HandlerContext,
   type Transport,
 } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { Header } from "../protocol/headers.ts";
-import type { Gate } from "./gate.ts";
+import { type Gate, notPublic } from "./gate.ts";
+import { methodExposure } from "./method-exposure.ts";
 import { passOn } from "./response-metadata.ts";
 
 export interface ForwardingOptions {
@@ -37,27 +45,73 @@ export interface ForwardingOptions {
   readonly requestIdOf: (context: HandlerContext) => string;
 }
 
-/** Registers a forwarding implementation of every method of `services` on a Connect router. */
-export function forwardingRoutes(
-  services: readonly DescService[],
-  options: ForwardingOptions,
-): (router: ConnectRouter) => void {
-  return (router) => {
-    for (const service of services) {
-      for (const method of service.methods) router.rpc(method, forwardingImpl(method, options) as never);
-    }
+export interface Forwarding {
+  /** Registers an implementation of every method of the services on a Connect router. */
+  readonly routes: (router: ConnectRouter) => void;
+  /**
+   * A Connect `requestGate` (router option): admits a call of a fronted method, or refuses it,
+   * before its request body is read; calls of other methods (reflection) pass untouched.
+   */
+  readonly requestGate: (ctx: HandlerContext) => Promise<void>;
+}
+
+/** The headers the gate admitted a call with, for its implementation. */
+const admittedKey: ContextKey<Headers | undefined> = createContextKey<Headers | undefined>(undefined, {
+  description: "troupe gateway admitted headers",
+});
+
+export function forwardingRoutes(services: readonly DescService[], options: ForwardingOptions): Forwarding {
+  const fronted = new Set<DescMethod>(services.flatMap((service) => service.methods));
+  const admit = (method: DescMethod, ctx: HandlerContext) => {
+    const requestId = options.requestIdOf(ctx);
+    ctx.responseHeader.set(Header.requestId, requestId);
+    return options.gate(method, ctx.requestHeader, requestId);
+  };
+  return {
+    routes: (router) => {
+      for (const method of fronted) {
+        const impl = methodExposure(method).public
+          ? forwardingImpl(method, options, admit)
+          : refusingImpl(method);
+        router.rpc(method, impl as never);
+      }
+    },
+    requestGate: async (ctx) => {
+      if (fronted.has(ctx.method)) ctx.values.set(admittedKey, await admit(ctx.method, ctx));
+    },
   };
 }
 
 type Message = MessageShape<DescMessage>;
 
-function forwardingImpl(method: DescMethod, options: ForwardingOptions) {
-  const { transport, gate } = options;
+/** A private method's implementation: refuses, and holds nothing that could forward the call. */
+function refusingImpl(method: DescMethod) {
+  switch (method.methodKind) {
+    case "unary":
+    case "client_streaming":
+      return async () => {
+        throw notPublic(method);
+      };
+    case "server_streaming":
+    case "bidi_streaming":
+      // biome-ignore lint/correctness/useYield: it refuses before its first message
+      return async function* () {
+        throw notPublic(method);
+      };
+  }
+}
+
+function forwardingImpl(
+  method: DescMethod,
+  options: ForwardingOptions,
+  admitCall: (method: DescMethod, ctx: HandlerContext) => Promise<Headers>,
+) {
+  const { transport } = options;
   const timeoutOf = (ctx: HandlerContext, fallback: number) => ctx.timeoutMs() ?? fallback;
+  /** The headers the request gate admitted the call with; a router without the gate admits here. */
   const admit = (ctx: HandlerContext) => {
-    const requestId = options.requestIdOf(ctx);
-    ctx.responseHeader.set(Header.requestId, requestId);
-    return gate(method, ctx.requestHeader, requestId);
+    const admitted = ctx.values.get(admittedKey);
+    return admitted === undefined ? admitCall(method, ctx) : Promise.resolve(admitted);
   };
   /** Admits the call, then opens the actor's stream; resolves with its messages. */
   const forwardStream = async (

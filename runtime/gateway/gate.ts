@@ -13,6 +13,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { GATEWAY_IDENTITY_HEADER_PREFIX, Header } from "../protocol/headers.ts";
+import type { SignedIdentity } from "../security/identity-signature.ts";
 import type { Authenticator } from "./authenticate.ts";
 import { methodExposure, methodPath } from "./method-exposure.ts";
 
@@ -32,6 +33,8 @@ export interface GateOptions {
   readonly authenticate: Authenticator | undefined;
   /** Caller headers (lower case) forwarded to the actor besides the request id. */
   readonly forwardHeaders: readonly string[];
+  /** Signs the identity forwarded for a method (runtime/security/identity-signature.ts); undefined: unsigned. */
+  readonly signIdentity: ((identity: SignedIdentity) => string) | undefined;
 }
 
 /**
@@ -40,18 +43,21 @@ export interface GateOptions {
  */
 export type Gate = (method: DescMethod, callerHeader: Headers, requestId: string) => Promise<Headers>;
 
+/** The refusal of a method the contract does not mark public. */
+export function notPublic(method: DescMethod): ConnectError {
+  return new ConnectError(
+    `${methodPath(method)} is not public: it cannot be called through the gateway`,
+    Code.PermissionDenied,
+  );
+}
+
 export function createGate(options: GateOptions): Gate {
   const forward = options.forwardHeaders
     .map((name) => name.toLowerCase())
     .filter((name) => !name.startsWith(GATEWAY_IDENTITY_HEADER_PREFIX) && name !== Header.authorization);
   return async (method, callerHeader, requestId) => {
     const exposure = methodExposure(method);
-    if (!exposure.public) {
-      throw new ConnectError(
-        `${methodPath(method)} is not public: it cannot be called through the gateway`,
-        Code.PermissionDenied,
-      );
-    }
+    if (!exposure.public) throw notPublic(method);
     const header = new Headers();
     for (const name of forward) {
       const value = callerHeader.get(name);
@@ -66,8 +72,13 @@ export function createGate(options: GateOptions): Gate {
         );
       }
       const identity = await options.authenticate(callerHeader.get(Header.authorization));
+      const claims = JSON.stringify(identity.claims);
       header.set(Header.authSubject, identity.subject);
-      header.set(Header.authClaims, JSON.stringify(identity.claims));
+      header.set(Header.authClaims, claims);
+      if (options.signIdentity !== undefined) {
+        const signed = { method: methodPath(method), subject: identity.subject, claims };
+        header.set(Header.authSignature, options.signIdentity(signed));
+      }
     }
     return header;
   };

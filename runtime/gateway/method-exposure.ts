@@ -2,8 +2,8 @@
  * How the gateway exposes a method, read from the contract: `(troupe.v1.method) = { public: true,
  * auth_required: … }` (proto/troupe/v1/options.proto). A method without the option is private.
  */
-import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
-import { method as methodOption } from "../../proto/gen/troupe/v1/options_pb.ts";
+import { type DescMethod, type DescService, getOption, hasOption } from "@bufbuild/protobuf";
+import { method as methodOption } from "../gen/troupe/v1/options_pb.ts";
 
 export interface MethodExposure {
   /** Reachable through the gateway at all. */
@@ -35,7 +35,13 @@ function readExposure(method: DescMethod): MethodExposure {
   return { public: options.public, authRequired: options.public && options.authRequired };
 }
 
-/** `shop.v1.UserService/GetUser`: how errors and logs name a method. */
-export function methodPath(method: DescMethod): string {
-  return `${method.parent.typeName}/${method.name}`;
+/**
+ * The services a gateway fronts when it is given a whole contracts folder: those with at least
+ * one public method. A service whose methods are all private is for calls between actors only,
+ * and fronting it would make `/readyz` wait for it for nothing.
+ */
+export function publicServices(services: readonly DescService[]): DescService[] {
+  return services.filter((service) => service.methods.some((method) => methodExposure(method).public));
 }
+
+export { methodPath } from "../protocol/subjects.ts";

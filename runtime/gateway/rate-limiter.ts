@@ -23,9 +23,16 @@ export interface RateLimiterOptions extends RateLimit {
   readonly now: () => number;
 }
 
+/**
+ * The gateway's limit when none is configured: generous for one person or one office behind a
+ * NAT (a page load is tens of requests, a person a few a second), and an eighth of what one
+ * gateway instance on two cores serves (bench/README.md), so one address cannot take it all
+ * (docs/adr/0029-a-hardened-edge.md).
+ */
+export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 1000, burst: 2000 };
+
 export const defaultRateLimiterOptions: RateLimiterOptions = {
-  perSecond: 100,
-  burst: 200,
+  ...DEFAULT_RATE_LIMIT,
   maxClients: 100_000,
   now: () => performance.now(),
 };
@@ -69,13 +76,14 @@ export function createRateLimiter(partial: Partial<RateLimiterOptions> = {}): Ra
 }
 
 /**
- * `100/s`, `6000/m`, `100/s:300` (a burst of 300; the burst is the rate's count otherwise).
- * Throws a clear error for anything else.
+ * `100/s`, `6000/m`, `100/s:300` (a burst of 300; the burst is the rate's count otherwise), or
+ * `off` (false: no limit). Throws a clear error for anything else.
  */
-export function parseRateLimit(text: string): RateLimit {
+export function parseRateLimit(text: string): RateLimit | false {
+  if (text.trim() === "off") return false;
   const match = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)\s*(?::\s*(\d+))?\s*$/.exec(text);
   if (match === null) {
-    throw new Error(`rate limit "${text}" is not <count>/<s|m|h>[:<burst>], e.g. 100/s or 100/s:300`);
+    throw new Error(`rate limit "${text}" is not <count>/<s|m|h>[:<burst>] or off, e.g. 100/s or 100/s:300`);
   }
   const count = Number(match[1]);
   const seconds = { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"];

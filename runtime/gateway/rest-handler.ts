@@ -5,6 +5,11 @@
  * the response (or the `response_body` field). Errors are Connect's JSON error bodies with the
  * HTTP status of their code (https://connectrpc.com/docs/protocol#error-codes). The caller's
  * deadline is `connect-timeout-ms`, as in Connect's unary protocol.
+ *
+ * The gate is passed before the body is read, so an unauthenticated caller's body is never
+ * parsed; and the route of a private method (a `google.api.http` annotation on a method the
+ * contract does not mark public) is refused before the gate, whatever the gate would say: it
+ * never reaches the transport (docs/adr/0029-a-hardened-edge.md).
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
@@ -12,7 +17,8 @@ import { parseTimeout } from "@connectrpc/connect/protocol-connect";
 import { errorFields, type Logger } from "../observability/logger.ts";
 import { Header } from "../protocol/headers.ts";
 import { connectErrorResponse } from "./error-response.ts";
-import type { Gate } from "./gate.ts";
+import { type Gate, notPublic } from "./gate.ts";
+import { methodExposure, methodPath } from "./method-exposure.ts";
 import { publicError } from "./public-error.ts";
 import { passOn } from "./response-metadata.ts";
 import { restRequest } from "./transcoding/rest-request.ts";
@@ -34,7 +40,15 @@ export type RestHandler = (request: Request, requestId: string) => Promise<Respo
 
 /** Builds the routes now, so a contract the transcoder refuses stops the gateway at start. */
 export function createRestHandler(options: RestHandlerOptions): RestHandler {
-  const router = createRestRouter(restRoutes(options.services));
+  const routes = restRoutes(options.services);
+  for (const route of routes) {
+    if (methodExposure(route.method).public) continue;
+    options.logger.log("warn", "a REST route leads to a method that is not public: the gateway refuses it", {
+      method: methodPath(route.method),
+      route: `${route.httpMethod} ${route.template}`,
+    });
+  }
+  const router = createRestRouter(routes);
   return async (request, requestId) => {
     const url = new URL(request.url);
     try {
@@ -52,9 +66,10 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         );
       }
       const { route, vars } = match;
+      if (!methodExposure(route.method).public) throw notPublic(route.method);
+      const header = await options.gate(route.method, request.headers, requestId);
       const body = route.body === "" ? undefined : await jsonBody(request);
       const message = restRequest(route, vars, url.searchParams, body);
-      const header = await options.gate(route.method, request.headers, requestId);
       const res = await options.transport.unary(
         route.method,
         request.signal,

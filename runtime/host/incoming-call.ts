@@ -5,6 +5,7 @@
 import type { ConnectError, HandlerContext, Interceptor, MethodImplSpec } from "@connectrpc/connect";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import type { Codec, CodecOptions } from "../protocol/codec.ts";
+import type { RequestCheck } from "./request-validator.ts";
 
 /** A HandlerContext the host can abort (deadline, cancellation, drain). */
 export interface HostHandlerContext extends HandlerContext {
@@ -16,6 +17,8 @@ export interface IncomingCall {
   /** The first NATS message of the call: its subject, reply inbox, headers and body. */
   readonly msg: Msg;
   readonly spec: MethodImplSpec;
+  /** The check of each request message, or undefined when there is nothing to check. */
+  readonly check: RequestCheck | undefined;
   /** The codec the caller asked for; replies use the same. */
   readonly codec: Codec;
   readonly codecOptions: CodecOptions;

@@ -4,10 +4,12 @@
  * dispatching by method name. A method the service does not have is answered `unimplemented`;
  * bad input is answered and counted, never thrown. Unary calls take the lean path in
  * serve-unary.ts, streaming calls serve-stream.ts. Past `maxInFlight` calls the host sheds load:
- * a new call is answered `resource_exhausted` at once, before it is decoded. See
- * docs/adr/0004-rpc-over-nats.md and docs/adr/0011-resilience-policies.md.
+ * a new call is answered `resource_exhausted` at once, before it is decoded. A request that breaks
+ * its contract's `buf.validate` rules is refused before the handler runs (request-validator.ts).
+ * See docs/adr/0004-rpc-over-nats.md, docs/adr/0011-resilience-policies.md and
+ * docs/adr/0018-request-validation.md.
  */
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -19,15 +21,17 @@ import {
 } from "@connectrpc/connect";
 import { parseTimeout } from "@connectrpc/connect/protocol-connect";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
-import { createEndpointStats, type EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
+import { createEndpointStats, type EndpointStatsRecorder } from "../observability/endpoint-stats.ts";
 import { createJsonLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { endSpan, runInSpan, startServerSpan } from "../observability/tracing.ts";
 import { type Codec, type CodecOptions, codecOf, defaultCodecOptions } from "../protocol/codec.ts";
 import { Header } from "../protocol/headers.ts";
 import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
 import { methodNameOf, rpcMethodSubject, rpcServiceSubject } from "../protocol/subjects.ts";
+import { createIdentityCheck } from "./identity-check.ts";
 import type { IncomingCall } from "./incoming-call.ts";
 import { replyError } from "./reply.ts";
+import { createRequestValidator, type RequestCheck } from "./request-validator.ts";
 import { serveStream } from "./serve-stream.ts";
 import { createUnaryCalls, type LiveCall, serveUnary, type UnaryHost } from "./serve-unary.ts";
 import { servedSubjects } from "./served-subjects.ts";
@@ -78,6 +82,17 @@ export interface ServeOptions {
   readonly creditWindow: number;
   /** Streams: silence after which the host pings the caller to find out whether it is gone. */
   readonly idleTimeoutMs: number;
+  /**
+   * Refuse requests (unary, and each message of a stream) that break their contract's
+   * `buf.validate` rules with `invalid_argument` before the handler runs. Methods whose input
+   * declares no rules are not checked either way.
+   */
+  readonly validateRequests: boolean;
+  /**
+   * The gateway's public nkeys: a call carrying identity headers must carry its signature of
+   * them (identity-check.ts). Empty: identity headers are taken as they come.
+   */
+  readonly identityKeys: readonly string[];
 }
 
 export const defaultServeOptions: Omit<ServeOptions, "name"> = {
@@ -91,6 +106,8 @@ export const defaultServeOptions: Omit<ServeOptions, "name"> = {
   logger: createJsonLogger(),
   creditWindow: 64,
   idleTimeoutMs: 5_000,
+  validateRequests: true,
+  identityKeys: [],
 };
 
 /** One RPC method as served: what discovery reports and where its stats are kept. */
@@ -121,6 +138,8 @@ const CALL_HEADERS = [Header.contentType, Header.timeoutMs] as const;
 interface MethodEntry {
   readonly spec: MethodImplSpec;
   readonly endpoint: HostedEndpoint;
+  /** Undefined when the input declares no rules or validation is off. */
+  readonly check: RequestCheck | undefined;
 }
 
 export async function serveServices(
@@ -129,6 +148,7 @@ export async function serveServices(
   partial: Partial<ServeOptions> & { name: string },
 ): Promise<ServiceHost> {
   const options: ServeOptions = { ...defaultServeOptions, ...partial };
+  const identityCheck = createIdentityCheck(options.identityKeys);
   if (
     !(options.creditWindow >= 1) ||
     !(options.idleTimeoutMs > 0) ||
@@ -154,6 +174,12 @@ export async function serveServices(
   };
 
   const unaryHost: UnaryHost = { nc, options, calls: unaryCalls, finished };
+  // Every method's check before anything subscribes: a rule that does not compile leaves nothing behind.
+  const validator = options.validateRequests ? createRequestValidator() : undefined;
+  const checks = new Map<DescMessage, RequestCheck | undefined>();
+  for (const { input } of registrations.flatMap((r) => r.service.methods)) {
+    if (!checks.has(input)) checks.set(input, validator?.checkOf(input));
+  }
 
   for (const { service, implementation } of registrations) {
     const serviceSubject = rpcServiceSubject(service, options.namespace);
@@ -169,7 +195,7 @@ export async function serveServices(
         stats: createEndpointStats(),
       };
       endpoints.push(endpoint);
-      methods.set(method.name, { spec, endpoint });
+      methods.set(method.name, { spec, endpoint, check: checks.get(method.input) });
     }
 
     const onMessage = (msg: Msg) => {
@@ -212,9 +238,15 @@ export async function serveServices(
         }
         timeoutMs = parsed.timeoutMs;
       }
+      const refused = identityCheck?.(entry.spec.method, msg.headers);
+      if (refused !== undefined) {
+        entry.endpoint.stats.record(0, refused);
+        replyError(msg, refused);
+        return;
+      }
       inFlight++;
       if (entry.spec.kind === "unary") {
-        serveUnary(unaryHost, msg, entry.spec, entry.endpoint.stats, codec, timeoutMs);
+        serveUnary(unaryHost, msg, entry.spec, entry.endpoint.stats, codec, timeoutMs, entry.check);
       } else {
         serveStreamingCall(nc, msg, entry, codec, timeoutMs);
       }
@@ -245,6 +277,7 @@ export async function serveServices(
         nc,
         msg,
         spec: entry.spec,
+        check: entry.check,
         codec,
         codecOptions: options.codecOptions,
         context,

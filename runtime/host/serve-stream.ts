@@ -16,23 +16,18 @@ import {
   transformInvokeImplementation,
 } from "@connectrpc/connect/protocol";
 import type { Msg, Subscription } from "@nats-io/nats-core";
+import { createCallInbox, publishFrame, subscribeCallInbox } from "../nats/call-inbox.ts";
 import { decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import { isNoResponders, toConnectError } from "../protocol/errors.ts";
 import { Header, StreamFrame } from "../protocol/headers.ts";
-import {
-  createCallInbox,
-  decodeFrame,
-  type Frame,
-  publishFrame,
-  subscribeCallInbox,
-} from "../protocol/stream-frames.ts";
+import { decodeFrame, type Frame } from "../protocol/stream-frames.ts";
 import { createCreditGate } from "../streams/credit-gate.ts";
 import { type IdlePinger, startIdlePinger } from "../streams/idle-pinger.ts";
 import { createMessageQueue } from "../streams/message-queue.ts";
 import type { IncomingCall } from "./incoming-call.ts";
 
 export function serveStream(call: IncomingCall): void {
-  const { nc, msg, spec, codec, codecOptions, context } = call;
+  const { nc, msg, spec, check, codec, codecOptions, context } = call;
   const method = spec.method;
   const callerInbox = msg.reply ?? "";
   let finished = false;
@@ -72,11 +67,18 @@ export function serveStream(call: IncomingCall): void {
   if (spec.kind === "server_streaming") {
     try {
       request = decodeMessage(method.input, codec, msg.data, codecOptions);
+      check?.(request);
     } catch (err) {
       refuse(toConnectError(err));
       return;
     }
   }
+
+  // A client message that breaks the rules ends the call with the violation, like bad bytes do.
+  const checked = (message: MessageShape<DescMessage>) => {
+    check?.(message);
+    return message;
+  };
 
   const inbox = createCallInbox(nc);
   const sendCredit = createCreditGate(opener.credit);
@@ -159,7 +161,7 @@ export function serveStream(call: IncomingCall): void {
               Code.InvalidArgument,
             );
           }
-          input.push(frame.seq, decodeMessage(method.input, codec, frame.data, codecOptions));
+          input.push(frame.seq, checked(decodeMessage(method.input, codec, frame.data, codecOptions)));
           return;
         case StreamFrame.end:
           input.end(frame.seq);

@@ -1,5 +1,6 @@
 /**
- * The server side of a unary call, the hot path: decode, invoke, encode, respond. A call is one
+ * The server side of a unary call, the hot path: decode, check the contract's rules (only for an
+ * input that declares any, request-validator.ts), invoke, encode, respond. A call is one
  * object (no closures unless the implementation returns a promise); the host's calls in flight
  * are kept in one deadline queue, which is also what a drain aborts, so there is no per-call
  * timer and no separate registry. No Headers unless a handler touches them. Configured
@@ -10,15 +11,16 @@ import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
-import type { EndpointStatsRecorder } from "../discovery/endpoint-stats.ts";
+import { createDeadlineQueue, type DeadlineEntry, type DeadlineQueue } from "../nats/deadline-queue.ts";
+import type { EndpointStatsRecorder } from "../observability/endpoint-stats.ts";
 import { errorFields } from "../observability/logger.ts";
 import { endSpan, runInSpan, startServerSpan } from "../observability/tracing.ts";
 import { type Codec, contentTypeOf, decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import { isPayloadTooLarge, toConnectError } from "../protocol/errors.ts";
 import { Header, TRAILER_PREFIX } from "../protocol/headers.ts";
 import { appendMetadata, hasEntries } from "../protocol/metadata.ts";
-import { createDeadlineQueue, type DeadlineEntry, type DeadlineQueue } from "../resilience/deadline-queue.ts";
 import { payloadTooLarge, replyError } from "./reply.ts";
+import type { RequestCheck } from "./request-validator.ts";
 import type { ServeOptions } from "./serve-services.ts";
 import { UnaryContext } from "./unary-context.ts";
 
@@ -54,13 +56,18 @@ export function serveUnary(
   stats: EndpointStatsRecorder,
   codec: Codec,
   timeoutMs: number | undefined,
+  check: RequestCheck | undefined,
 ): void {
   const started = performance.now();
   let input: ReturnType<typeof decodeMessage>;
   try {
     input = decodeMessage(spec.method.input, codec, msg.data, host.options.codecOptions);
+    check?.(input);
   } catch (err) {
     const error = toConnectError(err);
+    if (!(err instanceof ConnectError)) {
+      host.options.logger.log("error", "request validation failed", errorFields(err));
+    }
     stats.record((performance.now() - started) * 1e6, error);
     replyError(msg, error);
     host.finished();

@@ -10,17 +10,17 @@
  * handler succeeded, so the delay changes nothing about what gets acked: a process that dies in
  * between has its messages redelivered after their ack wait, as if it had died before acking.
  */
-import type { JsMsg } from "@nats-io/jetstream";
+import type { PulledMessage } from "./pulled-message.ts";
 
 export interface AckBatch {
   /** Acks `msg` at the end of this turn of the event loop. */
-  add(msg: JsMsg): void;
+  add(msg: PulledMessage): void;
   /** Sends every queued ack now (before a stop or a flush of the connection). */
   flush(): void;
 }
 
 export function createAckBatch(): AckBatch {
-  let queued: JsMsg[] = [];
+  let queued: PulledMessage[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const send = () => {
     timer = undefined;

@@ -2,8 +2,8 @@
  * The durable pull consumers of docs/adr/0007-events-queues-and-dead-letters.md, declared in code
  * and reconciled like streams (declare-streams.ts): one per subscribing service and event type,
  * one per job queue. All ack explicitly; `max_deliver` is one more than the handler attempts, so
- * a message whose last attempt never finished (its process died) is still delivered once more,
- * to be dead-lettered instead of vanishing.
+ * a message whose last delivery ended without an answer (its process died) is still delivered
+ * once more, to be dead-lettered instead of vanishing.
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -27,7 +27,12 @@ export type ConsumerSpec = Readonly<Partial<ConsumerConfig>> & { readonly durabl
 
 export interface ConsumerOptions {
   readonly namespace: string;
-  /** How long a delivered message is the instance's before JetStream delivers it again. */
+  /**
+   * How long a delivered message is the instance's without news before JetStream delivers it
+   * again. Short, so a dead instance's messages come back within seconds: a live instance keeps
+   * its messages with progress signals (consume.ts) however long its handlers run
+   * (docs/adr/0017-facts-never-expire.md).
+   */
   readonly ackWaitMs: number;
   /** How many times a handler may try a message before it is dead-lettered. */
   readonly maxAttempts: number;
@@ -39,7 +44,7 @@ export interface ConsumerOptions {
 
 export const defaultConsumerOptions: ConsumerOptions = {
   namespace: "",
-  ackWaitMs: 30_000,
+  ackWaitMs: 3_000,
   maxAttempts: 5,
   maxAckPending: 1_000,
   deliverPolicy: "all",

@@ -25,16 +25,46 @@ import {
   jobSubject,
 } from "../protocol/subjects.ts";
 import { changedFields, type FieldChange, show } from "./config-diff.ts";
-import { isStreamNameInUse, isStreamNotFound } from "./jetstream-errors.ts";
+import { isStreamNameInUse, isStreamNotFound, isTransientDeclarationError } from "./jetstream-errors.ts";
 import { assertServerSupports, STREAM_FEATURES } from "./server-features.ts";
 
 /** A stream declaration: JetStream's own config; unset fields keep the server's defaults. */
 export type StreamSpec = Readonly<Partial<StreamConfig>> & { readonly name: string };
 
+/**
+ * How long one declaration request at start (a stream, a consumer, a KV bucket) waits for
+ * JetStream's answer, and how long an actor keeps asking again (`retryDeclaration`) before its
+ * start fails. Longer than a call's: on a cluster a new R3 stream waits for its replicas to elect
+ * a leader, which takes seconds on a busy machine, and a request made meanwhile can go
+ * unanswered; asked again, it is answered.
+ */
+export const DECLARATION_TIMEOUT_MS = 10_000;
+export const DECLARATION_BUDGET_MS = 60_000;
+
+/**
+ * Runs one idempotent declaration step, again (after 0.25, 0.5, 1, 2 … s) while it fails with a
+ * transient JetStream error (isTransientDeclarationError), until `budgetMs` has passed; then,
+ * or for any other error, it throws that error.
+ */
+export async function retryDeclaration<T>(
+  step: () => Promise<T>,
+  budgetMs = DECLARATION_BUDGET_MS,
+): Promise<T> {
+  const until = Date.now() + budgetMs;
+  for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 4_000)) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!isTransientDeclarationError(err) || Date.now() + delayMs >= until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
 export interface StreamOptions {
   /** Prefix of subjects and stream names, for several systems in one NATS account. */
   readonly namespace: string;
-  /** Copies of each message in a cluster (1–5). */
+  /** Copies of each message in a cluster (1–5); an actor's default is its connection's (default-replicas.ts). */
   readonly replicas: number;
   /** Messages older than this are removed; 0 keeps them until other limits apply. */
   readonly maxAgeMs: number;
@@ -134,7 +164,7 @@ export async function reconcileStreams(
 ): Promise<ReconcileResult[]> {
   for (const spec of specs) assertServerSupports(STREAM_FEATURES, `stream ${spec.name}`, spec, server);
   const results: ReconcileResult[] = [];
-  for (const spec of unique(specs)) results.push(await reconcileStream(jsm, spec));
+  for (const spec of unique(specs)) results.push(await retryDeclaration(() => reconcileStream(jsm, spec)));
   return results;
 }
 

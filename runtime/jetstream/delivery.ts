@@ -5,8 +5,8 @@
  * cost allocations, so they are made only when a handler reads them, and the meta object is an
  * instance of one class (no closures per message).
  */
-import type { JsMsg } from "@nats-io/jetstream";
 import { metadataOf } from "../protocol/metadata.ts";
+import type { PulledMessage } from "./pulled-message.ts";
 
 /** What a handler learns about the message besides its body. */
 export interface MessageMeta {
@@ -22,14 +22,17 @@ export interface MessageMeta {
   readonly seq: number;
   /** The publisher's metadata. */
   readonly headers: Headers;
-  /** Aborted when the message's deadline passes or the consumer stops past its grace period. */
+  /** Aborted when the job's deadline passes or the consumer stops past its grace period. */
   readonly signal: AbortSignal;
-  /** The message's `troupe-deadline` (epoch milliseconds), or undefined without one. */
+  /**
+   * The job's `troupe-deadline` (epoch milliseconds), or undefined without one; always undefined
+   * for an event, which never expires (docs/adr/0017-facts-never-expire.md).
+   */
   readonly deadline: number | undefined;
 }
 
 export class Delivery {
-  readonly msg: JsMsg;
+  readonly msg: PulledMessage;
   /** Created when the handler first reads its signal: most handlers never do. */
   controller: AbortController | undefined = undefined;
   /** Why the delivery was aborted, if it was (for a signal created afterwards). */
@@ -38,7 +41,7 @@ export class Delivery {
   running = false;
   settled = false;
 
-  constructor(msg: JsMsg) {
+  constructor(msg: PulledMessage) {
     this.msg = msg;
   }
 
@@ -81,7 +84,7 @@ export class DeliveryMeta implements MessageMeta {
     this.id = id;
     this.subject = msg.subject;
     this.key = key;
-    this.deliveryCount = msg.info.deliveryCount;
+    this.deliveryCount = msg.deliveryCount;
     this.stream = stream;
     this.seq = msg.seq;
     this.deadline = deadline;

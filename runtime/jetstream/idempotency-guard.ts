@@ -7,6 +7,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { processedBucketName, processedKey } from "../protocol/subjects.ts";
+import { retryDeclaration } from "./declare-streams.ts";
 
 export interface IdempotencyGuardOptions {
   readonly namespace: string;
@@ -41,12 +42,16 @@ export async function openIdempotencyGuard(
 ): Promise<IdempotencyGuard> {
   const options = { ...defaultIdempotencyGuardOptions, ...partial };
   const bucket = processedBucketName(options.namespace);
-  const kv: KV = await new Kvm(js).create(bucket, {
-    ttl: options.ttlMs,
-    history: 1,
-    replicas: options.replicas,
-    description: "Troupe idempotency guard: ids of handled messages",
-  });
+  const kv: KV = await retryDeclaration(() =>
+    new Kvm(js).create(bucket, {
+      ttl: options.ttlMs,
+      history: 1,
+      replicas: options.replicas,
+      description: "Troupe idempotency guard: ids of handled messages",
+      // Leader reads: a replica behind its leader would report a handled message as new.
+      allow_direct: false,
+    }),
+  );
   return {
     bucket,
     async handled(consumer, id) {

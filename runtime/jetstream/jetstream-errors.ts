@@ -1,5 +1,5 @@
 /**
- * JetStream's errors in Troupe's one currency, ConnectError (STYLE.md rule 4): the only file that
+ * JetStream's errors in Troupe's one currency, ConnectError (docs/contributing.md rule 4): the only file that
  * reads nats.js error classes and JetStream API codes for the jetstream/ modules, streams,
  * consumers and KV state alike. Errors it does not recognise pass through unchanged, so a host
  * reports them as `internal` without showing their text to callers.
@@ -19,6 +19,8 @@ import { isPayloadTooLarge } from "../protocol/errors.ts";
 const ApiCode = {
   streamNameInUse: 10058,
   messageTooLarge: 10054,
+  /** JSStreamDuplicateMessageConflict: "duplicate message id is in process". */
+  duplicateInProcess: 10158,
 } as const;
 
 export function isStreamNotFound(err: unknown): boolean {
@@ -40,6 +42,30 @@ export function isWrongLastSequence(err: unknown): boolean {
     err instanceof JetStreamApiError &&
     (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
       err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/**
+ * A clustered stream's leader is still storing an earlier publish with the same message id (it
+ * has proposed it to its replicas, which have not yet applied it) and will not answer for this one
+ * until then. Asked again a moment later, it answers with a duplicate ack (publish-ack.ts retries).
+ */
+export function isDuplicateInProcess(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === ApiCode.duplicateInProcess;
+}
+
+/**
+ * `unavailable` for a publish whose id an earlier publish still held when the time was up: the
+ * message will most likely be stored by that publish; publishing again with the same id is safe.
+ */
+export function stillInProcess(subject: string, id: string, cause?: unknown): ConnectError {
+  return new ConnectError(
+    `JetStream is still storing an earlier publish of message id "${id}" on ${subject}; ` +
+      "publish it again (same id) to learn the outcome",
+    Code.Unavailable,
+    undefined,
+    undefined,
+    cause,
   );
 }
 
@@ -66,7 +92,11 @@ export function publishFailed(err: unknown, subject: string, bytes: number): Con
         err,
       );
     }
-    const code = err.status === 503 ? Code.Unavailable : Code.FailedPrecondition;
+    // An id still being stored by an earlier publish will be stored: asking again is the remedy.
+    const code =
+      err.status === 503 || err.code === ApiCode.duplicateInProcess
+        ? Code.Unavailable
+        : Code.FailedPrecondition;
     return new ConnectError(`JetStream refused ${subject}: ${err.message}`, code, undefined, undefined, err);
   }
   if (err instanceof TimeoutError) {
@@ -173,9 +203,41 @@ export function stateError(err: unknown, where: string, opening = false): unknow
 }
 
 /**
+ * The server (or the account) has no JetStream at all: not a failure that passes, but how the
+ * system is set up. A server restarting its JetStream answers with a timeout or a 503 instead.
+ */
+export function isJetStreamMissing(err: unknown): boolean {
+  if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) {
+    return true;
+  }
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (isNotEnabled(e)) return true;
+  }
+  return false;
+}
+
+/**
  * The client reports a JetStream API without responders as `JetStreamNotEnabled`, a class that
  * @nats-io/jetstream does not export: it is recognised by its name.
  */
 function isNotEnabled(err: unknown): boolean {
   return err instanceof Error && err.name === "JetStreamNotEnabled";
+}
+
+/**
+ * A JetStream API request at declaration time (a stream, consumer or bucket created or checked
+ * at start) that may succeed when made again: no answer in time (on a cluster a request can go
+ * unanswered while a new replicated stream elects its leader), a cluster still placing
+ * replicas, or JetStream's own 503 ("temporarily unavailable"). "No responders" is not among
+ * them: it is also how a server without JetStream answers, and that start should fail at once.
+ */
+export function isTransientDeclarationError(err: unknown): boolean {
+  if (err instanceof ConnectError) return false;
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e instanceof TimeoutError) return true;
+  }
+  if (err instanceof JetStreamApiError) {
+    return err.status === 503 || /no suitable peers|temporarily unavailable/i.test(err.message);
+  }
+  return false;
 }

@@ -1,17 +1,25 @@
 /**
  * A JetStream publish that awaits the stream's acknowledgement through the connection's reply
- * multiplexer (runtime/transports/reply-mux.ts) instead of nats.js `js.publish()`. The wire is
+ * multiplexer (runtime/nats/reply-mux.ts) instead of nats.js `js.publish()`. The wire is
  * the same (a publish with a reply subject; the stream answers with a JSON `PubAck` or an API
  * error, https://docs.nats.io/reference/reference-protocols/nats_api_reference), but nats.js
  * builds a `RequestError` and a `TimeoutError` for every request, for their async stack traces,
  * plus a timer: a third of a publishing process's CPU in bench/events. Through the multiplexer
  * a publish costs one small object, as a unary call does.
+ *
+ * One refusal is not an answer: a clustered stream still storing an earlier publish of the same
+ * message id refuses another one ("duplicate message id is in process") until its replicas have
+ * applied the first. That message will be stored, so the publish asks again, a few milliseconds
+ * later and then less often, until the stream answers with a duplicate ack or the publish's time
+ * is up (then `unavailable`, which callers retry; docs/adr/0017-facts-never-expire.md,
+ * "Refinements").
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { type ReplyCall, replyMuxOf } from "../transports/reply-mux.ts";
-import { noStreamTook, publishFailed } from "./jetstream-errors.ts";
+import { type ReplyCall, type ReplyMux, replyMuxOf } from "../nats/reply-mux.ts";
+import { Header } from "../protocol/headers.ts";
+import { isDuplicateInProcess, noStreamTook, publishFailed, stillInProcess } from "./jetstream-errors.ts";
 
 /** The stream's answer to a stored message. */
 export interface StoredAck {
@@ -22,6 +30,14 @@ export interface StoredAck {
 
 /** nats.js's default for JetStream API requests and publishes, when the client names none. */
 const DEFAULT_TIMEOUT_MS = 5_000;
+
+/**
+ * The pause before asking again about a message id still in process: a replica applies a
+ * proposal within milliseconds, so the first pause is short; it doubles up to a quarter second.
+ */
+function inProcessDelayMs(attempt: number): number {
+  return Math.min(250, 5 * 2 ** Math.min(attempt, 6)) * (0.8 + 0.2 * Math.random());
+}
 
 const timeouts = new WeakMap<JetStreamClient, number>();
 
@@ -56,40 +72,72 @@ export function publishWithAck(
 ): Promise<StoredAck> {
   const nc = connectionOf(js);
   const timeout = timeoutMs ?? timeoutOf(js);
-  if (nc === undefined) {
-    return js.publish(subject, body, { headers: hdrs, timeout }).catch((err: unknown) => {
-      throw publishFailed(err, subject, body.byteLength);
-    });
-  }
+  if (nc === undefined) return publishThroughClient(js, subject, body, hdrs, timeout);
   return new Promise<StoredAck>((resolve, reject) => {
-    const call = new PendingPublish(subject, body.byteLength, performance.now() + timeout, resolve, reject);
+    const mux = replyMuxOf(nc);
+    const call = new PendingPublish(mux, subject, body, hdrs, performance.now() + timeout, resolve, reject);
     try {
-      replyMuxOf(nc).request(call, body, hdrs);
+      mux.request(call, body, hdrs);
     } catch (err) {
       reject(publishFailed(err, subject, body.byteLength));
     }
   });
 }
 
-/** One publish waiting for its acknowledgement: the multiplexer's map and deadline entry. */
+/** `js.publish()`, for a client without a connection to multiplex on; same retries, same errors. */
+async function publishThroughClient(
+  js: JetStreamClient,
+  subject: string,
+  body: Uint8Array,
+  hdrs: MsgHdrs,
+  timeoutMs: number,
+): Promise<StoredAck> {
+  const deadline = performance.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const timeout = Math.max(1, Math.round(deadline - performance.now()));
+      return await js.publish(subject, body, { headers: hdrs, timeout });
+    } catch (err) {
+      if (!isDuplicateInProcess(err)) throw publishFailed(err, subject, body.byteLength);
+      const delayMs = inProcessDelayMs(attempt);
+      if (performance.now() + delayMs >= deadline) {
+        throw stillInProcess(subject, hdrs.get(Header.natsMsgId), err);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/**
+ * One publish waiting for its acknowledgement: the multiplexer's map and deadline entry, and what
+ * it takes to ask again while an earlier publish of its id is in process.
+ */
 class PendingPublish implements ReplyCall {
   readonly subject: string;
   readonly deadline: number;
   token = -1;
   index = -1;
-  readonly #bytes: number;
+  readonly #mux: ReplyMux;
+  readonly #body: Uint8Array;
+  readonly #hdrs: MsgHdrs;
   readonly #resolve: (ack: StoredAck) => void;
   readonly #reject: (reason: unknown) => void;
+  /** How many times the stream said the id was in process. */
+  #inProcess = 0;
 
   constructor(
+    mux: ReplyMux,
     subject: string,
-    bytes: number,
+    body: Uint8Array,
+    hdrs: MsgHdrs,
     deadline: number,
     resolve: (ack: StoredAck) => void,
     reject: (reason: unknown) => void,
   ) {
+    this.#mux = mux;
     this.subject = subject;
-    this.#bytes = bytes;
+    this.#body = body;
+    this.#hdrs = hdrs;
     this.deadline = deadline;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -117,7 +165,9 @@ class PendingPublish implements ReplyCall {
       return;
     }
     if (answer.error !== undefined) {
-      this.#reject(publishFailed(new JetStreamApiError(answer.error), this.subject, this.#bytes));
+      const error = new JetStreamApiError(answer.error);
+      if (isDuplicateInProcess(error)) this.#askAgain(error);
+      else this.#reject(publishFailed(error, this.subject, this.#body.byteLength));
     } else if (typeof answer.stream !== "string" || answer.stream === "" || typeof answer.seq !== "number") {
       this.#reject(new ConnectError(`JetStream answered ${this.subject} with an invalid ack`, Code.Internal));
     } else {
@@ -127,6 +177,22 @@ class PendingPublish implements ReplyCall {
 
   onError(error: ConnectError): void {
     this.#reject(this.#translated(error));
+  }
+
+  /** The same publish again after a pause, while the publish's time lasts; else `unavailable`. */
+  #askAgain(cause: JetStreamApiError): void {
+    const delayMs = inProcessDelayMs(this.#inProcess++);
+    if (performance.now() + delayMs >= this.deadline) {
+      this.#reject(stillInProcess(this.subject, this.#hdrs.get(Header.natsMsgId), cause));
+      return;
+    }
+    setTimeout(() => {
+      try {
+        this.#mux.request(this, this.#body, this.#hdrs);
+      } catch (err) {
+        this.#reject(publishFailed(err, this.subject, this.#body.byteLength));
+      }
+    }, delayMs);
   }
 
   /** The multiplexer's failures, in the words publishFailed uses for nats.js's own. */

@@ -26,6 +26,8 @@ import {
   type ServiceRoute,
 } from "../protocol/route-record.ts";
 import { routesBucketName } from "../protocol/subjects.ts";
+import { retryDeclaration } from "./declare-streams.ts";
+import { defaultReplicas } from "./default-replicas.ts";
 import { stateError } from "./jetstream-errors.ts";
 import { checkStateKey } from "./state-keys.ts";
 import { reconcileBucket } from "./state-reconcile.ts";
@@ -33,7 +35,7 @@ import { reconcileBucket } from "./state-reconcile.ts";
 export interface RouteStoreOptions {
   /** Prefixes the bucket name, as it prefixes subjects. */
   readonly namespace: string;
-  /** Copies of the bucket in a JetStream cluster: 1, 3 or 5. */
+  /** Copies of the bucket in a JetStream cluster: 1, 3 or 5 (unset: the connection's default, default-replicas.ts). */
   readonly replicas: number;
 }
 
@@ -71,13 +73,19 @@ export async function openRouteStore(
   nc: NatsConnection,
   partial: Partial<RouteStoreOptions> = {},
 ): Promise<RouteStore> {
-  const options = { ...defaultRouteStoreOptions, ...partial };
+  const options = {
+    ...defaultRouteStoreOptions,
+    ...partial,
+    replicas: partial.replicas ?? defaultReplicas(nc),
+  };
   const bucket = routesBucketName(options.namespace);
   const limits = { history: 5, ttl: 0, replicas: options.replicas };
   let kv: KV;
   try {
-    kv = await new Kvm(nc).create(bucket, limits);
-    await reconcileBucket(nc, bucket, limits);
+    // Leader reads (no direct gets): on a cluster a direct get may be answered by a replica
+    // that has not applied the latest write, and state decides on what it reads (ADR 0020).
+    kv = await retryDeclaration(() => new Kvm(nc).create(bucket, { ...limits, allow_direct: false }));
+    await retryDeclaration(() => reconcileBucket(nc, bucket, limits));
   } catch (err) {
     throw stateError(err, `routes bucket ${bucket}`, true);
   }

@@ -12,14 +12,17 @@ import { eventStreamName, jobStreamName, packageOf } from "../protocol/subjects.
 import { consume, type RunningConsumer } from "./consume.ts";
 import { eventConsumer, jobConsumer, reconcileConsumer } from "./declare-consumers.ts";
 import {
+  DECLARATION_TIMEOUT_MS,
   deadLetterStream,
   eventStream,
   jobStream,
   type ReconcileResult,
   reconcileStreams,
+  retryDeclaration,
   type StreamOptions,
   type StreamSpec,
 } from "./declare-streams.ts";
+import { defaultReplicas } from "./default-replicas.ts";
 import { type IdempotencyGuard, openIdempotencyGuard } from "./idempotency-guard.ts";
 import type { HandlerSpec } from "./subscriptions.ts";
 
@@ -69,6 +72,15 @@ export function actorStreams(
   return specs;
 }
 
+/** The options with the connection's replica count where they set none (default-replicas.ts). */
+function withDefaultReplicas(
+  nc: NatsConnection,
+  partial: Partial<ServeSubscriptionsOptions>,
+): Partial<ServeSubscriptionsOptions> {
+  const streams = partial.streams ?? {};
+  return { ...partial, streams: { ...streams, replicas: streams.replicas ?? defaultReplicas(nc) } };
+}
+
 /** Reconciles the streams of `actorStreams`; nothing (and no JetStream needed) when there are none. */
 export async function declareActorStreams(
   nc: NatsConnection,
@@ -76,9 +88,13 @@ export async function declareActorStreams(
   handlers: readonly HandlerSpec[],
   partial: Partial<ServeSubscriptionsOptions> = {},
 ): Promise<ReconcileResult[]> {
-  const specs = actorStreams(publishes, handlers, partial);
+  const specs = actorStreams(publishes, handlers, withDefaultReplicas(nc, partial));
   if (specs.length === 0) return [];
-  return reconcileStreams(await jetstreamManager(nc), nc.info?.version ?? "", specs);
+  return reconcileStreams(
+    await jetstreamManager(nc, { timeout: DECLARATION_TIMEOUT_MS }),
+    nc.info?.version ?? "",
+    specs,
+  );
 }
 
 export interface ServedSubscriptions {
@@ -104,14 +120,14 @@ export async function serveSubscriptions(
   };
   if (handlers.length === 0) return { consumers, stop };
 
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { timeout: DECLARATION_TIMEOUT_MS });
   const version = nc.info?.version ?? "";
   let guard: IdempotencyGuard | undefined;
   if (handlers.some((h) => h.options.idempotent === true)) {
     guard = await openIdempotencyGuard(jsm.jetstream(), {
       namespace: options.namespace,
       ttlMs: options.idempotencyTtlMs,
-      replicas: options.streams.replicas ?? 1,
+      replicas: options.streams.replicas ?? defaultReplicas(nc),
     });
   }
   try {
@@ -125,7 +141,7 @@ export async function serveSubscriptions(
         kind === "event"
           ? eventStreamName(packageOf(schema.typeName), options.namespace)
           : jobStreamName(schema, options.namespace);
-      const result = await reconcileConsumer(jsm, version, stream, spec);
+      const result = await retryDeclaration(() => reconcileConsumer(jsm, version, stream, spec));
       if (result.action !== "unchanged") {
         options.logger.log("info", `consumer ${result.action}`, {
           stream,

@@ -1,6 +1,6 @@
 /**
  * Which nats-server a stream or consumer field needs. A server that predates a field ignores it
- * silently (DESIGN.md, "The server is new enough, or we say so"), so a declaration that uses one
+ * silently (docs/design.md, "The server is new enough, or we say so"), so a declaration that uses one
  * on an older server is refused, naming the version, before anything is sent.
  */
 import { Code, ConnectError } from "@connectrpc/connect";

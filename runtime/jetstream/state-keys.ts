@@ -5,26 +5,15 @@
  */
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { stateBucketName } from "../protocol/subjects.ts";
 
-const BUCKET = /^[A-Za-z0-9_-]+$/;
+export { stateBucketName };
+
 // The characters the NATS KV clients accept in a key token (ADR-8); `.` separates tokens.
 const KEY = /^[A-Za-z0-9_=/-]+(\.[A-Za-z0-9_=/-]+)*$/;
 const KEY_FILTER = /^([A-Za-z0-9_=/-]+|\*)(\.([A-Za-z0-9_=/-]+|\*))*(\.>)?$|^>$/;
 /** Keys starting with `_kv` are reserved by NATS KV (ADR-8). */
 const RESERVED = /^_kv/i;
-
-/**
- * The bucket name for `bucket` in `namespace`: `acme_users` (a dotted namespace `acme.prod`
- * gives `acme_prod_users`), `users` without a namespace.
- */
-export function stateBucketName(bucket: string, namespace = ""): string {
-  if (!BUCKET.test(bucket)) throw new Error(`state bucket "${bucket}" must match [A-Za-z0-9_-]+`);
-  const name = namespace === "" ? bucket : `${namespace.replaceAll(".", "_")}_${bucket}`;
-  if (!BUCKET.test(name)) {
-    throw new Error(`namespace "${namespace}" cannot prefix a bucket name: use [A-Za-z0-9_-] and dots`);
-  }
-  return name;
-}
 
 /** True when `key` can name a value in a state store. */
 export function isStateKey(key: string): boolean {

@@ -6,6 +6,7 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { DECLARATION_TIMEOUT_MS } from "./declare-streams.ts";
 
 export interface BucketLimits {
   readonly history: number;
@@ -20,7 +21,7 @@ export async function reconcileBucket(
   limits: BucketLimits,
 ): Promise<void> {
   const stream = `KV_${bucket}`;
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { timeout: DECLARATION_TIMEOUT_MS });
   const { config } = await jsm.streams.info(stream);
   const wanted = {
     max_msgs_per_subject: limits.history,

@@ -5,7 +5,7 @@
  * `update()` reads, changes and writes conditionally, and tries again when another writer won.
  *
  *   const users = await openStateStore(nc, { bucket: "users", schema: UserSchema });
- *   const revision = await users.put(user.id, user, { expectedRevision: 0 }); // create only
+ *   const revision = await users.create(user.id, user); // undefined if the key has a value
  *   await users.update(user.id, (u) => u && { ...u, displayName: "Ada" });
  *
  * Uses KV as nats-server 2.10 has it (multi-key watches need 2.10); the runtime requires 2.11,
@@ -24,8 +24,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { Bucket, type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { isAtLeast, MIN_SERVER_VERSION, parseServerVersion } from "../protocol/server-version.ts";
+import { retryDeclaration } from "./declare-streams.ts";
+import { defaultReplicas } from "./default-replicas.ts";
 import { isWrongLastSequence, revisionConflict, stateError, undecodableValue } from "./jetstream-errors.ts";
 import { checkStateKey, checkStateKeyFilter, stateBucketName } from "./state-keys.ts";
+import { mirrorState, type StateMirror } from "./state-mirror.ts";
+import { type OnceEffect, type OnceOptions, onceOf } from "./state-once.ts";
 import { reconcileBucket } from "./state-reconcile.ts";
 
 export interface StateStoreOptions<Desc extends DescMessage = DescMessage> {
@@ -37,7 +41,7 @@ export interface StateStoreOptions<Desc extends DescMessage = DescMessage> {
   readonly history: number;
   /** How long a value lives after it was written, in milliseconds; 0 keeps it for ever. */
   readonly ttlMs: number;
-  /** Copies of the bucket in a JetStream cluster: 1, 3 or 5. */
+  /** Copies of the bucket in a JetStream cluster: 1, 3 or 5 (unset: the connection's default, default-replicas.ts). */
   readonly replicas: number;
   /** The namespace that prefixes the bucket name, as it prefixes subjects and stream names. */
   readonly namespace: string;
@@ -87,11 +91,12 @@ export interface StateWatch<Desc extends DescMessage> extends AsyncIterable<Stat
 
 /**
  * Returns the value to write, given the current one (undefined when the key does not exist), or
- * undefined to write nothing. Called once per attempt: it must not have other effects.
+ * undefined to write nothing. Called once per attempt, so anything else it does must be safe to
+ * repeat (reads; writes that are idempotent); it may be async.
  */
 export type StateUpdater<Desc extends DescMessage> = (
   current: MessageShape<Desc> | undefined,
-) => MessageInitShape<Desc> | undefined;
+) => MessageInitShape<Desc> | undefined | Promise<MessageInitShape<Desc> | undefined>;
 
 export interface StateStore<Desc extends DescMessage> {
   /** The bucket's full name, namespace included. */
@@ -101,6 +106,12 @@ export interface StateStore<Desc extends DescMessage> {
   get(key: string): Promise<StateEntry<Desc> | undefined>;
   /** Writes `key` (conditionally, with an expected revision) and returns the new revision. */
   put(key: string, value: MessageInitShape<Desc>, options?: WriteOptions): Promise<number>;
+  /**
+   * Create-only: writes `value` unless `key` has a value, and returns the new revision, or
+   * undefined when it has one (another writer was first: nothing is written). The lost race is
+   * an answer, not an error; `put` with `expectedRevision: 0` fails with `aborted` instead.
+   */
+  create(key: string, value: MessageInitShape<Desc>): Promise<number | undefined>;
   /**
    * First writer wins: writes `value` unless `key` has a value, and returns the value the key has
    * (this one or the one written before). For records written once and then only read, so that
@@ -124,6 +135,21 @@ export interface StateStore<Desc extends DescMessage> {
    */
   watch(keys?: readonly string[], options?: Partial<StateWatchOptions>): Promise<StateWatch<Desc>>;
   /**
+   * A copy in memory of the whole bucket, kept current by one watch, with its changes for
+   * readers (state-mirror.ts): for buckets of modest size that many reads need.
+   */
+  mirror(): Promise<StateMirror<Desc>>;
+  /**
+   * Runs an effect outside the bucket (an email, a webhook) once per key: claims the key, runs
+   * `effect.run`, keeps its result; later and concurrent requests answer with that result, and
+   * an abandoned claim is taken over after `leaseMs` (state-once.ts). Resolves with the result.
+   */
+  once(
+    key: string,
+    effect: OnceEffect<Desc>,
+    options?: Partial<OnceOptions<Desc>>,
+  ): Promise<MessageShape<Desc>>;
+  /**
    * Read-modify-write: applies `fn` to the current value and writes the result if nobody wrote
    * in between, else reads again (with a randomised back-off), up to `maxUpdateAttempts` times,
    * then fails with `aborted`. Returns the entry as it now stands (undefined if `fn` left a
@@ -140,15 +166,17 @@ export async function openStateStore<Desc extends DescMessage>(
   nc: NatsConnection,
   partial: RequiredOptions<Desc> & Partial<StateStoreOptions<Desc>>,
 ): Promise<StateStore<Desc>> {
-  const options = resolveOptions(partial);
+  const options = resolveOptions({ ...partial, replicas: partial.replicas ?? defaultReplicas(nc) });
   const bucket = stateBucketName(options.bucket, options.namespace);
   const where = `state bucket ${bucket}`;
   checkServer(nc, where);
   let kv: KV;
   try {
     const limits = { history: options.history, ttl: options.ttlMs, replicas: options.replicas };
-    kv = await new Kvm(nc).create(bucket, limits);
-    await reconcileBucket(nc, bucket, limits);
+    // Leader reads (no direct gets): on a cluster a direct get may be answered by a replica
+    // that has not applied the latest write, and state decides on what it reads (ADR 0020).
+    kv = await retryDeclaration(() => new Kvm(nc).create(bucket, { ...limits, allow_direct: false }));
+    await retryDeclaration(() => reconcileBucket(nc, bucket, limits));
   } catch (err) {
     throw stateError(err, where, true);
   }
@@ -193,9 +221,23 @@ function createStateStore<Desc extends DescMessage>(
     }
   };
 
-  return {
+  /** A create-only write: the new revision, or undefined when the key has a value. */
+  const createOnly = async (key: string, value: MessageInitShape<Desc>): Promise<number | undefined> => {
+    checkStateKey(key, bucket);
+    const data = encode(value);
+    try {
+      // KV's `create` also takes a key whose latest entry is a delete marker.
+      return await kv.create(key, data);
+    } catch (err) {
+      if (isWrongLastSequence(err)) return undefined;
+      throw stateError(err, where(key));
+    }
+  };
+
+  const store: StateStore<Desc> = {
     bucket,
     schema,
+    create: createOnly,
 
     async get(key) {
       const { value, revision } = await read(key);
@@ -213,14 +255,7 @@ function createStateStore<Desc extends DescMessage>(
     },
 
     async claim(key, value) {
-      checkStateKey(key, bucket);
-      const data = encode(value);
-      try {
-        await write(key, 0, () => kv.create(key, data));
-        return value;
-      } catch (err) {
-        if (!(err instanceof ConnectError && err.code === Code.Aborted)) throw err;
-      }
+      if ((await createOnly(key, value)) !== undefined) return value;
       const holder = await read(key);
       if (holder.value === undefined) {
         throw new ConnectError(`${where(key)}: the value claimed first was deleted; try again`, Code.Aborted);
@@ -287,10 +322,13 @@ function createStateStore<Desc extends DescMessage>(
       };
     },
 
+    mirror: () => mirrorState(store),
+    once: (key, effect, onceOptions) => once(key, effect, onceOptions),
+
     async update(key, fn) {
       for (let attempt = 1; ; attempt++) {
         const current = await read(key);
-        const next = fn(current.value);
+        const next = await fn(current.value);
         if (next === undefined) {
           return current.value === undefined
             ? undefined
@@ -319,6 +357,8 @@ function createStateStore<Desc extends DescMessage>(
       }
     },
   };
+  const once = onceOf(store);
+  return store;
 }
 
 function resolveOptions<Desc extends DescMessage>(
@@ -344,7 +384,7 @@ function checkRevision(revision: number): void {
   }
 }
 
-/** Refuses a server older than the runtime supports (principle 2 of DESIGN.md). */
+/** Refuses a server older than the runtime supports (principle 2 of docs/design.md). */
 function checkServer(nc: NatsConnection, where: string): void {
   const version = nc.info?.version ?? "";
   const reported = parseServerVersion(version);

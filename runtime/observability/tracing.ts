@@ -286,6 +286,19 @@ export function traceHttpRequest<T>(
   return endSpanWith(span, runInSpan(span, fn));
 }
 
+/**
+ * The active span as a `traceresponse` value (`00-<trace id>-<span id>-<flags>`, W3C Trace
+ * Context Level 2), for an edge to tell its caller which trace its request made; undefined
+ * outside a recorded span.
+ */
+export function traceResponseOfActiveSpan(): string | undefined {
+  const span = trace.getActiveSpan();
+  if (span === undefined) return undefined;
+  const ids = span.spanContext();
+  if (!isSpanContextValid(ids)) return undefined;
+  return `00-${ids.traceId}-${ids.spanId}-${ids.traceFlags.toString(16).padStart(2, "0")}`;
+}
+
 /** The active span's trace and span ids, for log lines; undefined outside a recorded span. */
 export function activeSpanIds(): { trace_id: string; span_id: string } | undefined {
   const span = trace.getActiveSpan();

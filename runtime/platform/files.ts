@@ -1,10 +1,27 @@
 /** The file system operations the harness and the CLI need, over `node:fs` (Bun, Deno, Node). */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
-export { join as joinPath, relative as relativePath, resolve as resolvePath };
+export {
+  basename as baseName,
+  dirname as parentDir,
+  fileURLToPath as pathOfFileUrl,
+  join as joinPath,
+  relative as relativePath,
+  resolve as resolvePath,
+};
 
 /** Creates a fresh directory under the system temp folder whose name starts with `prefix`. */
 export function makeTempDir(prefix: string): Promise<string> {
@@ -22,6 +39,15 @@ export function removeDir(path: string): void {
 
 export function writeTextFile(path: string, text: string): void {
   writeFileSync(path, text);
+}
+
+/**
+ * Writes a new file, creating its missing parent directories; throws (EEXIST) rather than
+ * overwrite an existing one, so a scaffolding command never clobbers a user's file.
+ */
+export function writeNewTextFile(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text, { flag: "wx" });
 }
 
 /** Creates a directory and its missing parents; an existing one is fine. */
@@ -55,12 +81,43 @@ export function fileExists(path: string): boolean {
   return existsSync(path);
 }
 
+export function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+
 export function listDir(path: string): string[] {
   try {
     return readdirSync(path);
   } catch {
     return [];
   }
+}
+
+/** True when `path` is a directory (false when it is missing or a file). */
+export function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every file under `dir`, at any depth, as paths relative to it (with `/`), sorted; hidden
+ * entries (a leading dot) and `node_modules` are skipped. Missing `dir`: no files.
+ */
+export function listFilesDeep(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (relative: string) => {
+    for (const name of listDir(join(dir, relative))) {
+      if (name.startsWith(".") || name === "node_modules") continue;
+      const path = relative === "" ? name : `${relative}/${name}`;
+      if (isDir(join(dir, path))) walk(path);
+      else found.push(path);
+    }
+  };
+  walk("");
+  return found.sort();
 }
 
 export function currentDir(): string {

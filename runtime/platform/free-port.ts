@@ -1,4 +1,4 @@
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago: the OS picks it for a listener on port 0,
@@ -25,5 +25,19 @@ export function portIsFree(port: number): Promise<boolean> {
     server.unref();
     server.once("error", () => resolve(false));
     server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** True when a TCP connection to 127.0.0.1:`port` is accepted (something listens there). */
+export function portAccepts(port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (accepted: boolean) => {
+      socket.destroy();
+      resolve(accepted);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
   });
 }

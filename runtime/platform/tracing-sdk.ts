@@ -25,10 +25,13 @@ export interface TracingSdkOptions {
    * ends (tests, to read spans without a flush).
    */
   readonly processor: "batch" | "simple";
+  /** The batch processor's delay between two exports (`troupe dev` shortens it to half a second). */
+  readonly exportDelayMs: number;
 }
 
 export const defaultTracingSdkOptions: Omit<TracingSdkOptions, "serviceName" | "exporter"> = {
   processor: "batch",
+  exportDelayMs: 5_000,
 };
 
 export interface TracingSdk {
@@ -63,7 +66,7 @@ export async function installTracing(
   const processor =
     options.processor === "simple"
       ? new sdk.SimpleSpanProcessor({ exporter })
-      : new sdk.BatchSpanProcessor({ exporter });
+      : new sdk.BatchSpanProcessor({ exporter, scheduledDelayMillis: options.exportDelayMs });
   const provider = new sdk.TracerProvider({
     resource: resources.resourceFromAttributes({ "service.name": options.serviceName }),
     spanProcessors: [processor],

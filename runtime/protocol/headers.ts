@@ -66,6 +66,12 @@ export const Header = {
   /** Set by the gateway only: every claim of the caller's verified JWT, as a JSON object. */
   authClaims: "troupe-auth-claims",
   /**
+   * Set by the gateway only: `<expires at, epoch ms>.<signature>`, its nkey's ed25519 signature
+   * of the identity and the method it is for, which actors verify so that an identity another
+   * process wrote is not honoured (runtime/security/identity-signature.ts, docs/adr/0030-credentials-from-declarations.md).
+   */
+  authSignature: "troupe-auth-signature",
+  /**
    * W3C trace context (https://www.w3.org/TR/trace-context/): the caller's or publisher's span,
    * written and read by the OpenTelemetry propagator (runtime/observability/tracing.ts), on RPC
    * requests, events and jobs alike (docs/adr/0014-tracing-and-metrics.md). Not protocol
@@ -74,6 +80,12 @@ export const Header = {
    */
   traceparent: "traceparent",
   tracestate: "tracestate",
+  /**
+   * HTTP only, on the gateway's responses when tracing is on: the trace the request made
+   * (`00-<trace id>-<span id>-<flags>`, W3C Trace Context Level 2), to look it up on the
+   * dashboard's Traces page.
+   */
+  traceresponse: "traceresponse",
   /** W3C baggage (https://www.w3.org/TR/baggage/): forwarded by the gateway with the trace context. */
   baggage: "baggage",
   /** HTTP only: the caller's bearer token; read by the gateway, never forwarded to an actor. */

@@ -1,18 +1,12 @@
 /**
  * Stream frames: the NATS messages that make up one streaming call (server, client or bidi
  * streaming). docs/adr/0006-rpc-streams.md is the protocol; this module is the only place that writes
- * and reads frames. The flow control both ends share lives in runtime/streams/.
+ * and reads frames, as pure functions. Putting them on a connection (call inboxes, publishing)
+ * is runtime/nats/call-inbox.ts; the flow control both ends share lives in runtime/streams/.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  createInbox,
-  headers,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type Subscription,
-} from "@nats-io/nats-core";
-import { decodeErrorReply, encodeErrorReply, isPayloadTooLarge } from "./errors.ts";
+import { headers, type Msg, type MsgHdrs } from "@nats-io/nats-core";
+import { decodeErrorReply, encodeErrorReply } from "./errors.ts";
 import { ContentType, Header, StreamFrame, TRAILER_PREFIX } from "./headers.ts";
 import { appendMetadata, metadataOf, natsHeader } from "./metadata.ts";
 
@@ -134,79 +128,6 @@ export function decodeFrame(msg: Pick<Msg, "headers" | "data">): Frame {
     default:
       throw new ConnectError(`unknown stream frame "${kind}"`, Code.InvalidArgument);
   }
-}
-
-/**
- * A fresh call inbox under the connection's inbox prefix (accounts that restrict subscriptions
- * grant `_INBOX.>` or a custom prefix; the NatsConnection interface does not expose options, the
- * implementation does).
- */
-export function createCallInbox(nc: NatsConnection): string {
-  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "");
-}
-
-/** True for the NATS server's "no responders" status: the subject the peer used has no subscriber. */
-/**
- * Subscribes a call inbox: frames go to `onFrame`; `onGone` hears when the subscription ends
- * (after the call's own unsubscribe too, so it must be a no-op once the call is over). Throws
- * when the connection cannot subscribe.
- */
-export function subscribeCallInbox(
-  nc: NatsConnection,
-  inbox: string,
-  onFrame: (msg: Msg) => void,
-  onGone: (error: ConnectError) => void,
-): Subscription {
-  const sub = nc.subscribe(inbox, {
-    callback: (err, msg) => {
-      if (err === null) onFrame(msg);
-    },
-  });
-  sub.closed.then(
-    () => onGone(new ConnectError("the call inbox closed: the NATS connection is gone", Code.Unavailable)),
-    (err: unknown) => onGone(ConnectError.from(err, Code.Unavailable)),
-  );
-  return sub;
-}
-
-/**
- * Publishes a frame to `subject` with `reply` (the sender's call inbox, so that the NATS server
- * answers 503 when the subject has no subscriber). A frame above the server's max_payload is
- * `resource_exhausted` naming the limit (frames are never chunked); any other failure to publish
- * (a closed connection) is `unavailable`.
- */
-export function publishFrame(
-  nc: NatsConnection,
-  subject: string,
-  reply: string,
-  frame: Frame,
-  maxPayloadBytes: number,
-): void {
-  const { headers: hdrs, data } = encodeFrame(frame);
-  if (data.length > maxPayloadBytes) throw frameTooLarge(frame, data.length, maxPayloadBytes);
-  try {
-    nc.publish(subject, data, reply === "" ? { headers: hdrs } : { reply, headers: hdrs });
-  } catch (err) {
-    // nats.js counts headers too: a payload just under the limit can still exceed it.
-    if (isPayloadTooLarge(err)) {
-      throw frameTooLarge(frame, data.length, maxPayloadBytes);
-    }
-    throw new ConnectError(
-      `cannot send a stream frame: ${String(err)}`,
-      Code.Unavailable,
-      undefined,
-      undefined,
-      err,
-    );
-  }
-}
-
-function frameTooLarge(frame: Frame, bytes: number, limit: number): ConnectError {
-  const what = frame.kind === StreamFrame.message || frame.kind === StreamFrame.open ? "message" : "frame";
-  return new ConnectError(
-    `a stream ${what} of ${bytes} bytes exceeds the NATS server's max_payload of ${limit} bytes`,
-    Code.ResourceExhausted,
-  );
 }
 
 function endFrame(hdrs: MsgHdrs, data: Uint8Array, seq: number | undefined): EndFrame {

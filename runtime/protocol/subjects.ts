@@ -1,5 +1,5 @@
 /**
- * The one place where Troupe's NATS subjects are built and parsed (DESIGN.md "Subjects";
+ * The one place where Troupe's NATS subjects are built and parsed (docs/design.md "Subjects";
  * docs/adr/0004-rpc-over-nats.md). Everything else calls these functions.
  *
  *   rpc.<package>.<Service>.<Method>              a method, served by the actor's queue group
@@ -10,12 +10,15 @@
  *   job.<package>.<Message>                       a job on a work queue
  *   dlq.<stream>.<consumer>                       a dead letter
  *   $SRV.<VERB>[.<name>[.<id>]]                   discovery (NATS ADR-32)
+ *   $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> a pull request of the delivery loop (NATS ADR-13)
  *
  * An optional namespace prefixes every Troupe subject (not $SRV) so several systems can share
  * one NATS account: `acme.rpc.shop.v1.UserService.GetUser`.
  */
 import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 
+/** The prefix of nats.js's reply inboxes (`_INBOX.<id>`) when a connection sets none of its own. */
+export const DEFAULT_INBOX_PREFIX = "_INBOX";
 export const RPC_PREFIX = "rpc";
 export const EVENT_PREFIX = "evt";
 export const JOB_PREFIX = "job";
@@ -51,6 +54,11 @@ export function namespacePrefix(namespace: string): string {
 /** `rpc.shop.v1.UserService`: the subject prefix of a service's methods. */
 export function rpcServiceSubject(service: DescService, namespace = ""): string {
   return `${namespacePrefix(namespace)}${RPC_PREFIX}.${service.typeName}`;
+}
+
+/** `shop.v1.UserService/GetUser`: how errors, logs and the gateway's identity signatures name a method. */
+export function methodPath(method: DescMethod): string {
+  return `${method.parent.typeName}/${method.name}`;
 }
 
 /** `rpc.shop.v1.UserService.GetUser` */
@@ -172,7 +180,7 @@ export function eventStreamName(protoPackage: string, namespace = ""): string {
   return streamName(namespace, "EVT", protoPackage);
 }
 
-export function jobStreamName(message: DescMessage, namespace = ""): string {
+export function jobStreamName(message: Pick<DescMessage, "typeName">, namespace = ""): string {
   return streamName(namespace, "JOB", message.typeName);
 }
 
@@ -194,17 +202,58 @@ function streamName(namespace: string, ...parts: string[]): string {
  * type, `<service>_<Message>` (`email_UserRegistered`); a job queue has one consumer, named after
  * its message (`FulfilOrder`). Each is unique within its stream.
  */
-export function eventConsumerName(service: string, message: DescMessage): string {
+export function eventConsumerName(service: string, message: Pick<DescMessage, "name">): string {
   return consumerName(`${service}_${message.name}`);
 }
 
-export function jobConsumerName(message: DescMessage): string {
+export function jobConsumerName(message: Pick<DescMessage, "name">): string {
   return consumerName(message.name);
 }
 
 function consumerName(name: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`"${name}" cannot be a JetStream consumer name`);
   return name;
+}
+
+/** JetStream's default API prefix (a client may be given another, e.g. across domains). */
+export const JS_API_PREFIX = "$JS.API";
+
+/** True when `reply` is a JetStream ack subject (`$JS.ACK.…`): a consumer's message, not a status. */
+export function isAckSubject(reply: string | undefined): reply is string {
+  return reply?.startsWith("$JS.ACK.") === true;
+}
+
+/**
+ * JetStream's subject for a pull request of a durable consumer's next messages, under the JetStream
+ * client's API prefix (https://github.com/nats-io/nats-architecture-and-design/blob/main/adr/ADR-13.md).
+ */
+export function consumerNextSubject(stream: string, consumer: string, apiPrefix = JS_API_PREFIX): string {
+  return `${apiPrefix}.CONSUMER.MSG.NEXT.${assertToken(stream, "stream")}.${assertToken(consumer, "consumer")}`;
+}
+
+const BUCKET_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The bucket name for `bucket` in `namespace`: `acme_users` (a dotted namespace `acme.prod`
+ * gives `acme_prod_users`), `users` without a namespace.
+ */
+export function stateBucketName(bucket: string, namespace = ""): string {
+  if (!BUCKET_NAME.test(bucket)) throw new Error(`state bucket "${bucket}" must match [A-Za-z0-9_-]+`);
+  const name = namespace === "" ? bucket : `${namespace.replaceAll(".", "_")}_${bucket}`;
+  if (!BUCKET_NAME.test(name)) {
+    throw new Error(`namespace "${namespace}" cannot prefix a bucket name: use [A-Za-z0-9_-] and dots`);
+  }
+  return name;
+}
+
+/**
+ * `_INBOX.order` (`_INBOX.acme_order` in a namespace): the private reply-inbox prefix of a
+ * process, whose replies only its NATS credentials may subscribe to; under `_INBOX.`, so that
+ * whoever answers publishes to `_INBOX.>` and tools that follow `_INBOX.>` see every reply
+ * (docs/adr/0030-credentials-from-declarations.md).
+ */
+export function privateInboxPrefix(name: string, namespace = ""): string {
+  return `${DEFAULT_INBOX_PREFIX}.${streamName(namespace, assertToken(name, "process name"))}`;
 }
 
 /** The KV bucket of the routing records (ADR 0012): `troupe_routes` (`acme_troupe_routes`). */
@@ -215,6 +264,14 @@ export function routesBucketName(namespace = ""): string {
 /** The KV bucket of the idempotency guard: `troupe_processed` (`acme_troupe_processed`). */
 export function processedBucketName(namespace = ""): string {
   return streamName(namespace, "troupe_processed");
+}
+
+/**
+ * The KV bucket of contract descriptors (docs/adr/0022-contract-descriptors.md): one
+ * FileDescriptorSet per SHA-256, `troupe_descriptors` (`acme_troupe_descriptors`).
+ */
+export function descriptorsBucketName(namespace = ""): string {
+  return streamName(namespace, "troupe_descriptors");
 }
 
 const KV_KEY = /^[-/_=.A-Za-z0-9]+$/;
@@ -253,4 +310,45 @@ export function deadLetterSubjectFilter(
   const streamToken = stream === undefined ? "*" : assertToken(stream, "stream");
   const consumerToken = consumer === undefined ? "*" : assertToken(consumer, "consumer");
   return `${namespacePrefix(namespace)}${DEAD_LETTER_PREFIX}.${streamToken}.${consumerToken}`;
+}
+
+/**
+ * What a Troupe subject carries, read from the subject alone. An RPC subject's service and method
+ * cannot be told apart from an instance or version suffix without knowing the services (a package
+ * has dots too), so `rpc` keeps the tokens after the prefix (`shop.v1.UserService.GetUser`) for
+ * the caller to match against service names (`methodNameOf`).
+ */
+export type ParsedSubject =
+  | { readonly kind: "rpc"; readonly tail: string }
+  | { readonly kind: "event"; readonly typeName: string; readonly key: string | undefined }
+  | { readonly kind: "job"; readonly typeName: string }
+  | { readonly kind: "dead-letter"; readonly stream: string; readonly consumer: string };
+
+/** Reads `subject` under `namespace`; undefined when it is none of the Troupe subjects above. */
+export function parseSubject(subject: string, namespace = ""): ParsedSubject | undefined {
+  const prefix = namespacePrefix(namespace);
+  if (!subject.startsWith(prefix)) return undefined;
+  const tokens = subject.slice(prefix.length).split(".");
+  if (tokens.some((t) => t === "" || INVALID_TOKEN.test(t))) return undefined;
+  const [kind, ...rest] = tokens;
+  switch (kind) {
+    case RPC_PREFIX:
+      // at least a service and a method (a package is optional in protobuf)
+      return rest.length >= 2 ? { kind: "rpc", tail: rest.join(".") } : undefined;
+    case EVENT_PREFIX: {
+      // a message and a key
+      if (rest.length < 2) return undefined;
+      const key = rest[rest.length - 1];
+      return { kind: "event", typeName: rest.slice(0, -1).join("."), key: key === NO_KEY ? undefined : key };
+    }
+    case JOB_PREFIX:
+      return rest.length >= 1 ? { kind: "job", typeName: rest.join(".") } : undefined;
+    case DEAD_LETTER_PREFIX: {
+      const [stream, consumer] = rest;
+      if (rest.length !== 2 || stream === undefined || consumer === undefined) return undefined;
+      return { kind: "dead-letter", stream, consumer };
+    }
+    default:
+      return undefined;
+  }
 }

@@ -9,7 +9,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ExponentialBackoff, type IBackoff } from "cockatiel";
-import { currentCallScope, inheritedTimeoutMs } from "./call-scope.ts";
+import { currentCallScope, inheritedSignal, inheritedTimeoutMs } from "./call-scope.ts";
 import { hedged } from "./hedge.ts";
 import {
   type CallPoliciesInit,
@@ -96,7 +96,7 @@ export function createCallPolicies(init: CallPoliciesInit = {}): CallPolicies {
         } catch (err) {
           return Promise.reject(err);
         }
-        signal ??= scope.signal;
+        signal = inheritedSignal(ownSignal, scope);
       }
       const target = m.target;
       target.calls++;
@@ -113,7 +113,7 @@ export function createCallPolicies(init: CallPoliciesInit = {}): CallPolicies {
     stream(timeoutMs, signal) {
       const scope = currentCallScope();
       if (scope === undefined) return [timeoutMs, signal];
-      return [inheritedTimeoutMs(timeoutMs, scope) as number, signal ?? scope.signal];
+      return [inheritedTimeoutMs(timeoutMs, scope) as number, inheritedSignal(signal, scope)];
     },
     snapshot: () => ({ targets: [...targets.values()].map((t) => t.snapshot()) }),
   };

@@ -1,9 +1,10 @@
 /**
- * The call a handler is serving, as its nested calls see it: calls made through `ctx.client`,
- * `ctx.publish` and `ctx.enqueue` while a handler runs inherit its remaining time (not a fresh
- * timeout) and its cancellation. The actor sets the scope around each handler (serve-actor.ts);
- * the client policies and the publish path read it. The scope follows `await`s through the
- * platform's async context (docs/adr/0011-resilience-policies.md).
+ * The call a handler is serving, as its nested calls see it: calls made through `ctx.client`
+ * while a handler runs inherit its remaining time (not a fresh timeout) and its cancellation, and
+ * so do jobs enqueued with `inheritDeadline: true`; events never do
+ * (docs/adr/0017-facts-never-expire.md). The actor sets the scope around each handler
+ * (serve-actor.ts); the client policies and `ctx.enqueue` read it. The scope follows `await`s
+ * through the platform's async context (docs/adr/0011-resilience-policies.md).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createAsyncContextVariable } from "../platform/async-context.ts";
@@ -49,4 +50,14 @@ export function inheritedTimeoutMs(
     throw new ConnectError("the deadline of the call being handled has passed", Code.DeadlineExceeded);
   }
   return own === undefined || left < own ? left : own;
+}
+
+/**
+ * The signal of a nested call: the handled call's, or, when the call has a signal of its own
+ * (say, to cancel sibling calls once one fails), one that aborts when either does.
+ */
+export function inheritedSignal(own: AbortSignal | undefined, current: CallScope): AbortSignal {
+  return own === undefined || own === current.signal
+    ? current.signal
+    : AbortSignal.any([own, current.signal]);
 }

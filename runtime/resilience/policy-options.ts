@@ -1,6 +1,6 @@
 /**
  * What the client-side call policies do, per target service and method, with their defaults
- * (README "Resilience policies", docs/adr/0011-resilience-policies.md). Options given for a
+ * (docs/guide/mesh-and-operations.md, docs/adr/0011-resilience-policies.md). Options given for a
  * service (`targets`) override the defaults, options given for a method (`methods`) override the
  * service's; each policy's fields merge one by one.
  */

@@ -3,6 +3,8 @@
  * and the means to stop, restart on the same port and store, and SIGKILL it. Servers are killed
  * and their stores removed when the test process ends, even on SIGINT/SIGTERM; stores left by a
  * process that was itself SIGKILLed are reaped by the next run (see reap-stale-servers.ts).
+ * With `tls`, the client port speaks TLS (and, with `verify`, demands client certificates); the
+ * monitoring port that readiness reads stays plain HTTP on loopback.
  */
 import { onProcessExit } from "../platform/exit-hooks.ts";
 import { joinPath, makeTempDir, removeDir, writeTextFile } from "../platform/files.ts";
@@ -24,6 +26,18 @@ export interface NatsServerOptions {
   readonly startTimeoutMs: number;
   /** The server's name; unique within a cluster. Defaults to `troupe-<port>`. */
   readonly name: string;
+  /** TLS on the client port (a `tls {}` block); undefined: cleartext. */
+  readonly tls: NatsServerTls | undefined;
+}
+
+/** The client port's TLS: the server's certificate files, and whether clients must present one. */
+export interface NatsServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The CA that client certificates must chain to; needed with `verify`. */
+  readonly caFile?: string | undefined;
+  /** Mutual TLS: refuse a client without a certificate the CA signed. */
+  readonly verify?: boolean | undefined;
 }
 
 export const defaultNatsServerOptions: NatsServerOptions = {
@@ -33,11 +47,12 @@ export const defaultNatsServerOptions: NatsServerOptions = {
   config: "",
   startTimeoutMs: 15_000,
   name: "",
+  tls: undefined,
 };
 
 export interface NatsServer extends AsyncDisposable {
   readonly name: string;
-  /** `nats://127.0.0.1:<port>` */
+  /** `nats://127.0.0.1:<port>`, or `tls://127.0.0.1:<port>` when the client port speaks TLS. */
   readonly url: string;
   readonly port: number;
   /** The HTTP monitoring endpoint, `http://127.0.0.1:<port>` (`/varz`, `/healthz`, `/jsz`). */
@@ -114,6 +129,7 @@ export async function createNatsServer(
   partial: Partial<NatsServerOptions> = {},
 ): Promise<NatsServer> {
   const options = { ...defaultNatsServerOptions, ...partial };
+  if (options.tls !== undefined) tlsBlock(options.tls); // refuses a bad TLS setup before anything is made
   if (!reaped) {
     reaped = true;
     reapStaleServers();
@@ -142,7 +158,7 @@ export async function createNatsServer(
 
   const server: NatsServer = {
     name,
-    url: `nats://127.0.0.1:${layout.port}`,
+    url: `${options.tls === undefined ? "nats" : "tls"}://127.0.0.1:${layout.port}`,
     port: layout.port,
     monitorUrl: `http://127.0.0.1:${layout.monitorPort}`,
     dir,
@@ -201,6 +217,7 @@ function serverConfig(name: string, dir: string, layout: ServerLayout, options: 
       "}",
     );
   }
+  if (options.tls !== undefined) lines.push(...tlsBlock(options.tls));
   if (layout.cluster !== undefined) {
     const routes = layout.cluster.routes.map((port) => `    "nats-route://127.0.0.1:${port}"`);
     lines.push(
@@ -215,6 +232,26 @@ function serverConfig(name: string, dir: string, layout: ServerLayout, options: 
   }
   lines.push(options.config);
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The client port's `tls {}` block (https://docs.nats.io/running-a-nats-service/configuration/securing_nats/tls).
+ * The handshake timeout is 2 s rather than the server's 0.5 s default: a test machine busy with
+ * three runtimes can be slower than that at a first handshake.
+ */
+function tlsBlock(tls: NatsServerTls): string[] {
+  if (tls.verify === true && tls.caFile === undefined) {
+    throw new Error("startNatsServer: tls.verify needs tls.caFile, the CA that client certificates chain to");
+  }
+  return [
+    "tls {",
+    `  cert_file: ${JSON.stringify(tls.certFile)}`,
+    `  key_file: ${JSON.stringify(tls.keyFile)}`,
+    ...(tls.caFile === undefined ? [] : [`  ca_file: ${JSON.stringify(tls.caFile)}`]),
+    ...(tls.verify === true ? ["  verify: true"] : []),
+    "  timeout: 2",
+    "}",
+  ];
 }
 
 /**

@@ -11,17 +11,12 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
 import { getAbortSignalReason } from "@connectrpc/connect/protocol";
 import type { Msg, Subscription } from "@nats-io/nats-core";
+import { createCallInbox, publishFrame, subscribeCallInbox } from "../nats/call-inbox.ts";
 import { contentTypeOf, decodeMessage, encodeMessage } from "../protocol/codec.ts";
 import { isNoResponders } from "../protocol/errors.ts";
 import { StreamFrame } from "../protocol/headers.ts";
 import { metadataOf } from "../protocol/metadata.ts";
-import {
-  createCallInbox,
-  decodeFrame,
-  type Frame,
-  publishFrame,
-  subscribeCallInbox,
-} from "../protocol/stream-frames.ts";
+import { decodeFrame, type Frame } from "../protocol/stream-frames.ts";
 import { createCreditGate } from "../streams/credit-gate.ts";
 import { type IdlePinger, startIdlePinger } from "../streams/idle-pinger.ts";
 import { createMessageQueue } from "../streams/message-queue.ts";

@@ -32,6 +32,7 @@ import {
 } from "@connectrpc/connect";
 import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { type ReplyCall, type ReplyMux, replyMuxOf } from "../nats/reply-mux.ts";
 import {
   endSpanWith,
   injectActiveContext,
@@ -54,7 +55,6 @@ import type { CallPolicy } from "../resilience/call-policies.ts";
 import { type CallTarget, createCallRouter } from "./call-router.ts";
 import { EncodeOnceHeaders } from "./encode-once-headers.ts";
 import { openStream } from "./nats-stream.ts";
-import { type ReplyCall, type ReplyMux, replyMuxOf } from "./reply-mux.ts";
 import { unaryResponse } from "./unary-response.ts";
 
 export interface NatsTransportOptions {

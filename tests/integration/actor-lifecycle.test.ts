@@ -1,18 +1,19 @@
 /**
  * An actor process shuts down without losing a call: on SIGTERM or SIGINT it leaves discovery,
  * stops taking calls (the queue group sends them to the other instance), finishes the call it
- * is serving, and exits 0. Two `bun run actors/product/main.ts` processes against a real
- * nats-server; instance A answers reads after PRODUCT_TEST_DELAY_MS, so a call can be held in
- * flight while A is told to stop.
+ * is serving, and exits 0. Two product actor processes against a real nats-server; instance A
+ * (tests/support/slow-product-main.ts) answers reads after PRODUCT_DELAY_MS, so a call can be
+ * held in flight while A is told to stop; B is `bun run actors/product/main.ts`.
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, createNatsTransport } from "troupe";
+import { pingServices, serviceStats } from "troupe/discovery";
+import { rpcMethodSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import { pingServices, serviceStats } from "../../runtime/discovery/discover.ts";
-import { connect, createNatsTransport, rpcMethodSubject } from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { type ActorProcess, startActorProcess } from "../support/actor-process.ts";
 
 /** How long instance A takes to answer a read: the window in which it is told to stop. */
@@ -58,9 +59,9 @@ describe("actor process lifecycle", () => {
 
       const a = await startActorProcess({
         runtime: "bun",
-        file: "actors/product/main.ts",
+        file: "tests/support/slow-product-main.ts",
         natsUrl,
-        env: { PRODUCT_TEST_DELAY_MS: String(DELAY_MS), TROUPE_DRAIN_GRACE_MS: "30000" },
+        env: { PRODUCT_DELAY_MS: String(DELAY_MS), TROUPE_DRAIN_GRACE_MS: "30000" },
       });
       processes.push(a);
       assert.deepEqual(await productIds(nc), [a.id], "A is the only product instance");

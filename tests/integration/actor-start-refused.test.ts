@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
-import { connect } from "../../runtime/mod.ts";
-import { startNatsServer } from "../../runtime/testing.ts";
+import { connect } from "troupe";
+import { startNatsServer } from "troupe/testing";
 import { commandFor, REPO_ROOT } from "../support/actor-process.ts";
 
 test("a refused stream change stops the actor at start with a clear log line", {

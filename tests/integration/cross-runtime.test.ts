@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, createNatsTransport } from "troupe";
+import { ServiceMetadata, serviceInfos, serviceStats } from "troupe/discovery";
+import { rpcMethodSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
-import { serviceInfos, serviceStats } from "../../runtime/discovery/discover.ts";
-import { ServiceMetadata } from "../../runtime/discovery/metadata-keys.ts";
-import { connect, createNatsTransport, rpcMethodSubject } from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { type ActorProcess, startActorProcess } from "../support/actor-process.ts";
 
 describe("actors on Bun, Deno and Node together", () => {

@@ -11,34 +11,16 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type Browser, chromium } from "playwright-core";
-import { createProductActor } from "../../actors/product/actor.ts";
-import { openCatalog } from "../../actors/product/catalog.ts";
+import type { Browser } from "playwright-core";
+import { connect, type RunningActor, serveActor, silentLogger } from "troupe";
+import { type RunningGateway, serveGateway } from "troupe/gateway";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { productActor } from "../../actors/product/actor.ts";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import {
-  connect,
-  type RunningActor,
-  type RunningGateway,
-  serveActor,
-  serveGateway,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { REPO_ROOT } from "../support/actor-process.ts";
+import { launchChromium } from "../support/chromium.ts";
 
 const TIMEOUT = { timeout: 60_000 };
-
-/** Chromium's flags for this machine: headless, no sandbox as root, no calls home. */
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 describe("gateway from a browser", () => {
   let server: NatsServer;
@@ -50,20 +32,17 @@ describe("gateway from a browser", () => {
   let pagePort = 0;
 
   before(async () => {
-    const executablePath = process.env.TROUPE_CHROMIUM ?? "/usr/bin/chromium";
-    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
-    actor = await serveActor(
-      nc,
-      createProductActor({ catalog: (ctx) => openCatalog(ctx.nc, { namespace: ctx.namespace }) }),
-      { logger: silentLogger },
-    );
+    actor = await serveActor(nc, productActor, { logger: silentLogger });
 
     // The page and its bundled script, served from their own port: another origin than the gateway.
     const built = await Bun.build({
       entrypoints: [join(REPO_ROOT, "tests/support/browser/gateway-client.ts")],
       target: "browser",
+      // The repository's `troupe` is its sources (runtime/package.json exports).
+      conditions: ["troupe-source"],
     });
     assert.ok(built.success, built.logs.join("\n"));
     const script = await built.outputs[0]?.text();

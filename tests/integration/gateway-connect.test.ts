@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type Client, Code, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { Header } from "troupe/protocol";
 import { InventoryService } from "../../proto/gen/shop/v1/inventory_pb.ts";
 import { ProductChangeKind, ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
-import { Header } from "../../runtime/protocol/headers.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { type GatewayFixture, startGatewayFixture } from "../support/gateway-fixture.ts";
 

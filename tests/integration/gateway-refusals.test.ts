@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { pingServices } from "../../runtime/mod.ts";
-import { Header } from "../../runtime/protocol/headers.ts";
+import { pingServices } from "troupe/discovery";
+import { Header } from "troupe/protocol";
 import { type GatewayFixture, startGatewayFixture } from "../support/gateway-fixture.ts";
 
 const TIMEOUT = { timeout: 30_000 };

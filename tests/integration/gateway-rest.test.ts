@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Header } from "../../runtime/protocol/headers.ts";
+import { Header } from "troupe/protocol";
 import { type GatewayFixture, startGatewayFixture } from "../support/gateway-fixture.ts";
 
 const TIMEOUT = { timeout: 30_000 };
@@ -77,12 +77,58 @@ describe("gateway: REST", () => {
     assert.equal(fx.userCallHeaders[seen]?.get(Header.authSubject), "carol");
   });
 
+  test(
+    "a user_id is the caller's: empty means the token's subject, another user's is refused",
+    TIMEOUT,
+    async () => {
+      const created = await fetch(`${fx.url}/v1/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ idempotencyKey: "rest-views", email: "views@example.com", displayName: "V" }),
+      });
+      const { user } = await json<{ user: { id: string } }>(created);
+      const auth = { authorization: `Bearer ${await fx.token(user.id)}`, "content-type": "application/json" };
+      // Connect at the gateway: the request names no user; the token's subject is the user.
+      const viewed = await fetch(`${fx.url}/shop.v1.UserService/RecordProductView`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ viewId: "v-1", productId: "p-1001" }),
+      });
+      assert.equal(viewed.status, 200, await viewed.clone().text());
+      const recent = await fetch(`${fx.url}/v1/users/${user.id}/recently-viewed`, { headers: auth });
+      assert.equal(recent.status, 200);
+      const { products } = await json<{ products: { product: { id: string } }[] }>(recent);
+      assert.deepEqual(
+        products.map((p) => p.product.id),
+        ["p-1001"],
+        "recorded for the caller",
+      );
+      const others = await fetch(`${fx.url}/v1/users/u-someone-else/recently-viewed`, { headers: auth });
+      assert.equal(others.status, 403);
+      assert.equal((await json<ErrorBody>(others)).code, "permission_denied");
+    },
+  );
+
   test("refusals: malformed JSON, wrong method, bad field, deadline", TIMEOUT, async () => {
     const malformed = await fetch(`${fx.url}/v1/users`, { method: "POST", body: '{"email":' });
     assert.equal(malformed.status, 400);
     const body = await json<ErrorBody>(malformed);
     assert.equal(body.code, "invalid_argument");
     assert.match(body.message, /not valid JSON/);
+
+    // Broken contract rules (user.proto) come back as 400 with the violation and its detail.
+    const invalid = await fetch(`${fx.url}/v1/users`, {
+      method: "POST",
+      body: JSON.stringify({ idempotencyKey: "rest-bad", email: "nope", displayName: "R" }),
+    });
+    assert.equal(invalid.status, 400);
+    const violated = await json<ErrorBody & { details?: { type: string }[] }>(invalid);
+    assert.equal(violated.code, "invalid_argument");
+    assert.equal(violated.message, "email: is not a valid email address [user.email]");
+    assert.deepEqual(
+      violated.details?.map((d) => d.type),
+      ["buf.validate.Violations"],
+    );
 
     const unknownField = await fetch(`${fx.url}/v1/users`, { method: "POST", body: '{"nope":1}' });
     assert.equal(unknownField.status, 400);
@@ -120,28 +166,35 @@ describe("gateway: REST", () => {
     assert.ok(doc.paths["/v1/stock/{product_id}"]?.get ?? doc.paths["/v1/stock/{productId}"]?.get);
   });
 
-  test("/metrics serves every instance's STATS in the Prometheus text format", TIMEOUT, async () => {
-    const line = (text: string) =>
-      text
-        .split("\n")
-        .find(
-          (l) =>
-            l.startsWith("troupe_rpc_requests_total{") &&
-            l.includes('endpoint="ProductService-GetProduct"') &&
-            l.includes('code="ok"'),
-        );
-    const countOf = (text: string) => Number(line(text)?.split(" ").at(-1) ?? 0);
-    const before = await fetch(`${fx.url}/metrics`);
-    assert.equal(before.status, 200);
-    assert.match(before.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-    const start = countOf(await before.text());
-    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${fx.url}/v1/products/p-1001`)).status, 200);
-    const after = await (await fetch(`${fx.url}/metrics`)).text();
-    assert.equal(countOf(after), start + 3, "three more GetProduct calls counted");
-    assert.match(after, /^# TYPE troupe_rpc_duration_seconds histogram$/m);
-    assert.match(
-      after,
-      /troupe_rpc_duration_seconds_bucket\{[^}]*endpoint="ProductService-GetProduct"[^}]*le="\+Inf"\} \d+/,
-    );
-  });
+  test(
+    "/metrics on the admin port serves every instance's STATS in the Prometheus text format",
+    TIMEOUT,
+    async () => {
+      const line = (text: string) =>
+        text
+          .split("\n")
+          .find(
+            (l) =>
+              l.startsWith("troupe_rpc_requests_total{") &&
+              l.includes('endpoint="ProductService-GetProduct"') &&
+              l.includes('code="ok"'),
+          );
+      const countOf = (text: string) => Number(line(text)?.split(" ").at(-1) ?? 0);
+      assert.equal((await fetch(`${fx.url}/metrics`)).status, 404, "not on the public port");
+      // A page rendered anew on every scrape, so that the second one sees the three calls.
+      const metricsUrl = (await fx.extraGateway({ metricsCacheMs: 0 })).metricsUrl ?? "";
+      const before = await fetch(metricsUrl);
+      assert.equal(before.status, 200);
+      assert.match(before.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      const start = countOf(await before.text());
+      for (let i = 0; i < 3; i++) assert.equal((await fetch(`${fx.url}/v1/products/p-1001`)).status, 200);
+      const after = await (await fetch(metricsUrl)).text();
+      assert.equal(countOf(after), start + 3, "three more GetProduct calls counted");
+      assert.match(after, /^# TYPE troupe_rpc_duration_seconds histogram$/m);
+      assert.match(
+        after,
+        /troupe_rpc_duration_seconds_bucket\{[^}]*endpoint="ProductService-GetProduct"[^}]*le="\+Inf"\} \d+/,
+      );
+    },
+  );
 });

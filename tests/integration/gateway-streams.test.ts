@@ -11,18 +11,10 @@ import { after, before, describe, test } from "node:test";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, defineActor, implement, type RunningActor, serveActor, silentLogger } from "troupe";
+import { type RunningGateway, serveGateway } from "troupe/gateway";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { EchoService } from "../../proto/gen/troupe/testing/v1/echo_pb.ts";
-import {
-  connect,
-  defineActor,
-  implement,
-  type RunningActor,
-  type RunningGateway,
-  serveActor,
-  serveGateway,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -30,6 +22,7 @@ const echoActor = defineActor({
   name: "echo",
   version: "1.0.0",
   description: "echoes, in every method kind",
+  serves: [EchoService],
   services: () => [
     implement(EchoService, {
       echo: (req, ctx) => {

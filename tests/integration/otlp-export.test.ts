@@ -2,7 +2,9 @@
  * Tracing switched on by configuration: an actor process started with `TROUPE_OTLP_ENDPOINT`
  * exports its spans over OTLP/HTTP to a collector (here a small HTTP server standing in for an
  * OpenTelemetry Collector), with `service.name` set to the actor's name, and flushes what is
- * still buffered when it drains on SIGTERM (docs/adr/0014-tracing-and-metrics.md).
+ * still buffered when it drains on SIGTERM (docs/adr/0014-tracing-and-metrics.md). Pointed at the
+ * dashboard's receiver, as `troupe dev` points its processes, the spans show up there within
+ * the export delay `OTEL_BSP_SCHEDULE_DELAY` asks for, while the actor runs.
  */
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -10,11 +12,13 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, createNatsTransport } from "troupe";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import { connect, createNatsTransport } from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+import { serveDashboard } from "../../runtime/cli/dashboard/serve-dashboard.ts";
+import type { TraceSummary, TraceView } from "../../runtime/cli/dashboard/trace-store.ts";
 import { type ActorProcess, startActorProcess } from "../support/actor-process.ts";
-import { deferred, withTimeout } from "../support/jetstream-test-kit.ts";
+import { deferred, eventually, withTimeout } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -103,4 +107,42 @@ describe("OTLP export", () => {
     assert.equal(served.service, "product", "service.name is the actor's name");
     assert.equal(served.kind, 2, "SPAN_KIND_SERVER");
   });
+
+  test(
+    "an actor pointed at the dashboard shows its spans there within the export delay",
+    TIMEOUT,
+    async () => {
+      const dashboard = await serveDashboard({ nc }, { port: 0, hostname: "127.0.0.1" });
+      const own = await startActorProcess({
+        runtime: "bun",
+        file: "actors/product/main.ts",
+        natsUrl: server.url,
+        env: { TROUPE_OTLP_ENDPOINT: dashboard.url, OTEL_BSP_SCHEDULE_DELAY: "100" },
+      });
+      try {
+        const products = createClient(ProductService, createNatsTransport({ nc }));
+        await products.getProduct({ id: "p-1002" });
+        let found: TraceSummary | undefined;
+        // Well under the batch processor's default delay (5 s): the variable is what brings it.
+        await eventually(
+          async () => {
+            const traces = (await (await fetch(`${dashboard.url}/api/traces`)).json()) as TraceSummary[];
+            found = traces.find((t) => t.rootName === "shop.v1.ProductService/GetProduct");
+            return found !== undefined;
+          },
+          "the actor's server span is on the dashboard",
+          3_000,
+        );
+        assert.equal(found?.service, "product");
+        const trace = (await (
+          await fetch(`${dashboard.url}/api/traces/${found?.traceId}`)
+        ).json()) as TraceView;
+        assert.equal(trace.spans[0]?.kind, "server");
+        assert.equal(trace.spans[0]?.attributes["rpc.method"], "GetProduct");
+      } finally {
+        await own.kill();
+        await dashboard.stop(0);
+      }
+    },
+  );
 });

@@ -8,9 +8,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createClient } from "@connectrpc/connect";
+import { connect, createNatsTransport } from "troupe";
+import { createCallPolicies } from "troupe/resilience";
+import { startNatsServer } from "troupe/testing";
 import { FaultService } from "../../proto/gen/troupe/testing/v1/fault_pb.ts";
-import { connect, createCallPolicies, createNatsTransport } from "../../runtime/mod.ts";
-import { startNatsServer } from "../../runtime/testing.ts";
 import { startActorProcess } from "../support/actor-process.ts";
 
 const CALLS = 1_500;

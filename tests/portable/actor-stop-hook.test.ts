@@ -2,16 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createClient } from "@connectrpc/connect";
+import { connect, createNatsTransport, defineActor, implement, serveActor, silentLogger } from "troupe";
+import { startNatsServer } from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import {
-  connect,
-  createNatsTransport,
-  defineActor,
-  implement,
-  serveActor,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { startNatsServer } from "../../runtime/testing.ts";
 
 test("stop runs once at drain, after the in-flight call completed", { timeout: 30_000 }, async () => {
   await using server = await startNatsServer({ jetstream: false });
@@ -27,6 +20,7 @@ test("stop runs once at drain, after the in-flight call completed", { timeout: 3
       name: "hooks",
       version: "1.0.0",
       description: "stop hook test",
+      serves: [ProductService],
       setup: () => ({ opened: true }),
       services: (_ctx, state) => [
         implement(ProductService, {

@@ -11,6 +11,20 @@ import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  connect,
+  createNatsTransport,
+  defineActor,
+  implement,
+  type Logger,
+  onEvent,
+  publishEvent,
+  type RunningActor,
+  serveActor,
+  silentLogger,
+} from "troupe";
+import { eventStreamName, eventSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { createBillingActor } from "../../actors/billing/actor.ts";
 import {
   BillingService,
@@ -25,21 +39,6 @@ import {
   PaymentService,
   PaymentStatus,
 } from "../../proto/gen/shop/v1/payment_pb.ts";
-import {
-  connect,
-  createNatsTransport,
-  defineActor,
-  eventStreamName,
-  eventSubject,
-  implement,
-  type Logger,
-  onEvent,
-  publishEvent,
-  type RunningActor,
-  serveActor,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { createTally, eventually } from "../support/jetstream-test-kit.ts";
 
@@ -76,6 +75,7 @@ describe("billing actor", () => {
         name: "payment",
         version: "1.0.0",
         description: "stand-in: GetPayment from a map",
+        serves: [PaymentService],
         services: (ctx) => {
           self = ctx.instanceId;
           return [
@@ -140,6 +140,7 @@ describe("billing actor", () => {
         name: "observer",
         version: "1.0.0",
         description: "records InvoiceCreated",
+        consumes: { events: [InvoiceCreatedSchema] },
         subscriptions: () => [
           onEvent(InvoiceCreatedSchema, (event) => {
             invoices.push(event);

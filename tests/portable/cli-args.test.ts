@@ -1,16 +1,16 @@
 /**
  * The `troupe` command line: dispatch, help and exit codes (runtime/cli/run-cli.ts), and the
- * flags of `troupe dev` and `troupe services`. No process is started: the commands here are
+ * flags of `troupe dev` and `troupe ls`. No process is started: the commands here are
  * recording stand-ins or parse only.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { InfoResponse } from "troupe/discovery";
 import { type CliCommand, UsageError } from "../../runtime/cli/command.ts";
 import { parseDevArgs } from "../../runtime/cli/commands/dev-command.ts";
-import { formatServices, parseServicesArgs } from "../../runtime/cli/commands/services-command.ts";
+import { formatServiceList, parseLsArgs, summarizeServices } from "../../runtime/cli/commands/ls-command.ts";
 import { defaultDevOptions } from "../../runtime/cli/dev/dev-options.ts";
 import { cliUsage, runCli } from "../../runtime/cli/run-cli.ts";
-import type { InfoResponse } from "../../runtime/discovery/service-responses.ts";
 
 const env = { natsUrl: undefined, noColor: false, terminal: false };
 
@@ -66,24 +66,28 @@ test("troupe dev: defaults, every flag, and NATS_URL", () => {
   assert.deepEqual(defaults, {
     gatewayPort: 8080,
     natsPort: defaultDevOptions.natsPort,
-    smtpPort: defaultDevOptions.smtpPort,
+    servicePorts: {},
     natsUrl: undefined,
     dataDir: ".troupe/dev",
-    actorsDir: "actors",
+    actorsDir: undefined,
     runtime: "bun",
     logLevel: "info",
     jsonLogs: false,
     color: false,
     readyTimeoutMs: defaultDevOptions.readyTimeoutMs,
     stopGraceMs: defaultDevOptions.stopGraceMs,
+    watch: false,
+    auth: true,
+    tls: true,
   });
   const all = parseDevArgs(
     [
       "--port=9000",
       "--nats-port",
       "0",
-      "--smtp-port",
-      "2626",
+      "--service-port",
+      "mail=2626",
+      "--service-port=db=0",
       "--data-dir",
       "/tmp/d",
       "--actors-dir",
@@ -97,13 +101,16 @@ test("troupe dev: defaults, every flag, and NATS_URL", () => {
       "5000",
       "--stop-grace-ms",
       "2000",
+      "--watch",
+      "--no-auth",
+      "--no-tls",
     ],
     { ...env, natsUrl: "nats://other:4222" },
   );
   assert.deepEqual(all, {
     gatewayPort: 9000,
     natsPort: 0,
-    smtpPort: 2626,
+    servicePorts: { mail: 2626, db: 0 },
     natsUrl: "nats://other:4222",
     dataDir: "/tmp/d",
     actorsDir: "src/actors",
@@ -113,10 +120,15 @@ test("troupe dev: defaults, every flag, and NATS_URL", () => {
     color: false,
     readyTimeoutMs: 5000,
     stopGraceMs: 2000,
+    watch: true,
+    auth: false,
+    tls: false,
   });
   const flagWins = parseDevArgs(["--nats-url", "nats://x:1"], { ...env, natsUrl: "nats://env:1" });
   assert.equal(flagWins !== "help" && flagWins.natsUrl, "nats://x:1", "--nats-url wins over NATS_URL");
   assert.equal(parseDevArgs(["-h"], env), "help");
+  const short = parseDevArgs(["-w"], env);
+  assert.equal(short !== "help" && short.watch, true, "-w is --watch");
 });
 
 test("troupe dev: colour only on a terminal, and never with NO_COLOR or --no-color", () => {
@@ -134,6 +146,8 @@ test("troupe dev: bad flags are usage errors that say what is wrong", () => {
   const cases: [string[], RegExp][] = [
     [["--port", "80a"], /--port must be a port number/],
     [["--port", "70000"], /--port must be a port number/],
+    [["--service-port", "2525"], /--service-port must be <name>=<port>/],
+    [["--service-port", "mail=x"], /--service-port must be a port number/],
     [["--runtime", "java"], /--runtime must be one of bun, deno, node/],
     [["--log-level", "loud"], /--log-level must be one of/],
     [["--stop-grace-ms", "0"], /--stop-grace-ms must be a positive number/],
@@ -149,22 +163,27 @@ test("troupe dev: bad flags are usage errors that say what is wrong", () => {
   }
 });
 
-test("troupe services: a name, flags, and the listing", () => {
-  assert.deepEqual(parseServicesArgs(["product", "--json", "--server", "nats://h:1"]), {
+test("troupe ls: a name, flags, and the listing shows every version", () => {
+  assert.deepEqual(parseLsArgs(["product", "--json", "--server", "nats://h:1", "--namespace", "acme"]), {
     name: "product",
-    server: "nats://h:1",
-    dataDir: ".troupe/dev",
+    connection: { server: "nats://h:1", namespace: "acme", dataDir: ".troupe/dev" },
     timeoutMs: 2000,
     json: true,
   });
-  assert.throws(() => parseServicesArgs(["a", "b"]), UsageError);
+  assert.equal((parseLsArgs(["--timeout", "5s"]) as { timeoutMs: number }).timeoutMs, 5000);
+  assert.throws(() => parseLsArgs(["a", "b"]), UsageError);
+  assert.throws(() => parseLsArgs(["--timeout", "soon"]), /--timeout must be a duration/);
   const info: InfoResponse = {
     type: "io.nats.micro.v1.info_response" as InfoResponse["type"],
     name: "product",
     id: "ID1",
     version: "1.0.0",
     description: "The catalogue",
-    metadata: { "troupe.runtime": "bun 1.4.5", "troupe.host": "vm" },
+    metadata: {
+      "troupe.runtime": "bun 1.4.5",
+      "troupe.host": "vm",
+      "troupe.services": "shop.v1.ProductService",
+    },
     endpoints: [
       {
         name: "ProductService-GetProduct",
@@ -174,11 +193,17 @@ test("troupe services: a name, flags, and the listing", () => {
       },
     ],
   };
-  assert.deepEqual(formatServices([info, { ...info, id: "ID2" }]), [
-    "product 1.0.0  2 instances  The catalogue",
-    "  instance ID1  bun 1.4.5 on vm",
-    "  instance ID2  bun 1.4.5 on vm",
-    "  endpoint rpc.shop.v1.ProductService.GetProduct  unary",
+  const canary = { ...info, id: "ID3", version: "1.1.0" };
+  assert.deepEqual(formatServiceList(summarizeServices([info, canary, { ...info, id: "ID2" }])), [
+    "SERVICE  VERSIONS            INSTANCES  ENDPOINTS  SERVES                  DESCRIPTION",
+    "product  1.0.0 ×2, 1.1.0 ×1  3          1          shop.v1.ProductService  The catalogue",
   ]);
-  assert.deepEqual(formatServices([]), ["no services answered $SRV.INFO"]);
+  assert.deepEqual(formatServiceList([]), ["no services answered $SRV.INFO"]);
+});
+
+test("the help lists the verbs for services and calls", () => {
+  const usage = cliUsage();
+  for (const verb of ["ls", "info", "stats", "call", "routes", "doctor", "services"]) {
+    assert.match(usage, new RegExp(`^  ${verb} +\\S`, "m"), verb);
+  }
 });

@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
+import { connect, createNatsTransport, implement, silentLogger } from "troupe";
+import { serveServices } from "troupe/host";
+import { startNatsServer } from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import { connect, createNatsTransport, implement, serveServices, silentLogger } from "../../runtime/mod.ts";
 import { afterIo } from "../../runtime/platform/after-io.ts";
-import { startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 
 const TIMEOUT = { timeout: 30_000 };

@@ -27,16 +27,20 @@ import {
 import { nestedTypes, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 
-const GEN = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "proto", "gen");
-const CONTRACT_DIRS = ["shop/v1", "troupe/v1"];
+const ROOT = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..");
+// The shop's generated code, and the troupe package's own (troupe/v1 options).
+const CONTRACT_DIRS = [
+  join(ROOT, "proto", "gen", "shop", "v1"),
+  join(ROOT, "runtime", "gen", "troupe", "v1"),
+];
 
 async function contractFiles(): Promise<DescFile[]> {
   const files: DescFile[] = [];
   for (const dir of CONTRACT_DIRS) {
-    for (const name of readdirSync(join(GEN, dir))
+    for (const name of readdirSync(dir)
       .filter((n) => n.endsWith("_pb.ts"))
       .sort()) {
-      const mod: Record<string, unknown> = await import(join(GEN, dir, name));
+      const mod: Record<string, unknown> = await import(join(dir, name));
       const file = Object.entries(mod).find(([key]) => key.startsWith("file_"))?.[1];
       assert.ok(file, `${dir}/${name} exports its file descriptor`);
       files.push(file as DescFile);

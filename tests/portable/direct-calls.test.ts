@@ -9,20 +9,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import {
   connect,
   createDirectCaller,
   createNatsTransport,
-  discoverService,
-  discoverServing,
   type RunningActor,
-  rpcMethodSubject,
-  type ServiceInstance,
   serveActor,
   silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe";
+import { discoverService, discoverServing, type ServiceInstance } from "troupe/discovery";
+import { rpcMethodSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { taggedProductActor } from "../support/tagged-product-actor.ts";
 

@@ -10,18 +10,25 @@ import { after, before, describe, test } from "node:test";
 import { Empty, type Msg, type NatsConnection, NoRespondersError } from "@nats-io/nats-core";
 import { ServiceResponseType, Svcm } from "@nats-io/services";
 import { connect } from "@nats-io/transport-node";
-import { pingServices, serviceInfos, serviceStats } from "../../runtime/discovery/discover.ts";
+import {
+  EndpointMetadata,
+  pingServices,
+  ServiceMetadata,
+  serviceInfos,
+  serviceStats,
+} from "troupe/discovery";
+import { Header, ServiceVerb, serviceVerbSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { endpointNameOf } from "../../runtime/discovery/endpoint-name.ts";
-import { createEndpointStats, type EndpointStatsRecorder } from "../../runtime/discovery/endpoint-stats.ts";
-import { EndpointMetadata, ServiceMetadata } from "../../runtime/discovery/metadata-keys.ts";
 import {
   type EndpointDescription,
   type ServiceResponder,
   startServiceResponder,
 } from "../../runtime/discovery/service-responder.ts";
-import { Header } from "../../runtime/protocol/headers.ts";
-import { ServiceVerb, serviceVerbSubject } from "../../runtime/protocol/subjects.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+import {
+  createEndpointStats,
+  type EndpointStatsRecorder,
+} from "../../runtime/observability/endpoint-stats.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 

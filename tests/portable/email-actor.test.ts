@@ -12,6 +12,17 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, createClient } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  connect,
+  createNatsTransport,
+  openStateStore,
+  type RunningActor,
+  serveActor,
+  silentLogger,
+} from "troupe";
+import { stateKeyOf } from "troupe/jetstream";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { type ReceivedMail, type SmtpSink, startSmtpSink } from "troupe/testing/smtp";
 import { createEmailActor } from "../../actors/email/actor.ts";
 import { createMailer } from "../../actors/email/mailer.ts";
 import { openSentEmails } from "../../actors/email/sent-emails.ts";
@@ -24,22 +35,7 @@ import {
   SendEmailRequestSchema,
 } from "../../proto/gen/shop/v1/email_pb.ts";
 import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
-import {
-  connect,
-  createNatsTransport,
-  openStateStore,
-  type RunningActor,
-  serveActor,
-  silentLogger,
-  stateKeyOf,
-} from "../../runtime/mod.ts";
-import {
-  type NatsServer,
-  type ReceivedMail,
-  type SmtpSink,
-  startNatsServer,
-  startSmtpSink,
-} from "../../runtime/testing.ts";
+import { storesOn } from "../support/actor-hooks.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { eventually } from "../support/jetstream-test-kit.ts";
 
@@ -82,8 +78,7 @@ describe("email actor", () => {
   /** A mailer with its own connection (as another instance would have), keeping its records in `namespace`. */
   const mailerIn = async (namespace: string, smtpUrl = sink.url, claimLeaseMs?: number) =>
     createMailer(
-      await openSentEmails(await connection(), {
-        namespace,
+      await openSentEmails(storesOn(await connection(), namespace), {
         ...(claimLeaseMs === undefined ? {} : { claimLeaseMs }),
       }),
       { smtpUrl, from: FROM },

@@ -8,8 +8,9 @@ import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { parseRateLimit } from "troupe/gateway";
 import { type Authenticator, createAuthenticator } from "../../runtime/gateway/authenticate.ts";
-import { createRateLimiter, parseRateLimit } from "../../runtime/gateway/rate-limiter.ts";
+import { createRateLimiter } from "../../runtime/gateway/rate-limiter.ts";
 
 async function refusal(promise: Promise<unknown>): Promise<ConnectError> {
   try {

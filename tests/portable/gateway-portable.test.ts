@@ -8,8 +8,8 @@ import { connect as connectHttp2 } from "node:http2";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { Header } from "troupe/protocol";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import { Header } from "../../runtime/protocol/headers.ts";
 import { type GatewayFixture, startGatewayFixture } from "../support/gateway-fixture.ts";
 
 const TIMEOUT = { timeout: 30_000 };

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { reapStaleServers } from "../../runtime/testing.ts";
+import { reapStaleServers } from "troupe/testing";
 
 const HOLDER = join(
   import.meta.dirname ?? new URL(".", import.meta.url).pathname,

@@ -9,8 +9,6 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { FulfilOrderSchema, OrderPlacedSchema } from "../../proto/gen/shop/v1/order_pb.ts";
-import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
 import {
   type ActorContext,
   defineActor,
@@ -22,8 +20,10 @@ import {
   type ServeActorOptions,
   serveActor,
   silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { FulfilOrderSchema, OrderPlacedSchema } from "../../proto/gen/shop/v1/order_pb.ts";
+import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
 import { createTally, eventually } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 30_000 };
@@ -63,6 +63,7 @@ describe("actors with events and jobs", () => {
     name: "welcome",
     version: "1.0.0",
     description: "says hello",
+    consumes: { events: [UserRegisteredSchema] },
     setup: (ctx: ActorContext) => ({ instance: ctx.instanceId, greeting: "Welcome" }),
     subscriptions: (_ctx, state) => [
       onEvent(
@@ -84,6 +85,7 @@ describe("actors with events and jobs", () => {
     name: "audit",
     version: "1.0.0",
     description: "records everything",
+    consumes: { events: [UserRegisteredSchema] },
     subscriptions: () => [onEvent(UserRegisteredSchema, (event) => audited.add(event.userId), FAST)],
   });
 
@@ -91,6 +93,7 @@ describe("actors with events and jobs", () => {
     name: "fulfilment",
     version: "1.0.0",
     description: "fulfils orders",
+    consumes: { jobs: [FulfilOrderSchema] },
     subscriptions: () => [onJob(FulfilOrderSchema, (job) => fulfilled.add(job.orderId), FAST)],
   });
 

@@ -6,34 +6,30 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
-import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
+import { enqueueJob, openIdempotencyGuard, publishEvent, silentLogger } from "troupe";
 import {
   type ConsumeOptions,
   type ConsumerSpec,
   consume,
   deadLetterStream,
-  enqueueJob,
   eventConsumer,
   eventStream,
-  eventSubject,
-  Header,
   jobConsumer,
   jobStream,
   type MessageHandler,
-  openIdempotencyGuard,
-  publishEvent,
   type RunningConsumer,
   reconcileConsumer,
   reconcileStreams,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe/jetstream";
+import { deadLetterStreamName, eventSubject, Header, jobSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
+import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
 import { createTally, deferred, eventually, withTimeout, work } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 30_000 };
@@ -141,9 +137,10 @@ describe("consuming events and jobs", () => {
         async () => (await jsm.consumers.info(events, consumer)).num_ack_pending === 0,
         `${consumer} has acknowledged everything`,
       );
+      // The delivery sequence counts every delivery (num_redelivered forgets acknowledged ones).
       assert.equal(
-        (await jsm.consumers.info(events, consumer)).num_redelivered,
-        0,
+        (await jsm.consumers.info(events, consumer)).delivered.consumer_seq,
+        40,
         `${consumer}: nothing twice`,
       );
     }
@@ -249,32 +246,24 @@ describe("consuming events and jobs", () => {
       "the job was acknowledged",
     );
     assert.deepEqual(deliveries.entries, ["slow#1"], "never delivered again while it ran");
-    assert.equal((await jsm.consumers.info(jobs, "FulfilOrder")).num_redelivered, 0);
+    assert.equal((await jsm.consumers.info(jobs, "FulfilOrder")).delivered.consumer_seq, 1, "one delivery");
   });
 
-  test("a message past its deadline is dead-lettered without running the handler", TIMEOUT, async () => {
-    const { namespace, events } = await declare((ns) =>
-      eventConsumer("email", UserRegisteredSchema, { namespace: ns, ...FAST }),
+  test("a job past its deadline is dead-lettered without running the handler", TIMEOUT, async () => {
+    const { namespace, jobs } = await declare((ns) =>
+      jobConsumer(FulfilOrderSchema, { namespace: ns, ...FAST }),
     );
     const ran = createTally();
     const deadLetters = nc.subscribe(`${namespace}.dlq.>`, { max: 1 });
-    await start(UserRegisteredSchema, { namespace, stream: events, consumer: "email_UserRegistered" }, (m) =>
-      ran.add(m.userId),
+    await start(FulfilOrderSchema, { namespace, stream: jobs, consumer: "FulfilOrder" }, (m) =>
+      ran.add(m.orderId),
     );
     const hdrs = headers();
     hdrs.set(Header.deadline, String(Date.now() - 1_000));
     await js.publish(
-      eventSubject(UserRegisteredSchema, "late", namespace),
-      toBinary(UserRegisteredSchema, {
-        $typeName: "shop.v1.UserRegistered",
-        userId: "late",
-        email: "",
-        displayName: "",
-      }),
-      {
-        headers: hdrs,
-        msgID: "late-1",
-      },
+      jobSubject(FulfilOrderSchema, namespace),
+      toBinary(FulfilOrderSchema, create(FulfilOrderSchema, { orderId: "late" })),
+      { headers: hdrs, msgID: "late-1" },
     );
     const dead = await withTimeout(
       (async () => {
@@ -284,11 +273,47 @@ describe("consuming events and jobs", () => {
       10_000,
       () => "no dead letter",
     );
-    assert.equal(dead.subject, `${namespace}.dlq.${events}.email_UserRegistered`);
+    assert.equal(dead.subject, `${namespace}.dlq.${jobs}.FulfilOrder`);
     assert.equal(dead.headers?.get(Header.deadLetterCode), "deadline_exceeded");
     assert.match(dead.headers?.get(Header.deadLetterError) ?? "", /deadline .* passed/);
     assert.equal(dead.headers?.get(Header.messageId), "late-1");
     assert.equal(ran.entries.length, 0, "the handler never ran");
+  });
+
+  test("an event is handled even with a past deadline header: a fact never expires", TIMEOUT, async () => {
+    const { namespace, events } = await declare((ns) =>
+      eventConsumer("email", UserRegisteredSchema, { namespace: ns, ...FAST }),
+    );
+    const ran = createTally();
+    const deadlines: (number | undefined)[] = [];
+    await start(
+      UserRegisteredSchema,
+      { namespace, stream: events, consumer: "email_UserRegistered" },
+      (m, meta) => {
+        deadlines.push(meta.deadline);
+        ran.add(m.userId);
+      },
+    );
+    // As an older publisher stored it: with the deadline of the call it was published in.
+    const hdrs = headers();
+    hdrs.set(Header.deadline, String(Date.now() - 1_000));
+    await js.publish(
+      eventSubject(UserRegisteredSchema, "late", namespace),
+      toBinary(UserRegisteredSchema, create(UserRegisteredSchema, { userId: "late" })),
+      { headers: hdrs, msgID: "late-1" },
+    );
+    await ran.reached(1, 10_000);
+    assert.deepEqual(ran.entries, ["late"]);
+    assert.deepEqual(deadlines, [undefined], "the handler sees no deadline");
+    await eventually(
+      async () => (await jsm.consumers.info(events, "email_UserRegistered")).num_ack_pending === 0,
+      "the event was acknowledged",
+    );
+    assert.equal(
+      (await jsm.streams.info(deadLetterStreamName(namespace))).state.messages,
+      0,
+      "no dead letter",
+    );
   });
 
   test("bytes that do not decode are dead-lettered at once as invalid_argument", TIMEOUT, async () => {
@@ -394,8 +419,8 @@ describe("consuming events and jobs", () => {
     );
     const ids = Array.from({ length: 150 }, (_, i) => `o-${i}`);
     await Promise.all(ids.map((orderId) => enqueueJob(js, FulfilOrderSchema, { orderId }, { namespace })));
-    // Delivered and not yet acknowledged, as the server counts: the messages held, the one the
-    // loop has in hand, one pull batch on its way, and acks of finished handlers still in flight.
+    // Delivered and not yet acknowledged, as the server counts: the messages held (the loop asks
+    // for no more), and finished ones whose acks are still queued or on their way.
     const bound = 2 * (options.concurrency + options.bufferSize) + 1;
     const info = await jsm.consumers.info(jobs, "FulfilOrder");
     assert.ok(info.num_ack_pending <= bound, `${info.num_ack_pending} delivered and unacknowledged`);
@@ -407,6 +432,49 @@ describe("consuming events and jobs", () => {
       `at most ${options.concurrency} handlers at once, saw ${maxActive}`,
     );
     assert.ok(maxHeld <= options.concurrency + options.bufferSize, `held at most ${maxHeld}`);
+  });
+
+  test("a message delivered again while its instance still holds it runs once there", TIMEOUT, async () => {
+    const { namespace, jobs } = await declare((ns) =>
+      jobConsumer(FulfilOrderSchema, { namespace: ns, ackWaitMs: 1_000, maxAttempts: 5 }),
+    );
+    // Both stored first, so the instance receives them together: "held" waits for the one slot.
+    await enqueueJob(js, FulfilOrderSchema, { orderId: "stall" }, { namespace });
+    await enqueueJob(js, FulfilOrderSchema, { orderId: "held" }, { namespace });
+    const runs = createTally("runs");
+    const heldDone = deferred();
+    await start(
+      FulfilOrderSchema,
+      { namespace, stream: jobs, consumer: "FulfilOrder" },
+      async (m, meta) => {
+        runs.add(`${m.orderId}#${meta.deliveryCount}`);
+        if (m.orderId === "stall" && meta.deliveryCount === 1) {
+          await work(100);
+          // Then synchronous work past the ack wait: no progress signal can go out, so JetStream
+          // delivers both jobs again while this instance still holds them.
+          const until = performance.now() + 1_800;
+          while (performance.now() < until) {}
+        }
+        if (m.orderId === "held") {
+          await work(1_000);
+          heldDone.resolve();
+        }
+      },
+      { concurrency: 1, bufferSize: 4 },
+    );
+    await withTimeout(heldDone.promise, 10_000, () => `runs: ${runs.entries.join(", ")}`);
+    await eventually(
+      async () => (await jsm.streams.info(jobs)).state.messages === 0,
+      "both jobs acknowledged",
+    );
+    // Two jobs, so a third delivery is one made again (num_redelivered forgets acked ones).
+    const { delivered } = await jsm.consumers.info(jobs, "FulfilOrder");
+    assert.ok(delivered.consumer_seq > 2, `JetStream delivered again: ${delivered.consumer_seq} deliveries`);
+    assert.deepEqual(
+      runs.entries.filter((r) => r.startsWith("held")),
+      ["held#1"],
+      "the job waiting behind the stall ran once, although it was delivered again",
+    );
   });
 
   test("the idempotency guard skips a message id that was already handled", TIMEOUT, async () => {
@@ -503,7 +571,7 @@ describe("consuming events and jobs", () => {
     const info = await jsm.consumers.info(events, "audit_UserRegistered");
     assert.equal(info.ack_floor.stream_seq, count, "every message acked by the time stop() returned");
     assert.equal(info.num_ack_pending, 0);
-    assert.equal(info.num_redelivered, 0, "nothing handled twice");
+    assert.equal(info.delivered.consumer_seq, count, "nothing delivered twice");
     assert.deepEqual([...seen.distinct].sort(), [...ids].sort());
   });
 

@@ -12,20 +12,19 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
-import { isWrongLastSequence } from "../../runtime/jetstream/jetstream-errors.ts";
+import { enqueueJob, silentLogger } from "troupe";
 import {
   consume,
   deadLetterStream,
-  enqueueJob,
   jobConsumer,
   jobStream,
   type RunningConsumer,
   reconcileConsumer,
   reconcileStreams,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe/jetstream";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
+import { isWrongLastSequence } from "../../runtime/jetstream/jetstream-errors.ts";
 import { createTally, deferred, withTimeout } from "../support/jetstream-test-kit.ts";
 
 const WORKER = join(

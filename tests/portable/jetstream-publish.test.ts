@@ -1,7 +1,8 @@
 /**
  * Publishing events and enqueueing jobs against a real nats-server: subjects and keys, message
- * ids and the duplicate window, deadlines and metadata in headers, and the ConnectErrors of a
- * publish that no stream takes or that is too large.
+ * ids and the duplicate window, metadata in headers, deadlines on jobs and never on events
+ * (docs/adr/0017-facts-never-expire.md), and the ConnectErrors of a publish that no stream takes
+ * or that is too large.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -10,17 +11,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { enqueueJob, type PublishOptions, publishEvent } from "troupe";
+import { eventStream, jobStream, reconcileStreams } from "troupe/jetstream";
+import { Header } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
 import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
-import {
-  enqueueJob,
-  eventStream,
-  Header,
-  jobStream,
-  publishEvent,
-  reconcileStreams,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -92,22 +88,50 @@ describe("publishing events and jobs", () => {
   });
 
   test(
-    "deadline and metadata travel as headers; protocol headers in metadata are dropped",
+    "a job's deadline and metadata travel as headers; protocol headers in metadata are dropped",
     TIMEOUT,
     async () => {
       const before = Date.now();
-      const ack = await publishEvent(
+      const ack = await enqueueJob(
         js,
-        UserRegisteredSchema,
-        { userId: "u-4" },
+        FulfilOrderSchema,
+        { orderId: "o-deadline" },
         { deadlineMs: 60_000, headers: { "x-tenant": "acme", [Header.deadline]: "1" } },
       );
-      const stored = await jsm.streams.getMessage("EVT_shop_v1", { seq: ack.seq });
+      const stored = await jsm.streams.getMessage("JOB_shop_v1_FulfilOrder", { seq: ack.seq });
       assert.ok(stored);
       assert.equal(stored.header.get("x-tenant"), "acme");
       const deadline = Number(stored.header.get(Header.deadline));
       assert.ok(deadline >= before + 60_000 && deadline <= Date.now() + 60_000, `deadline ${deadline}`);
       assert.equal(stored.header.values(Header.deadline).length, 1, "the metadata's deadline was dropped");
+    },
+  );
+
+  test(
+    "an event never carries a deadline: none by default, none through metadata, deadlineMs refused",
+    TIMEOUT,
+    async () => {
+      const ack = await publishEvent(
+        js,
+        UserRegisteredSchema,
+        { userId: "u-4" },
+        { headers: { "x-tenant": "acme", [Header.deadline]: "1" } },
+      );
+      const stored = await jsm.streams.getMessage("EVT_shop_v1", { seq: ack.seq });
+      assert.ok(stored);
+      assert.equal(stored.header.get("x-tenant"), "acme");
+      assert.equal(stored.header.values(Header.deadline).length, 0, "no troupe-deadline on an event");
+      // The type has no deadlineMs; a caller without types is refused, not silently obeyed.
+      const untyped = { deadlineMs: 60_000 } as Partial<PublishOptions>;
+      await rejectsWith(
+        publishEvent(js, UserRegisteredSchema, { userId: "u-4b" }, untyped),
+        Code.InvalidArgument,
+        /an event never expires/,
+      );
+      const info = await jsm.streams.info("EVT_shop_v1", {
+        subjects_filter: "evt.shop.v1.UserRegistered.u-4b",
+      });
+      assert.equal(info.state.subjects?.["evt.shop.v1.UserRegistered.u-4b"] ?? 0, 0, "nothing was stored");
     },
   );
 
@@ -157,6 +181,61 @@ describe("publishing events and jobs", () => {
     );
     silentAgain.unsubscribe();
   });
+
+  test(
+    "an id still in process elsewhere is asked about again: a duplicate ack, or unavailable when time is up",
+    TIMEOUT,
+    async () => {
+      // A stand-in for a clustered stream whose leader is still storing another publish of the id:
+      // it refuses the first two attempts (JSStreamDuplicateMessageConflict), then answers as the
+      // stream does once the first publish is stored.
+      const inProcess = JSON.stringify({
+        error: { code: 409, err_code: 10158, description: "duplicate message id is in process" },
+      });
+      const attempts: string[] = [];
+      const leader = nc.subscribe("inprocess.evt.shop.v1.UserRegistered.>", {
+        callback: (_err, msg) => {
+          attempts.push(msg.headers?.get(Header.natsMsgId) ?? "");
+          msg.respond(
+            attempts.length <= 2 ? inProcess : JSON.stringify({ stream: "EVT", seq: 7, duplicate: true }),
+          );
+        },
+      });
+      const ack = await publishEvent(
+        js,
+        UserRegisteredSchema,
+        { userId: "u-9" },
+        { namespace: "inprocess", id: "order-9" },
+      );
+      assert.deepEqual(ack, { stream: "EVT", seq: 7, duplicate: true, id: "order-9" });
+      assert.deepEqual(attempts, ["order-9", "order-9", "order-9"], "the same publish, asked three times");
+      leader.unsubscribe();
+
+      // A leader that keeps refusing: unavailable (callers retry it) once the publish's time is up.
+      const stuck = nc.subscribe("stuck.evt.shop.v1.UserRegistered.>", {
+        callback: (_err, msg) => {
+          msg.respond(inProcess);
+        },
+      });
+      const started = performance.now();
+      await rejectsWith(
+        publishEvent(
+          js,
+          UserRegisteredSchema,
+          { userId: "u-10" },
+          { namespace: "stuck", id: "order-10", timeoutMs: 300 },
+        ),
+        Code.Unavailable,
+        /still storing an earlier publish of message id "order-10" on stuck\.evt\.shop\.v1\.UserRegistered\.u-10/,
+      );
+      const waited = performance.now() - started;
+      assert.ok(
+        waited >= 100 && waited <= 1_000,
+        `gave up after ${Math.round(waited)} ms, within its 300 ms`,
+      );
+      stuck.unsubscribe();
+    },
+  );
 
   test("a message above max_payload or the stream's limit is resource_exhausted", TIMEOUT, async () => {
     await rejectsWith(

@@ -10,8 +10,6 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamManager, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { millis, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
-import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
 import {
   deadLetterStream,
   eventConsumer,
@@ -20,8 +18,10 @@ import {
   jobStream,
   reconcileConsumer,
   reconcileStreams,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe/jetstream";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
+import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -77,6 +77,30 @@ describe("reconciling streams and consumers", () => {
     const jobs = await jsm.streams.info("JOB_shop_v1_FulfilOrder");
     assert.equal(jobs.config.retention, RetentionPolicy.Workqueue);
     assert.deepEqual(jobs.config.subjects, ["job.shop.v1.FulfilOrder"]);
+  });
+
+  test("a declaration JetStream does not answer in time is asked again, and lands", TIMEOUT, async () => {
+    // A manager that gives up after 300 ms, and a server paused for longer than that.
+    const impatient = await jetstreamManager(nc, { timeout: 300 });
+    const pid = server.pid;
+    assert.ok(pid !== undefined);
+    process.kill(pid, "SIGSTOP");
+    const resumed = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        process.kill(pid, "SIGCONT");
+        resolve();
+      }, 1_200),
+    );
+    try {
+      const [result] = await reconcileStreams(impatient, version, [eventStream("paused.v1")]);
+      // A create that timed out may still have been applied once the server woke: the next
+      // try then finds the stream as declared.
+      assert.equal(result?.name, "EVT_paused_v1");
+      assert.ok(result?.action === "created" || result?.action === "unchanged", result?.action);
+    } finally {
+      await resumed;
+    }
+    assert.deepEqual((await jsm.streams.info("EVT_paused_v1")).config.subjects, ["evt.paused.v1.>"]);
   });
 
   test("a namespace prefixes stream names and subjects", TIMEOUT, async () => {

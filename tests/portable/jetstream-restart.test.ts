@@ -10,19 +10,18 @@ import { ConnectError } from "@connectrpc/connect";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
+import { enqueueJob, silentLogger } from "troupe";
 import {
   consume,
   deadLetterStream,
-  enqueueJob,
   jobConsumer,
   jobStream,
   type RunningConsumer,
   reconcileConsumer,
   reconcileStreams,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe/jetstream";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
 import { createTally, eventually, withTimeout, work } from "../support/jetstream-test-kit.ts";
 
 const QUEUE = "JOB_shop_v1_FulfilOrder";
@@ -59,6 +58,19 @@ after(async () => {
   await server?.dispose();
 });
 
+/**
+ * Stops the server, keeps it down for `downMs` (the fault's length), and starts it again: `down`
+ * settles once it is stopped, `restarted` once it serves again.
+ */
+function restartAfter(downMs: number): { down: Promise<void>; restarted: Promise<void> } {
+  const down = server.stop().then(() => undefined);
+  const restarted = down.then(async () => {
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    await server.start();
+  });
+  return { down, restarted };
+}
+
 test("a server restart under load loses no acknowledged publish", { timeout: 60_000 }, async () => {
   const effects = new Set<string>();
   const handled = createTally("effects");
@@ -80,11 +92,14 @@ test("a server restart under load loses no acknowledged publish", { timeout: 60_
   const js = jetstream(publisherNc);
   const acked = new Set<string>();
   let retries = 0;
-  let restart: Promise<void> | undefined;
+  let restart: ReturnType<typeof restartAfter> | undefined;
   let nextJob = 0;
   const publisher = async () => {
     for (let n = nextJob++; n < JOBS; n = nextJob++) {
       const orderId = `o-${n}`;
+      // Once the restart begins, publishing goes on only when the server is down, so that the
+      // outage surely meets publishes (a quick stop could otherwise let the rest through first).
+      await restart?.down;
       // Until JetStream acknowledges it: the same id each time, so a retry is never a second job.
       for (;;) {
         try {
@@ -97,7 +112,8 @@ test("a server restart under load loses no acknowledged publish", { timeout: 60_
         }
       }
       acked.add(orderId);
-      if (acked.size === RESTART_AFTER) restart = server.restart();
+      // Down for longer than a publish waits (1 s), so that publishing is surely interrupted.
+      if (acked.size === RESTART_AFTER) restart = restartAfter(1_500);
     }
   };
   await withTimeout(
@@ -106,7 +122,7 @@ test("a server restart under load loses no acknowledged publish", { timeout: 60_
     () => `${acked.size} acknowledged`,
   );
   assert.ok(restart, "the server was restarted while publishing");
-  await restart;
+  await restart.restarted;
   assert.equal(acked.size, JOBS);
 
   await handled.reached(JOBS, 30_000);

@@ -10,20 +10,20 @@ import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { PaymentService } from "../../proto/gen/shop/v1/payment_pb.ts";
-import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import {
   createNatsTransport,
   defineActor,
   implement,
   type RunningActor,
   serveActor,
-  serviceStats,
   silentLogger,
-} from "../../runtime/mod.ts";
+} from "troupe";
+import { serviceStats } from "troupe/discovery";
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "troupe/gateway";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { PaymentService } from "../../proto/gen/shop/v1/payment_pb.ts";
+import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { createLatencyHistogram, quantileOf } from "../../runtime/observability/latency-histogram.ts";
-import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "../../runtime/observability/prometheus.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { deferred } from "../support/jetstream-test-kit.ts";
 
@@ -80,6 +80,8 @@ describe("endpoint metrics in $SRV.STATS and /metrics", () => {
       name: "metered",
       version: "1.0.0",
       description: "answers, fails and waits on request",
+      serves: [ProductService],
+      calls: [PaymentService],
       services: (ctx) => [
         implement(ProductService, {
           async getProduct(req) {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { startNatsCluster } from "../../runtime/testing.ts";
+import { startNatsCluster } from "troupe/testing";
 
 test("a 3-node cluster keeps an R3 stream writable with one node down", { timeout: 60_000 }, async () => {
   await using cluster = await startNatsCluster({ size: 3 });

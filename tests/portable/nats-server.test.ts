@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { isAtLeast, MIN_SERVER_VERSION, parseServerVersion } from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+import { isAtLeast, MIN_SERVER_VERSION, parseServerVersion } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 
 const TIMEOUT = { timeout: 30_000 };
 const encoder = new TextEncoder();

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { createRestRouter, openApiDocument, restRoutes } from "troupe/gateway";
 import { BillingService } from "../../proto/gen/shop/v1/billing_pb.ts";
 import { EmailService } from "../../proto/gen/shop/v1/email_pb.ts";
 import { InventoryService } from "../../proto/gen/shop/v1/inventory_pb.ts";
@@ -15,9 +16,6 @@ import { PaymentService } from "../../proto/gen/shop/v1/payment_pb.ts";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import { LibraryService } from "../../proto/gen/troupe/testing/v1/library_pb.ts";
-import { openApiDocument } from "../../runtime/gateway/transcoding/openapi-document.ts";
-import { createRestRouter } from "../../runtime/gateway/transcoding/rest-router.ts";
-import { restRoutes } from "../../runtime/gateway/transcoding/rest-routes.ts";
 
 const SERVICES = [
   UserService,

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { reapStaleServers } from "../../runtime/testing.ts";
+import { reapStaleServers } from "troupe/testing";
 
 test("stores of a dead owner are removed, live owners' stores are kept", () => {
   const root = mkdtempSync(join(tmpdir(), "troupe-reap-"));

@@ -1,32 +1,32 @@
 /**
  * Deadlines that nested work inherits: a call made through `ctx.client` inside a handler gets
  * the handled call's remaining time (not a fresh timeout), so a deadline set at the caller
- * expires in the third hop, not later; an event published inside a handler carries the same
- * deadline as `troupe-deadline`; a nested call whose time is up is not sent.
+ * expires in the third hop, not later; a job enqueued inside a handler carries that deadline as
+ * `troupe-deadline` only when it asks to, an event never (docs/adr/0017-facts-never-expire.md);
+ * a nested call whose time is up is not sent.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import {
+  type ActorContext,
+  connect,
+  createNatsTransport,
+  defineActor,
+  implement,
+  serveActor,
+  silentLogger,
+} from "troupe";
+import { serveGateway } from "troupe/gateway";
+import { eventStreamName, Header, jobStreamName } from "troupe/protocol";
+import { createCallPolicies, runInCallScope } from "troupe/resilience";
+import { startNatsServer } from "troupe/testing";
+import {
   FaultReplySchema,
   FaultService,
   ReadRequestSchema,
 } from "../../proto/gen/troupe/testing/v1/fault_pb.ts";
-import {
-  connect,
-  createCallPolicies,
-  createNatsTransport,
-  defineActor,
-  eventStreamName,
-  Header,
-  implement,
-  runInCallScope,
-  serveActor,
-  serveGateway,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { createFaultActor, createFaultProbe } from "../support/fault-actor.ts";
 
@@ -115,52 +115,95 @@ test("a deadline set at the gateway expires in the third hop, not later", TIMEOU
   }
 });
 
-test("an event published inside a handler expires with the handled call", TIMEOUT, async () => {
-  await using server = await startNatsServer();
-  const nc = await connect({ servers: server.url });
-  const actor = await serveActor(
-    nc,
-    defineActor({
-      name: "publisher",
-      version: "1.0.0",
-      description: "publishes inside a handler",
-      publishes: { events: [FaultReplySchema] },
-      services: (ctx) => [
-        implement(FaultService, {
-          async read(req) {
-            const inherited = await ctx.publish(
-              FaultReplySchema,
-              { instance: "inherited" },
-              { key: req.fault?.key ?? "k" },
-            );
-            const own = await ctx.publish(FaultReplySchema, { instance: "own" }, { inheritDeadline: false });
-            return { reply: { instance: `${inherited.seq},${own.seq}` } };
-          },
-        }),
-      ],
-    }),
-    { logger: silentLogger },
-  );
-  try {
-    const client = createClient(FaultService, createNatsTransport({ nc }));
-    const before = Date.now();
-    const { reply } = await client.read({ fault: { key: "k1" } }, { timeoutMs: 3_000 });
-    const [inheritedSeq, ownSeq] = (reply?.instance ?? "").split(",").map(Number);
-    const jsm = await jetstreamManager(nc);
-    const stream = eventStreamName(FaultReplySchema.file.proto.package);
-    const inherited = await jsm.streams.getMessage(stream, { seq: inheritedSeq ?? 0 });
-    const deadline = Number(inherited?.header.get(Header.deadline));
-    assert.ok(
-      deadline > before && deadline <= before + 3_000 + 50,
-      `troupe-deadline ${deadline - before} ms after the call`,
+test(
+  "an event published inside a handler never takes its deadline; a job only when it asks",
+  TIMEOUT,
+  async () => {
+    await using server = await startNatsServer();
+    const nc = await connect({ servers: server.url });
+    let context: ActorContext | undefined;
+    const actor = await serveActor(
+      nc,
+      defineActor({
+        name: "publisher",
+        version: "1.0.0",
+        description: "publishes and enqueues inside a handler",
+        serves: [FaultService],
+        publishes: { events: [FaultReplySchema], jobs: [ReadRequestSchema] },
+        setup(ctx) {
+          context = ctx;
+        },
+        services: (ctx) => [
+          implement(FaultService, {
+            async read(req) {
+              const seqs = [
+                await ctx.publish(FaultReplySchema, { instance: "event" }, { key: req.fault?.key ?? "k" }),
+                await ctx.enqueue(ReadRequestSchema, {}),
+                await ctx.enqueue(ReadRequestSchema, {}, { inheritDeadline: true }),
+                await ctx.enqueue(ReadRequestSchema, {}, { deadlineMs: 60_000 }),
+                await ctx.enqueue(ReadRequestSchema, {}, { deadlineMs: 500, inheritDeadline: true }),
+              ].map((ack) => ack.seq);
+              return { reply: { instance: seqs.join(",") } };
+            },
+          }),
+        ],
+      }),
+      { logger: silentLogger },
     );
-    const own = await jsm.streams.getMessage(stream, { seq: ownSeq ?? 0 });
-    assert.equal(own?.header?.get(Header.deadline) ?? "", "", "inheritDeadline: false publishes without one");
-  } finally {
-    await actor.drain(1_000);
-    await nc.close();
-  }
-});
+    try {
+      const client = createClient(FaultService, createNatsTransport({ nc }));
+      const before = Date.now();
+      const { reply } = await client.read({ fault: { key: "k1" } }, { timeoutMs: 3_000 });
+      const after = Date.now();
+      const [eventSeq, plainSeq, inheritedSeq, ownSeq, shorterSeq] = (reply?.instance ?? "")
+        .split(",")
+        .map(Number);
+      const jsm = await jetstreamManager(nc);
+      const events = eventStreamName(FaultReplySchema.file.proto.package);
+      const jobs = jobStreamName(ReadRequestSchema);
+      const deadlineOf = async (stream: string, seq: number | undefined) => {
+        const stored = await jsm.streams.getMessage(stream, { seq: seq ?? 0 });
+        assert.ok(stored, `${stream} #${seq} is stored`);
+        const value = stored.header?.get(Header.deadline) ?? "";
+        return value === "" ? undefined : Number(value);
+      };
+
+      assert.equal(await deadlineOf(events, eventSeq), undefined, "the event has no deadline");
+      assert.equal(await deadlineOf(jobs, plainSeq), undefined, "a job has none unless asked");
+      const inherited = (await deadlineOf(jobs, inheritedSeq)) ?? 0;
+      assert.ok(
+        inherited > before && inherited <= before + 3_000 + 50,
+        `inheritDeadline: the call's deadline, ${inherited - before} ms after the call`,
+      );
+      const own = (await deadlineOf(jobs, ownSeq)) ?? 0;
+      assert.ok(own >= before + 60_000 && own <= after + 60_000, "deadlineMs alone: its own, not the call's");
+      const shorter = (await deadlineOf(jobs, shorterSeq)) ?? 0;
+      assert.ok(
+        shorter >= before + 500 && shorter <= after + 500,
+        `both: the sooner, ${shorter - before} ms after the call`,
+      );
+
+      // A handler whose deadline has passed still publishes what happened; a job that asked to
+      // inherit that deadline is refused instead of being stored already expired.
+      const ctx = context;
+      assert.ok(ctx);
+      const expired = { timeoutMs: () => -5, signal: new AbortController().signal };
+      const late = await runInCallScope(expired, () =>
+        ctx.publish(FaultReplySchema, { instance: "late" }, { key: "late" }),
+      );
+      assert.equal(await deadlineOf(events, late.seq), undefined, "published, without a deadline");
+      const refused = await connectErrorOf(
+        runInCallScope(expired, () => ctx.enqueue(ReadRequestSchema, {}, { inheritDeadline: true })),
+      );
+      assert.equal(refused.code, Code.DeadlineExceeded);
+      const plain = await runInCallScope(expired, () => ctx.enqueue(ReadRequestSchema, {}));
+      assert.equal(await deadlineOf(jobs, plain.seq), undefined, "a job that did not ask is not affected");
+    } finally {
+      await actor.drain(1_000);
+      await nc.close();
+    }
+  },
+);
 
 test("a nested call whose time is up is refused without being sent", TIMEOUT, async () => {
   const policies = createCallPolicies();

@@ -7,20 +7,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { FaultService } from "../../proto/gen/troupe/testing/v1/fault_pb.ts";
+import { connect, createNatsTransport, type RunningActor, serveActor, silentLogger } from "troupe";
 import {
   type CallPolicies,
   type CallPoliciesInit,
-  connect,
   createCallPolicies,
-  createNatsTransport,
   policyInterceptor,
-  type RunningActor,
-  serveActor,
-  silentLogger,
   type TargetSnapshot,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe/resilience";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { FaultService } from "../../proto/gen/troupe/testing/v1/fault_pb.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { createFaultActor, createFaultProbe } from "../support/fault-actor.ts";
 

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
+import { connect, createNatsTransport, serveActor, silentLogger } from "troupe";
+import { startNatsServer } from "troupe/testing";
 import { FaultService } from "../../proto/gen/troupe/testing/v1/fault_pb.ts";
-import { connect, createNatsTransport, serveActor, silentLogger } from "../../runtime/mod.ts";
-import { startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { createFaultActor, createFaultProbe } from "../support/fault-actor.ts";
 

@@ -17,8 +17,16 @@ import {
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, MethodOptionsSchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { http } from "../../proto/gen/google/api/annotations_pb.ts";
-import { HttpRuleSchema } from "../../proto/gen/google/api/http_pb.ts";
+import {
+  createRestRouter,
+  type RestMatch,
+  type RestRoute,
+  restRequest,
+  restResponse,
+  restRoutes,
+} from "troupe/gateway";
+import { http } from "troupe/gen/google/api/annotations_pb.js";
+import { HttpRuleSchema } from "troupe/gen/google/api/http_pb.js";
 import { BillingService } from "../../proto/gen/shop/v1/billing_pb.ts";
 import { EmailService } from "../../proto/gen/shop/v1/email_pb.ts";
 import { InventoryService } from "../../proto/gen/shop/v1/inventory_pb.ts";
@@ -37,10 +45,6 @@ import {
   LibraryService,
   ListBooksResponseSchema,
 } from "../../proto/gen/troupe/testing/v1/library_pb.ts";
-import { restRequest } from "../../runtime/gateway/transcoding/rest-request.ts";
-import { restResponse } from "../../runtime/gateway/transcoding/rest-response.ts";
-import { createRestRouter, type RestMatch } from "../../runtime/gateway/transcoding/rest-router.ts";
-import { type RestRoute, restRoutes } from "../../runtime/gateway/transcoding/rest-routes.ts";
 
 const SHOP = [
   UserService,

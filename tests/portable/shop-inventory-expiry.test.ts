@@ -3,22 +3,14 @@
  * its `expires_at` holds nothing any more. Two inventory instances with a short TTL and a fast
  * sweep are served in-process against a real nats-server; the test awaits the StockAdjusted that
  * gives a hold back, then checks the levels and that a late sale is refused while a sale made in
- * time stands.
+ * time stands, and that a sale decided in time whose seller failed half-way is completed by the
+ * sweep, never undone.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createInventoryActor } from "../../actors/inventory/actor.ts";
-import {
-  InventoryService,
-  ReservationStatus,
-  type StockAdjusted,
-  StockAdjustedSchema,
-  StockAdjustmentReason,
-  StockReservedSchema,
-} from "../../proto/gen/shop/v1/inventory_pb.ts";
 import {
   connect,
   createNatsTransport,
@@ -28,8 +20,18 @@ import {
   type RunningActor,
   serveActor,
   silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { createInventoryActor } from "../../actors/inventory/actor.ts";
+import {
+  InventoryService,
+  ReservationStatus,
+  type StockAdjusted,
+  StockAdjustedSchema,
+  StockAdjustmentReason,
+  StockReservedSchema,
+} from "../../proto/gen/shop/v1/inventory_pb.ts";
+import { withHooks } from "../support/actor-hooks.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { deferred, eventually, withTimeout } from "../support/jetstream-test-kit.ts";
 
@@ -43,6 +45,7 @@ describe("inventory reservations expire", () => {
   const actors: RunningActor[] = [];
   let inventory: Client<typeof InventoryService>;
   const changes: StockAdjusted[] = [];
+  let failWriteOf: string | undefined;
   const waiters = new Set<{ match: (e: StockAdjusted) => boolean; resolve: () => void }>();
 
   /** Resolves once a StockAdjusted matching `match` was seen (before or after the call). */
@@ -62,13 +65,29 @@ describe("inventory reservations expire", () => {
       connections.push(nc);
       actors.push(await serveActor(nc, actor, options));
     };
-    for (let i = 0; i < 2; i++)
-      await serve(createInventoryActor({ reservationTtlMs: TTL_MS, expirySweepMs: 100 }));
+    for (let i = 0; i < 2; i++) {
+      // A write of `failWriteOf`'s stock fails once (the seller dies half-way through a sale).
+      const inventory = withHooks(createInventoryActor({ reservationTtlMs: TTL_MS, expirySweepMs: 100 }), {
+        state: (bucket, store) =>
+          bucket !== "inventory_stock"
+            ? store
+            : {
+                ...store,
+                update(key, fn) {
+                  if (key !== failWriteOf) return store.update(key, fn);
+                  failWriteOf = undefined;
+                  return Promise.reject(new Error(`test: the write of ${key} is lost`));
+                },
+              },
+      });
+      await serve(inventory);
+    }
     await serve(
       defineActor({
         name: "observer",
         version: "1.0.0",
         description: "records StockAdjusted",
+        consumes: { events: [StockAdjustedSchema, StockReservedSchema] },
         subscriptions: () => [
           onEvent(StockAdjustedSchema, (change) => {
             changes.push(change);
@@ -182,4 +201,52 @@ describe("inventory reservations expire", () => {
       "a retry of the sale still answers it",
     );
   });
+
+  test(
+    "a sale decided in time whose seller failed half-way is completed at expiry, never undone",
+    TIMEOUT,
+    async () => {
+      for (const productId of ["p-half-a", "p-half-b"]) {
+        await inventory.adjustStock({
+          adjustmentId: `restock-${productId}`,
+          productId,
+          delta: 10n,
+          reason: StockAdjustmentReason.RESTOCK,
+        });
+      }
+      const items = [
+        { productId: "p-half-a", quantity: 2n },
+        { productId: "p-half-b", quantity: 3n },
+      ];
+      const held = await inventory.reserveStock({ orderId: "half", items });
+      assert.equal(held.status, ReservationStatus.RESERVED);
+      failWriteOf = "p-half-b"; // the sale of p-half-a is written, then the seller fails
+      await connectErrorOf(inventory.sellReservation({ orderId: "half" }));
+      assert.equal(failWriteOf, undefined, "the sale got as far as p-half-b");
+      assert.deepEqual(await stockOf("p-half-a"), [8, 0, 8], "p-half-a sold");
+      assert.deepEqual(await stockOf("p-half-b"), [10, 3, 7], "p-half-b still held");
+      const release = await connectErrorOf(inventory.releaseReservation({ orderId: "half" }));
+      assert.equal(release.code, Code.FailedPrecondition, "decided sold: it cannot be released any more");
+
+      await seen(
+        (e) => e.adjustmentId === `inventory:sale:${held.reservationId}:p-half-b`,
+        "the sweep's sale of p-half-b",
+      );
+      assert.deepEqual(
+        await stockOf("p-half-b"),
+        [7, 0, 7],
+        "sold by the sweep once the reservation expired",
+      );
+      assert.deepEqual(await stockOf("p-half-a"), [8, 0, 8]);
+      const again = await inventory.sellReservation({ orderId: "half" });
+      assert.deepEqual(
+        again.stock.map((s) => [s.productId, s.onHand]),
+        [
+          ["p-half-a", 8n],
+          ["p-half-b", 7n],
+        ],
+        "a retry of the sale answers it, after the expiry too",
+      );
+    },
+  );
 });

@@ -11,6 +11,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, createClient } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, createNatsTransport, type RunningActor, serveActor, silentLogger } from "troupe";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { createPaymentActor } from "../../actors/payment/actor.ts";
 import {
   type ChargeRequestSchema,
@@ -20,14 +22,6 @@ import {
   PaymentService,
   PaymentStatus,
 } from "../../proto/gen/shop/v1/payment_pb.ts";
-import {
-  connect,
-  createNatsTransport,
-  type RunningActor,
-  serveActor,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { storedEvents } from "../support/stored-events.ts";
 
@@ -150,8 +144,9 @@ describe("payment actor", () => {
       ["order_id", { ...valid, orderId: "" }],
       ["user_id", { ...valid, userId: "" }],
       ["amount", withoutAmount],
-      ["amount.amount_minor", { ...valid, amount: eur(0) }],
-      ["amount.amount_minor", { ...valid, amount: eur(-5) }],
+      // A rule of the amount field (payment.proto): Money's amount_minor may be negative elsewhere.
+      ["amount: amount_minor must be positive", { ...valid, amount: eur(0) }],
+      ["amount: amount_minor must be positive", { ...valid, amount: eur(-5) }],
       ["amount.currency", { ...valid, amount: { amountMinor: 5n, currency: "eur" } }],
       ["payment_method_token", { ...valid, paymentMethodToken: "" }],
     ];

@@ -3,29 +3,19 @@
  * RegisterUser call that dies after the user was decided and is never retried still gets its
  * UserRegistered, published by the user instances' sweep of the outbox (actors/user/
  * announce-sweep.ts). The user actor runs in-process with `serveActor` against a real
- * nats-server; its store is wrapped so the call's own publish fails, as if its instance died
- * there, and the client never retries. An observer actor receives the events; the stream's own
- * record counts them. Sweeps report each pass, which the tests await instead of sleeping.
+ * nats-server; its context is wrapped (tests/support/actor-hooks.ts) so the call's own publish
+ * fails, as if its instance died there, and the client never retries. An observer actor
+ * receives the events; the stream's own record counts them. The wrapped timer reports each
+ * sweep pass, which the tests await instead of sleeping.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { create } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, createClient } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createUserActor, openUserState, userRegisteredEventId } from "../../actors/user/actor.ts";
-import type { AnnounceSweepOptions } from "../../actors/user/announce-sweep.ts";
-import { type Announce, openUserStore, type PendingSweep } from "../../actors/user/user-store.ts";
 import {
-  type User,
-  type UserRegistered,
-  UserRegisteredSchema,
-  UserSchema,
-  UserService,
-} from "../../proto/gen/shop/v1/user_pb.ts";
-import {
-  type ActorContext,
   connect,
   createNatsTransport,
   defineActor,
@@ -35,15 +25,28 @@ import {
   type RunningActor,
   serveActor,
   silentLogger,
-  stateKeyOf,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+} from "troupe";
+import { stateKeyOf } from "troupe/jetstream";
+import { currentCallScope } from "troupe/resilience";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { createUserActor, userRegisteredEventId } from "../../actors/user/actor.ts";
+import type { AnnounceSweepOptions } from "../../actors/user/announce-sweep.ts";
+import { type Announce, openUserStore, type PendingSweep } from "../../actors/user/user-store.ts";
+import {
+  type User,
+  type UserRegistered,
+  UserRegisteredSchema,
+  UserSchema,
+  UserService,
+} from "../../proto/gen/shop/v1/user_pb.ts";
+import { withHooks } from "../support/actor-hooks.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { deferred, withTimeout } from "../support/jetstream-test-kit.ts";
 import { storedEvents } from "../support/stored-events.ts";
 
-const TIMEOUT = { timeout: 30_000 };
-const WAIT_MS = 10_000;
+const TIMEOUT = { timeout: 60_000 };
+// Generous: each pass lists the outbox with a new ordered consumer, which a loaded CI machine slows.
+const WAIT_MS = 20_000;
 
 /** What was seen, in order; `next` finds the first entry (seen already or still to come) that matches. */
 function recorder<T>(name: string) {
@@ -119,6 +122,7 @@ describe("the outbox sweep announces registrations whose call died", () => {
         name: "observer",
         version: "1.0.0",
         description: "records UserRegistered",
+        consumes: { events: [UserRegisteredSchema] },
         subscriptions: () => [
           onEvent(UserRegisteredSchema, async (event) => {
             const found = await users.getUser({ id: event.userId }).then(
@@ -134,7 +138,8 @@ describe("the outbox sweep announces registrations whose call died", () => {
   };
   /**
    * A user actor whose RegisterUser calls run `beforeAnnounce` before publishing (after the
-   * user was written): it may throw (the instance dies there) or hold the call.
+   * user was written): it may throw (the instance dies there) or hold the call. The sweep's
+   * publishes (not made while serving a call) go ahead; each sweep pass is recorded.
    */
   const userInstance = (
     instance: string,
@@ -142,17 +147,28 @@ describe("the outbox sweep announces registrations whose call died", () => {
     sweep: Partial<AnnounceSweepOptions>,
     beforeAnnounce: (user: User) => void | Promise<void> = () => undefined,
   ) =>
-    createUserActor({
-      announceSweep: { ...sweep, swept: (found) => passes.add({ ...found, instance }) },
-      async state(ctx: ActorContext) {
-        const state = await openUserState(ctx.nc, ctx.namespace);
-        const register: typeof state.users.register = (registration, announce) =>
-          state.users.register(registration, async (user) => {
-            await beforeAnnounce(user);
-            await announce(user);
-          });
-        return { ...state, users: { ...state.users, register } };
-      },
+    withHooks(createUserActor({ announceSweep: sweep }), {
+      context: (ctx) => ({
+        ...ctx,
+        async publish(schema, init, options) {
+          if (currentCallScope() !== undefined) {
+            const event = create(UserRegisteredSchema, init as MessageInitShape<typeof UserRegisteredSchema>);
+            const { userId: id, email, displayName, registeredAt: createdAt } = event;
+            await beforeAnnounce(create(UserSchema, { id, email, displayName, createdAt }));
+          }
+          return ctx.publish(schema, init, options);
+        },
+        every: (intervalMs, run, options) =>
+          ctx.every(
+            intervalMs,
+            async (signal) => {
+              const found = (await run(signal)) as PendingSweep;
+              passes.add({ ...found, instance });
+              return found;
+            },
+            options,
+          ),
+      }),
     });
   const registeredEvents = (userId: string, namespace: string) =>
     storedEvents(js, jsm, UserRegisteredSchema, userId, namespace);
@@ -178,7 +194,7 @@ describe("the outbox sweep announces registrations whose call died", () => {
     async () => {
       const namespace = "died";
       const passes = recorder<Pass>("sweeps");
-      const sweep = { intervalMs: 20, graceMs: 100 };
+      const sweep = { intervalMs: 50, graceMs: 100 };
       let died: User | undefined;
       // Whichever instance takes the call dies before publishing.
       const dies = (user: User) => {
@@ -232,7 +248,7 @@ describe("the outbox sweep announces registrations whose call died", () => {
     const held = deferred<User>();
     const release = deferred();
     await serve(
-      userInstance("A", passes, { intervalMs: 20, graceMs: 60_000 }, async (user) => {
+      userInstance("A", passes, { intervalMs: 50, graceMs: 60_000 }, async (user) => {
         held.resolve(user);
         await release.promise;
       }),
@@ -288,7 +304,7 @@ describe("the outbox sweep announces registrations whose call died", () => {
     await (await bucket("user_unannounced")).put(left.id, left);
 
     // A new instance sweeps at start.
-    await serve(userInstance("A", passes, { intervalMs: 20, graceMs: 0 }), namespace);
+    await serve(userInstance("A", passes, { intervalMs: 50, graceMs: 0 }), namespace);
     const { found } = await received.next((r) => r.event.userId === left.id, "event of u-unwritten");
     assert.ok(found, "the user was written before the event was published");
     const users = await usersIn(namespace);
@@ -301,9 +317,13 @@ describe("the outbox sweep announces registrations whose call died", () => {
     const namespace = "pair";
     // A user actor declares the stream; its own sweep leaves young registrations alone.
     await serve(createUserActor(), namespace);
+    const storesOn = (nc: NatsConnection) => ({
+      state: <Desc extends DescMessage>(bucket: string, schema: Desc) =>
+        openStateStore(nc, { bucket, schema, namespace }),
+    });
     const [a, b] = await Promise.all([
-      openUserStore(await connection(), { namespace }),
-      openUserStore(await connection(), { namespace }),
+      openUserStore(storesOn(await connection())),
+      openUserStore(storesOn(await connection())),
     ]);
     const dies: Announce = () => Promise.reject(new Error("test: the instance dies before publishing"));
     const registration = { idempotencyKey: "pair-1", email: "pia@example.org", displayName: "Pia" };

@@ -13,7 +13,11 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createProductActor } from "../../actors/product/actor.ts";
+import { connect, createNatsTransport, type RunningActor, serveActor, silentLogger } from "troupe";
+import { serviceStats } from "troupe/discovery";
+import { rpcMethodSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { productActor } from "../../actors/product/actor.ts";
 import { type Catalog, openCatalog } from "../../actors/product/catalog.ts";
 import { userActor } from "../../actors/user/actor.ts";
 import { MoneySchema } from "../../proto/gen/shop/v1/money_pb.ts";
@@ -25,17 +29,9 @@ import {
   ProductService,
 } from "../../proto/gen/shop/v1/product_pb.ts";
 import { UserSchema, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
-import {
-  connect,
-  createNatsTransport,
-  type RunningActor,
-  rpcMethodSubject,
-  serveActor,
-  serviceStats,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
+import { storesOn, withHooks } from "../support/actor-hooks.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
+import { slowed } from "../support/slowed-services.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -132,10 +128,9 @@ describe("user and product actors", () => {
     actors.push(
       await serveActor(
         await connection(),
-        createProductActor({
-          catalog: async (ctx) => {
-            catalog = await openCatalog(ctx.nc);
-            return catalog;
+        withHooks(productActor, {
+          setup: (opened) => {
+            catalog = opened;
           },
         }),
         {
@@ -394,14 +389,17 @@ describe("user and product actors", () => {
     const feedClosed = new Promise<void>((resolve) => {
       unsubscribed = resolve;
     });
-    const subscribe = catalog.subscribe;
-    catalog.subscribe = (listener) => {
+    const changes = catalog.changes;
+    catalog.changes = (ids, signal) => {
       subscribed++;
-      const off = subscribe(listener);
-      return () => {
-        off();
-        unsubscribed();
-      };
+      const followed = changes(ids, signal);
+      return (async function* () {
+        try {
+          yield* followed;
+        } finally {
+          unsubscribed();
+        }
+      })();
     };
     try {
       const abort = new AbortController();
@@ -448,7 +446,7 @@ describe("user and product actors", () => {
       await assert.rejects(stream.next(), (err) => ConnectError.from(err).code === Code.Canceled);
       await feedClosed; // the server's handler saw the cancellation and let go of the catalogue
     } finally {
-      catalog.subscribe = subscribe;
+      catalog.changes = changes;
     }
   });
 
@@ -471,10 +469,11 @@ describe("user and product actors", () => {
       actors.push(
         await serveActor(
           await connection(),
-          createProductActor({
-            catalog: async (ctx) => {
-              catalogB = await openCatalog(ctx.nc);
-              return catalogB;
+          withHooks(productActor, {
+            // The bucket without B's namespace: A's.
+            context: (ctx) => ({ ...ctx, state: storesOn(ctx.nc).state }),
+            setup: (opened) => {
+              catalogB = opened;
             },
           }),
           { namespace: "b", logger: silentLogger },
@@ -518,8 +517,8 @@ describe("user and product actors", () => {
   test("instances that start together seed a new catalogue once", TIMEOUT, async () => {
     const namespace = "seeding";
     const [a, b] = await Promise.all([
-      openCatalog(await connection(), { namespace }),
-      openCatalog(await connection(), { namespace }),
+      openCatalog(storesOn(await connection(), namespace)),
+      openCatalog(storesOn(await connection(), namespace)),
     ]);
     try {
       assert.equal(a.list().length, 12);
@@ -568,7 +567,7 @@ describe("user and product actors", () => {
     const namespace = "slow";
     const slowCalls = callRecorder();
     actors.push(
-      await serveActor(await connection(), createProductActor({ latencyMs: 5_000 }), {
+      await serveActor(await connection(), slowed(productActor, 5_000), {
         namespace,
         logger: silentLogger,
         interceptors: [slowCalls.interceptor],
@@ -625,7 +624,7 @@ describe("user state across a server restart", () => {
       return nc;
     };
     actors.push(
-      await serveActor(await connection(), createProductActor(), { logger: silentLogger }),
+      await serveActor(await connection(), productActor, { logger: silentLogger }),
       await serveActor(await connection(), userActor, { logger: silentLogger }),
     );
     const users = createClient(

@@ -16,21 +16,20 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { type Client, Code, createClient } from "@connectrpc/connect";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import { createEmailActor } from "../../actors/email/actor.ts";
-import { userActor, userRegisteredEventId } from "../../actors/user/actor.ts";
-import { type User, UserRegisteredSchema, UserSchema, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import {
   connect,
   createNatsTransport,
-  eventConsumerName,
-  eventStreamName,
-  eventSubject,
   openStateStore,
   type RunningActor,
   serveActor,
   silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, type SmtpSink, startNatsServer, startSmtpSink } from "../../runtime/testing.ts";
+} from "troupe";
+import { eventConsumerName, eventStreamName, eventSubject } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { type SmtpSink, startSmtpSink } from "troupe/testing/smtp";
+import { createEmailActor } from "../../actors/email/actor.ts";
+import { userActor, userRegisteredEventId } from "../../actors/user/actor.ts";
+import { type User, UserRegisteredSchema, UserSchema, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { eventually, withTimeout } from "../support/jetstream-test-kit.ts";
 

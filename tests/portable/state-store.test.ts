@@ -11,11 +11,10 @@ import { Code } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, openStateStore } from "troupe";
+import { type StateChange, stateBucketName, stateKeyOf } from "troupe/jetstream";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { UserSchema } from "../../proto/gen/shop/v1/user_pb.ts";
-import { stateBucketName, stateKeyOf } from "../../runtime/jetstream/state-keys.ts";
-import { openStateStore, type StateChange } from "../../runtime/jetstream/state-store.ts";
-import { connect } from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 
 const TIMEOUT = { timeout: 30_000 };

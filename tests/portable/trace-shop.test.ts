@@ -1,36 +1,27 @@
 /**
  * One trace through the shop: an HTTP request to the gateway (REST, `POST /v1/orders` with a
- * `traceparent`) → the order actor → PaymentService.Charge (synchronous) → OrderPlaced → the
- * inventory's handler, with every span's parent where it belongs. The real gateway (on a real
+ * `traceparent`) → the order actor → InventoryService.ReserveStock and PaymentService.Charge
+ * (synchronous) → StockAdjusted → the product actor's handler, and OrderPlaced, with every
+ * span's parent where it belongs. The real gateway (on a real
  * port) and the real product, payment, order and inventory actors are served in-process against
  * a real nats-server, with an in-process OpenTelemetry SDK (docs/adr/0014-tracing-and-metrics.md).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { type ActorDefinition, connect, type RunningActor, serveActor, silentLogger } from "troupe";
+import { type RunningGateway, serveGateway } from "troupe/gateway";
+import { installTracing, type TracingSdk } from "troupe/observability";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { createInventoryActor } from "../../actors/inventory/actor.ts";
 import { createOrderActor } from "../../actors/order/actor.ts";
 import { createPaymentActor } from "../../actors/payment/actor.ts";
-import { createProductActor } from "../../actors/product/actor.ts";
-import { openCatalog } from "../../actors/product/catalog.ts";
-import { InventoryService, StockAdjustmentReason } from "../../proto/gen/shop/v1/inventory_pb.ts";
+import { productActor } from "../../actors/product/actor.ts";
 import { type Order, OrderSchema, OrderService, OrderStatus } from "../../proto/gen/shop/v1/order_pb.ts";
-import {
-  connect,
-  createNatsTransport,
-  type RunningActor,
-  type RunningGateway,
-  serveActor,
-  serveGateway,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { installTracing, type TracingSdk } from "../../runtime/platform/tracing-sdk.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { SpanLog } from "../support/span-log.ts";
 
 const TIMEOUT = { timeout: 60_000 };
@@ -43,7 +34,6 @@ describe("one trace through the shop", () => {
   const actors: RunningActor[] = [];
   const spans = new SpanLog();
   let sdk: TracingSdk;
-  let inventory: Client<typeof InventoryService>;
   let gateway: RunningGateway;
   let token: string;
 
@@ -57,18 +47,15 @@ describe("one trace through the shop", () => {
     server = await startNatsServer();
     sdk = await installTracing({ serviceName: "shop", exporter: spans, processor: "simple" });
     const options = { logger: silentLogger, namespace: NAMESPACE };
-    const catalog = createProductActor({
-      catalog: (ctx) => openCatalog(ctx.nc, { namespace: ctx.namespace }),
-    });
-    for (const actor of [catalog, createInventoryActor(), createPaymentActor(), createOrderActor()]) {
+    const shop: ActorDefinition[] = [
+      productActor,
+      createInventoryActor(),
+      createPaymentActor(),
+      createOrderActor(),
+    ];
+    for (const actor of shop) {
       actors.push(await serveActor(await connection(), actor, options));
     }
-    const transport = createNatsTransport({
-      nc: await connection(),
-      namespace: NAMESPACE,
-      timeoutMs: 15_000,
-    });
-    inventory = createClient(InventoryService, transport);
     const keys = await generateKeyPair("ES256", { extractable: true });
     token = await new SignJWT({})
       .setProtectedHeader({ alg: "ES256" })
@@ -128,23 +115,17 @@ describe("one trace through the shop", () => {
   };
 
   test(
-    "gateway → PlaceOrder → Charge → OrderPlaced → inventory is one trace with the right parents",
+    "gateway → PlaceOrder → ReserveStock, Charge → StockAdjusted → product is one trace with the right parents",
     TIMEOUT,
     async () => {
-      await inventory.adjustStock({
-        adjustmentId: "restock-p-1001",
-        productId: "p-1001",
-        delta: 10n,
-        reason: StockAdjustmentReason.RESTOCK,
-      });
       const { root, order } = await entry({
         idempotencyKey: "traced",
-        userId: "u-1",
         items: [{ productId: "p-1001", quantity: 2 }],
         shippingAddress: ADDRESS,
         paymentMethodToken: "tok_visa",
       });
       assert.equal(order.status, OrderStatus.PAID);
+      assert.equal(order.userId, "u-1", "the token's subject");
       const traceId = root.spanContext().traceId;
       const inTrace = (s: ReadableSpan) => s.spanContext().traceId === traceId;
       const one = (name: string, kind: SpanKind, extra: (s: ReadableSpan) => boolean = () => true) =>
@@ -159,34 +140,44 @@ describe("one trace through the shop", () => {
           `${SpanKind[child.kind]} ${child.name} is a child of ${SpanKind[parent.kind]} ${parent.name}`,
         );
       };
+      const under = (parent: ReadableSpan) => (s: ReadableSpan) =>
+        s.parentSpanContext?.spanId === parent.spanContext().spanId;
 
       const gatewayServer = await one("POST /v1/orders", SpanKind.SERVER);
       const placeClient = await one("shop.v1.OrderService/PlaceOrder", SpanKind.CLIENT);
       const placeServer = await one("shop.v1.OrderService/PlaceOrder", SpanKind.SERVER);
+      const reserveClient = await one("shop.v1.InventoryService/ReserveStock", SpanKind.CLIENT);
+      const reserveServer = await one("shop.v1.InventoryService/ReserveStock", SpanKind.SERVER);
       const chargeClient = await one("shop.v1.PaymentService/Charge", SpanKind.CLIENT);
       const chargeServer = await one("shop.v1.PaymentService/Charge", SpanKind.SERVER);
-      // The inventory's handler: its consumer span ends after the handler, so it is awaited.
-      const inventoryHandler = await one("process shop.v1.OrderPlaced", SpanKind.CONSUMER, (s) =>
-        String(s.attributes["messaging.consumer.group.name"]).startsWith("inventory"),
+      childOf(gatewayServer, root);
+      childOf(placeClient, gatewayServer);
+      childOf(placeServer, placeClient);
+      childOf(reserveClient, placeServer);
+      childOf(reserveServer, reserveClient);
+      childOf(chargeClient, placeServer);
+      childOf(chargeServer, chargeClient);
+      // The hold's StockAdjusted, published by ReserveStock, reaches the product actor's handler
+      // (its consumer span ends after the handler, so it is awaited).
+      const publishHold = await one("publish shop.v1.StockAdjusted", SpanKind.PRODUCER, under(reserveServer));
+      const productHandler = await one(
+        "process shop.v1.StockAdjusted",
+        SpanKind.CONSUMER,
+        under(publishHold),
       );
+      assert.match(String(productHandler.attributes["messaging.consumer.group.name"]), /^product/);
+      // The sale is in the trace too: PlaceOrder sells, or the order's PaymentCaptured follower
+      // does (then SellReservation descends from Charge through PaymentCaptured).
+      await one("shop.v1.InventoryService/SellReservation", SpanKind.SERVER);
       const parentOf = (span: ReadableSpan) =>
         spans.next(
           (s) => inTrace(s) && s.spanContext().spanId === span.parentSpanContext?.spanId,
           `the parent of ${SpanKind[span.kind]} ${span.name}`,
         );
-
-      childOf(gatewayServer, root);
-      childOf(placeClient, gatewayServer);
-      childOf(placeServer, placeClient);
-      childOf(chargeClient, placeServer);
-      childOf(chargeServer, chargeClient);
-      // The handler's parent is the publish whose message the stream kept.
-      const publishPlaced = await parentOf(inventoryHandler);
-      assert.equal(publishPlaced.name, "publish shop.v1.OrderPlaced");
-      assert.equal(publishPlaced.kind, SpanKind.PRODUCER);
       // PlaceOrder announces the order; the order actor's PaymentCaptured follower may announce it
       // first (same order, same message id, so the stream keeps one): then that publish descends
       // from Charge through PaymentCaptured. Either way it is in the tree below the request.
+      const publishPlaced = await one("publish shop.v1.OrderPlaced", SpanKind.PRODUCER);
       const announcer = await parentOf(publishPlaced);
       if (announcer.spanContext().spanId !== placeServer.spanContext().spanId) {
         assert.equal(announcer.name, "process shop.v1.PaymentCaptured", "announced by the order's follower");

@@ -11,20 +11,12 @@ import { after, before, describe, test } from "node:test";
 import { type Client, Code, createClient } from "@connectrpc/connect";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, createNatsTransport, type RunningActor, serveActor, silentLogger } from "troupe";
+import { serveGateway } from "troupe/gateway";
+import { openRouteStore, type RouteStore, type WatchedRoutes } from "troupe/jetstream";
+import { Header } from "troupe/protocol";
+import { type NatsServer, startNatsServer } from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
-import {
-  connect,
-  createNatsTransport,
-  Header,
-  openRouteStore,
-  type RouteStore,
-  type RunningActor,
-  serveActor,
-  serveGateway,
-  silentLogger,
-  type WatchedRoutes,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { taggedProductActor } from "../support/tagged-product-actor.ts";
 

@@ -2,15 +2,16 @@
  * An actor run as its own process, the way production runs it (`bun run actors/<name>/main.ts`,
  * `deno run -A …`, `node …`), for tests of lifecycle and cross-runtime calls. The process gets
  * NATS_URL of the test's server; `startActorProcess` resolves once the actor logs
- * `"msg":"actor ready"` (runtime/cli/run-actor.ts), with the instance id from that line.
+ * `"msg":"actor ready"` (runtime/process/run-actor.ts), with the instance id from that line.
  *
  * A started process is SIGKILLed when the test process ends, however it ends (exit hooks), and
  * `kill()` / `await using` end it earlier; tests also kill theirs in `after`.
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ExitStatus } from "troupe/testing";
 import { onProcessExit } from "../../runtime/platform/exit-hooks.ts";
-import { type ExitStatus, spawnProcess } from "../../runtime/platform/spawn-process.ts";
+import { spawnProcess } from "../../runtime/platform/spawn-process.ts";
 
 /** The repository root (every relative `file` is resolved from it). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -26,7 +27,7 @@ export interface ActorProcessOptions {
   readonly file: string;
   /** The NATS server the actor connects to. */
   readonly natsUrl: string;
-  /** More environment variables (TROUPE_DRAIN_GRACE_MS, PRODUCT_TEST_DELAY_MS, …). */
+  /** More environment variables (TROUPE_DRAIN_GRACE_MS, PRODUCT_DELAY_MS, …). */
   readonly env?: Readonly<Record<string, string>>;
   /** How long to wait for "actor ready" (Deno's first start compiles). */
   readonly readyTimeoutMs?: number;
@@ -185,4 +186,27 @@ function parseLogLine(text: string): LogLine | undefined {
 
 function prefixLines(prefix: string, chunk: string): string {
   return chunk.replace(/^(?=.)/gm, prefix);
+}
+
+/**
+ * How `child` ended, or "running" if it still runs after `ms` (then it is SIGKILLed): for tests
+ * of processes that must refuse to start, where running on is the failure.
+ */
+export async function exitWithin(
+  child: { readonly exited: Promise<ExitStatus>; kill(signal: "SIGKILL"): void },
+  ms: number,
+): Promise<ExitStatus | "running"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const status = await Promise.race([
+    child.exited,
+    new Promise<"running">((resolve) => {
+      timer = setTimeout(() => resolve("running"), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (status === "running") {
+    child.kill("SIGKILL");
+    await child.exited;
+  }
+  return status;
 }

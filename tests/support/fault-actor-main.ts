@@ -3,7 +3,7 @@
  * `bun run tests/support/fault-actor-main.ts`, NATS_URL from the environment. A call with
  * `crash` ends the process at once, without answering.
  */
-import { runActor } from "../../runtime/mod.ts";
+import { runActor } from "troupe";
 import { exitProcess } from "../../runtime/platform/shutdown-signals.ts";
 import { createFaultActor, createFaultProbe } from "./fault-actor.ts";
 

@@ -5,13 +5,13 @@
  * per key, the highest concurrency, and the time each relay hop had left.
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { type ActorContext, type ActorDefinition, defineActor, implement } from "troupe";
 import {
   type Fault,
   type FaultReply,
   FaultService,
   type RelayRequest,
 } from "../../proto/gen/troupe/testing/v1/fault_pb.ts";
-import { type ActorContext, type ActorDefinition, defineActor, implement } from "../../runtime/mod.ts";
 
 /** What one hop of a Relay chain saw. */
 export interface HopSeen {
@@ -98,6 +98,8 @@ export function createFaultActor(options: FaultActorOptions): ActorDefinition {
     name: options.name,
     version: "1.0.0",
     description: "fault-injection actor of the resilience tests",
+    serves: [FaultService],
+    calls: [FaultService],
     services: (ctx) => [
       implement(FaultService, {
         read: async (req, call) => ({ reply: await behave(req.fault, ctx, call) }),

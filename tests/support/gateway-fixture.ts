@@ -8,23 +8,15 @@
 import type { Interceptor } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from "jose";
-import { createProductActor } from "../../actors/product/actor.ts";
-import { openCatalog } from "../../actors/product/catalog.ts";
+import { connect, defineActor, implement, type RunningActor, serveActor, silentLogger } from "troupe";
+import type { GatewayInit, ServeGatewayOptions } from "troupe/gateway";
+import { type RunningGateway, serveGateway } from "troupe/gateway";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { productActor } from "../../actors/product/actor.ts";
 import { userActor } from "../../actors/user/actor.ts";
 import { InventoryService } from "../../proto/gen/shop/v1/inventory_pb.ts";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
-import type { GatewayInit } from "../../runtime/gateway/gateway-options.ts";
-import { type RunningGateway, serveGateway } from "../../runtime/gateway/serve-gateway.ts";
-import {
-  connect,
-  defineActor,
-  implement,
-  type RunningActor,
-  serveActor,
-  silentLogger,
-} from "../../runtime/mod.ts";
-import { type NatsServer, startNatsServer } from "../../runtime/testing.ts";
 
 export const ISSUER = "https://issuer.test";
 export const AUDIENCE = "troupe-shop";
@@ -34,6 +26,7 @@ const inventoryStandIn = defineActor({
   name: "inventory",
   version: "1.0.0",
   description: "test stand-in",
+  serves: [InventoryService],
   services: () => [
     implement(InventoryService, {
       async getStock(req, ctx) {
@@ -61,8 +54,10 @@ export interface GatewayFixture {
   ): Promise<string>;
   /** A key pair the gateway does not trust. */
   readonly strangerKey: CryptoKey;
+  /** The public key the gateway verifies tokens with (ES256, PEM SPKI): no secret, anyone may have it. */
+  readonly publicKeyPem: string;
   /** Starts another gateway on the same actors (other options), stopped with the fixture. */
-  extraGateway(init: Partial<GatewayInit>): Promise<RunningGateway>;
+  extraGateway(init: Partial<GatewayInit>, serve?: Partial<ServeGatewayOptions>): Promise<RunningGateway>;
   close(): Promise<void>;
 }
 
@@ -80,11 +75,7 @@ export async function startGatewayFixture(init: Partial<GatewayInit> = {}): Prom
     return next(req);
   };
   const actors: RunningActor[] = [
-    await serveActor(
-      await connection(),
-      createProductActor({ catalog: async (ctx) => openCatalog(ctx.nc) }),
-      { logger: silentLogger },
-    ),
+    await serveActor(await connection(), productActor, { logger: silentLogger }),
     await serveActor(await connection(), userActor, { logger: silentLogger, interceptors: [recordHeaders] }),
     await serveActor(await connection(), inventoryStandIn, { logger: silentLogger }),
   ];
@@ -100,8 +91,14 @@ export async function startGatewayFixture(init: Partial<GatewayInit> = {}): Prom
     ...extra,
   });
   const gateways: RunningGateway[] = [];
-  const start = async (extra: Partial<GatewayInit>) => {
-    const running = await serveGateway(baseInit(extra), { port: 0, hostname: "127.0.0.1", runtime: "test" });
+  const start = async (extra: Partial<GatewayInit>, serve: Partial<ServeGatewayOptions> = {}) => {
+    const running = await serveGateway(baseInit(extra), {
+      port: 0,
+      hostname: "127.0.0.1",
+      runtime: "test",
+      adminPort: 0,
+      ...serve,
+    });
     gateways.push(running);
     return running;
   };
@@ -112,6 +109,7 @@ export async function startGatewayFixture(init: Partial<GatewayInit> = {}): Prom
     url: gateway.url,
     userCallHeaders,
     strangerKey: stranger.privateKey,
+    publicKeyPem,
     token(sub, options = {}) {
       return new SignJWT({ ...options.claims })
         .setProtectedHeader({ alg: "ES256" })

@@ -7,8 +7,9 @@
  */
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
+import { silentLogger } from "troupe";
+import { consume } from "troupe/jetstream";
 import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
-import { consume, silentLogger } from "../../runtime/mod.ts";
 
 const url = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const nc = await connect({ servers: url });

@@ -3,7 +3,7 @@
  * interrupted earlier run left behind, and fails at once, naming the fix, when no nats-server
  * >= 2.11 can be found, instead of letting every test fail on its own.
  */
-import { findNatsServer, reapStaleServers } from "../../runtime/testing.ts";
+import { findNatsServer, reapStaleServers } from "troupe/testing";
 
 reapStaleServers();
 await findNatsServer();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { eventStreamName, eventSubject } from "../../runtime/mod.ts";
+import { eventStreamName, eventSubject } from "troupe/protocol";
 
 /**
  * The events stored under one key: the stream's own record, not what consumers saw, so a test

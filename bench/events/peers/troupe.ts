@@ -7,8 +7,9 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { publishEvent } from "troupe";
+import { consume, eventConsumer, reconcileConsumer } from "troupe/jetstream";
 import { EchoRequestSchema } from "../../../proto/gen/troupe/bench/v1/bench_pb.ts";
-import { consume, eventConsumer, publishEvent, reconcileConsumer } from "../../../runtime/mod.ts";
 import { echoRequestOfSize } from "../../shared/echo-request.ts";
 import { CONSUMER, KEYS, STREAM } from "../bench-stream.ts";
 import { checkPayload, type EventsPeer } from "../events-peer.ts";

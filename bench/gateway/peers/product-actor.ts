@@ -3,8 +3,9 @@
  * served by `defineActor`, `implement` and `serveActor` on its Troupe subject
  * `rpc.shop.v1.ProductService.GetProduct`. Its "ready" target is the NATS URL it serves on.
  */
+
+import { implement } from "troupe";
 import { ProductService } from "../../../proto/gen/shop/v1/product_pb.ts";
-import { implement } from "../../../runtime/mod.ts";
 import { serveActorPeer } from "../../shared/serve-actor-peer.ts";
 import { servePeer } from "../../shared/serve-peer.ts";
 import { getProduct } from "../product-handler.ts";
@@ -13,6 +14,7 @@ await servePeer((natsUrl) =>
   serveActorPeer(natsUrl, {
     name: "product",
     description: "GetProduct for the gateway benchmark",
+    serves: [ProductService],
     services: () => [implement(ProductService, { getProduct })],
   }),
 );

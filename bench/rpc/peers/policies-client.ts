@@ -8,8 +8,9 @@
 import { createClient } from "@connectrpc/connect";
 import { connect } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
+import { createNatsTransport } from "troupe";
+import { type CallPolicy, createCallPolicies } from "troupe/resilience";
 import { BenchService } from "../../../proto/gen/troupe/bench/v1/bench_pb.ts";
-import { type CallPolicy, createCallPolicies, createNatsTransport } from "../../../runtime/mod.ts";
 import { connectEcho } from "../connect-echo.ts";
 import type { PeerClient } from "../peer-client.ts";
 

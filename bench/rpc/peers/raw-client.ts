@@ -4,12 +4,13 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { ECHO_SUBJECT, encodedEchoRequestOfSize } from "../../shared/echo-request.ts";
+import { natsTlsOptions } from "../../shared/nats-tls.ts";
 import { checkEcho, type PeerClient } from "../peer-client.ts";
 
 const TIMEOUT_MS = 10_000;
 
 export async function connectRawClient(natsUrl: string): Promise<PeerClient> {
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ servers: natsUrl, ...natsTlsOptions(natsUrl) });
   return {
     echo(sizeBytes) {
       const request = encodedEchoRequestOfSize(sizeBytes);

@@ -4,10 +4,11 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { ECHO_SUBJECT } from "../../shared/echo-request.ts";
+import { natsTlsOptions } from "../../shared/nats-tls.ts";
 import { servePeer } from "../../shared/serve-peer.ts";
 
 await servePeer(async (natsUrl) => {
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ servers: natsUrl, ...natsTlsOptions(natsUrl) });
   nc.subscribe(ECHO_SUBJECT, {
     callback: (_err, msg) => {
       msg.respond(msg.data);

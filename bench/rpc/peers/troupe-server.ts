@@ -4,12 +4,13 @@
  * `rpc.troupe.bench.v1.BenchService.Echo`, with the same handler as the Connect server.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { implement } from "troupe";
 import {
   BenchService,
   type EchoRequest,
   type EchoResponseSchema,
 } from "../../../proto/gen/troupe/bench/v1/bench_pb.ts";
-import { implement } from "../../../runtime/mod.ts";
+import { BENCH_USER } from "../../shared/nats-tls.ts";
 import { serveActorPeer } from "../../shared/serve-actor-peer.ts";
 import { servePeer } from "../../shared/serve-peer.ts";
 
@@ -20,8 +21,9 @@ function echo(request: EchoRequest): MessageInitShape<typeof EchoResponseSchema>
 
 await servePeer((natsUrl) =>
   serveActorPeer(natsUrl, {
-    name: "bench",
+    name: BENCH_USER,
     description: "Echo server of the RPC benchmark",
+    serves: [BenchService],
     services: () => [implement(BenchService, { echo })],
   }),
 );

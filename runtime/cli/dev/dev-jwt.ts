@@ -2,8 +2,10 @@
  * The development JWT setup of `troupe dev`: one ES256 key pair, made on the first run and kept
  * in `<data dir>/jwt/` (the private key readable by its owner only), whose public key the gateway
  * gets as GATEWAY_JWT_PUBLIC_KEY; and a token signed with it on every start (sub=dev-user, 12 h)
- * so that routes marked `auth_required` can be tried with curl at once. A development key pair
- * only: production verifies tokens of a real issuer (GATEWAY_JWT_JWKS_URL).
+ * so that routes marked `auth_required` can be tried with curl at once. Its audience is the
+ * project's (troupe.json `gateway.jwtAudience`, default the package name), which the gateway gets
+ * as GATEWAY_JWT_AUDIENCE. A development key pair only: production verifies tokens of a real
+ * issuer (GATEWAY_JWT_JWKS_URL).
  */
 import { exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, SignJWT } from "jose";
 import { joinPath, makeDir, readTextFile, writeFileAtomically } from "../../platform/files.ts";
@@ -24,7 +26,6 @@ export interface DevJwt {
 export const DEV_JWT = {
   algorithm: "ES256",
   issuer: "troupe-dev",
-  audience: "troupe-shop",
   subject: "dev-user",
   lifetimeMs: 12 * 60 * 60 * 1_000,
 } as const;
@@ -32,8 +33,11 @@ export const DEV_JWT = {
 const PRIVATE_KEY_FILE = "private-key.pem";
 const PUBLIC_KEY_FILE = "public-key.pem";
 
-/** Loads the key pair from `dir` (making it on first use) and signs a fresh development token. */
-export async function loadDevJwt(dir: string, now: Date = new Date()): Promise<DevJwt> {
+/**
+ * Loads the key pair from `dir` (making it on first use) and signs a fresh development token
+ * for `audience`.
+ */
+export async function loadDevJwt(dir: string, audience: string, now: Date = new Date()): Promise<DevJwt> {
   makeDir(dir);
   const privatePath = joinPath(dir, PRIVATE_KEY_FILE);
   const publicPath = joinPath(dir, PUBLIC_KEY_FILE);
@@ -52,7 +56,7 @@ export async function loadDevJwt(dir: string, now: Date = new Date()): Promise<D
     .setProtectedHeader({ alg: DEV_JWT.algorithm, typ: "JWT" })
     .setSubject(DEV_JWT.subject)
     .setIssuer(DEV_JWT.issuer)
-    .setAudience(DEV_JWT.audience)
+    .setAudience(audience)
     .setIssuedAt(Math.floor(now.getTime() / 1_000))
     .setExpirationTime(Math.floor(expiresAt.getTime() / 1_000))
     .sign(key);
@@ -60,7 +64,7 @@ export async function loadDevJwt(dir: string, now: Date = new Date()): Promise<D
     publicKeyPem: publicPem,
     algorithm: DEV_JWT.algorithm,
     issuer: DEV_JWT.issuer,
-    audience: DEV_JWT.audience,
+    audience,
     subject: DEV_JWT.subject,
     token,
     expiresAt,

@@ -25,12 +25,19 @@ export interface DevNatsServerInit {
   /** The preferred client port; 0 for any free one. */
   readonly port: number;
   readonly startTimeoutMs: number;
+  /**
+   * Configuration appended to the server's own (the authentication of `<data dir>/auth`), or "".
+   * A server left running with other configuration is stopped and started afresh.
+   */
+  readonly extraConfig: string;
+  /** The client port speaks TLS (the `tls {}` block is in `extraConfig`): the URL is `tls://`. */
+  readonly tls: boolean;
   /** Told about what the server this run started writes (its log). */
   readonly onOutput: (chunk: string, stream: OutputStream) => void;
 }
 
 export interface DevNatsServer {
-  /** `nats://127.0.0.1:<port>` */
+  /** `nats://127.0.0.1:<port>`, `tls://…` when the client port speaks TLS. */
   readonly url: string;
   readonly pid: number;
   readonly version: string;
@@ -61,8 +68,17 @@ export async function startDevNatsServer(init: DevNatsServerInit): Promise<DevNa
 
   const earlier = readRecord(recordPath);
   if (earlier !== undefined && isOurServer(earlier.pid, configPath)) {
-    if (await healthy(earlier.monitorPort)) {
-      return handle({ record: earlier, recordPath, reused: true, fellBack: false, child: undefined });
+    const expected = serverConfig(init.dir, earlier.port, earlier.monitorPort) + init.extraConfig;
+    const same = readTextFile(configPath) === expected;
+    if (same && (await healthy(earlier.monitorPort))) {
+      return handle({
+        record: earlier,
+        recordPath,
+        reused: true,
+        fellBack: false,
+        child: undefined,
+        tls: init.tls,
+      });
     }
     await stopPid(earlier.pid, 5_000);
   }
@@ -70,7 +86,12 @@ export async function startDevNatsServer(init: DevNatsServerInit): Promise<DevNa
   const binary = await findNatsServer();
   const chosen = await choosePort(init.port);
   const monitorPort = await freePort();
-  writeFileAtomically(configPath, serverConfig(init.dir, chosen.port, monitorPort));
+  // The configuration may hold the account JWTs: readable by its owner only.
+  writeFileAtomically(
+    configPath,
+    serverConfig(init.dir, chosen.port, monitorPort) + init.extraConfig,
+    init.extraConfig === "" ? 0o644 : 0o600,
+  );
   const child = spawnProcess(binary.path, ["-c", configPath], { detached: true });
   child.onOutput(init.onOutput);
   const record: ServerRecord = { pid: child.pid, port: chosen.port, monitorPort, version: binary.version };
@@ -83,7 +104,7 @@ export async function startDevNatsServer(init: DevNatsServerInit): Promise<DevNa
     removeFile(recordPath);
     throw err;
   }
-  return handle({ record, recordPath, reused: false, fellBack: chosen.fellBack, child });
+  return handle({ record, recordPath, reused: false, fellBack: chosen.fellBack, child, tls: init.tls });
 }
 
 function handle(state: {
@@ -92,10 +113,11 @@ function handle(state: {
   reused: boolean;
   fellBack: boolean;
   child: ChildProcess | undefined;
+  tls: boolean;
 }): DevNatsServer {
   const { record, child } = state;
   return {
-    url: `nats://127.0.0.1:${record.port}`,
+    url: `${state.tls ? "tls" : "nats"}://127.0.0.1:${record.port}`,
     pid: record.pid,
     version: record.version,
     reused: state.reused,

@@ -1,6 +1,6 @@
 /**
  * `<data dir>/troupe-dev.json`: what a running `troupe dev` started (its own pid, the
- * nats-server, every child's pid and main file) and where to reach it. It serves three readers:
+ * nats-server, every actor's and service's pid and command) and where to reach it. It serves three readers:
  * a second `troupe dev` on the same data refuses to start next to a live one; one that follows an
  * orchestrator killed with SIGKILL stops the actors that were left behind; and other commands
  * (`troupe services`) and tests find the NATS URL and the pids there. Removed on a clean stop.
@@ -11,7 +11,10 @@ import { processCommandLine, processRunning, signalProcess } from "../../platfor
 export interface DevProcessRecord {
   readonly name: string;
   readonly pid: number;
-  /** The main file: a leftover is killed only if its command line still names it. */
+  /**
+   * What its command line holds (an actor's main file, a service's arguments): a leftover is
+   * killed only if its command line still holds it (pids are reused).
+   */
   readonly file: string;
 }
 
@@ -21,11 +24,20 @@ export interface DevState {
   /** False while starting; true once every process is discoverable. */
   readonly ready: boolean;
   readonly natsUrl: string;
+  /**
+   * The operator's creds file (`<data dir>/auth/cli.creds`) when the nats-server runs with
+   * authentication: what a tool or test connects with. Undefined without authentication.
+   */
+  readonly natsCreds?: string | undefined;
+  /** The CA of the nats-server's TLS certificate (`<data dir>/tls/ca.pem`); undefined without TLS. */
+  readonly natsCa?: string | undefined;
   /** The nats-server's pid when `troupe dev` runs it (not with an external NATS_URL). */
   readonly natsServerPid: number | undefined;
-  readonly smtpUrl: string;
   readonly gatewayUrl: string | undefined;
+  /** The actors, the gateway among them. */
   readonly processes: readonly DevProcessRecord[];
+  /** The extra processes of troupe.json `services`. */
+  readonly services: readonly DevProcessRecord[];
 }
 
 export const DEV_STATE_FILE = "troupe-dev.json";
@@ -57,7 +69,8 @@ export function isRunning(state: DevState, selfPid: number): boolean {
 /** SIGKILLs the children a dead orchestrator left running; returns their names. */
 export function reapLeftoverProcesses(state: DevState): string[] {
   const reaped: string[] = [];
-  for (const child of state.processes) {
+  // (The status file of an older troupe dev has no `services`.)
+  for (const child of [...state.processes, ...(state.services ?? [])]) {
     if (processRunning(child.pid) && processCommandLine(child.pid).includes(child.file)) {
       signalProcess(child.pid, "SIGKILL");
       reaped.push(`${child.name} (pid ${child.pid})`);

@@ -61,6 +61,7 @@ export class AbandonedError extends Error {
   override name = "AbandonedError";
 }
 
-function pause(ms: number): Promise<void> {
+/** Resolves after `ms`: the interval between two readiness probes. */
+export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

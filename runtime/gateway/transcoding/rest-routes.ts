@@ -5,9 +5,9 @@
  * faithfully are refused here, when the gateway starts, with an Error naming the method.
  */
 import { type DescField, type DescMethodUnary, type DescService, getOption } from "@bufbuild/protobuf";
-import { http } from "../../../proto/gen/google/api/annotations_pb.ts";
-import type { HttpRule } from "../../../proto/gen/google/api/http_pb.ts";
-import { method as troupeMethod } from "../../../proto/gen/troupe/v1/options_pb.ts";
+import { http } from "../../gen/google/api/annotations_pb.ts";
+import type { HttpRule } from "../../gen/google/api/http_pb.ts";
+import { method as troupeMethod } from "../../gen/troupe/v1/options_pb.ts";
 import { isPrimitiveField, resolveFieldPath } from "./field-path.ts";
 import { type PathTemplate, parsePathTemplate } from "./path-template.ts";
 

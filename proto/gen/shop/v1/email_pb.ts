@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import { file_troupe_v1_options } from "../../troupe/v1/options_pb.ts";
+import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**

@@ -4,17 +4,18 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_api_annotations } from "../../google/api/annotations_pb.ts";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_google_api_annotations } from "troupe/gen/google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import { file_troupe_v1_options } from "../../troupe/v1/options_pb.ts";
+import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/v1/inventory.proto.
  */
 export const file_shop_v1_inventory: GenFile = /*@__PURE__*/
-  fileDesc("ChdzaG9wL3YxL2ludmVudG9yeS5wcm90bxIHc2hvcC52MSKGAQoKU3RvY2tMZXZlbBISCgpwcm9kdWN0X2lkGAEgASgJEg8KB29uX2hhbmQYAiABKAMSEAoIcmVzZXJ2ZWQYAyABKAMSEQoJYXZhaWxhYmxlGAQgASgDEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKCVN0b2NrSXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgDIkkKDVN0b2NrU2hvcnRhZ2USEgoKcHJvZHVjdF9pZBgBIAEoCRIRCglyZXF1ZXN0ZWQYAiABKAMSEQoJYXZhaWxhYmxlGAMgASgDIkoKE1Jlc2VydmVTdG9ja1JlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkSIQoFaXRlbXMYAiADKAsyEi5zaG9wLnYxLlN0b2NrSXRlbSK1AQoUUmVzZXJ2ZVN0b2NrUmVzcG9uc2USKgoGc3RhdHVzGAEgASgOMhouc2hvcC52MS5SZXNlcnZhdGlvblN0YXR1cxIWCg5yZXNlcnZhdGlvbl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCglzaG9ydGFnZXMYBCADKAsyFi5zaG9wLnYxLlN0b2NrU2hvcnRhZ2UipAEKEkFkanVzdFN0b2NrUmVxdWVzdBIVCg1hZGp1c3RtZW50X2lkGAEgASgJEhIKCnByb2R1Y3RfaWQYAiABKAkSDQoFZGVsdGEYAyABKAMSLgoGcmVhc29uGAQgASgOMh4uc2hvcC52MS5TdG9ja0FkanVzdG1lbnRSZWFzb24SFgoOcmVzZXJ2YXRpb25faWQYBSABKAkSDAoEbm90ZRgGIAEoCSI5ChNBZGp1c3RTdG9ja1Jlc3BvbnNlEiIKBXN0b2NrGAEgASgLMhMuc2hvcC52MS5TdG9ja0xldmVsIiUKD0dldFN0b2NrUmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJIjYKEEdldFN0b2NrUmVzcG9uc2USIgoFc3RvY2sYASABKAsyEy5zaG9wLnYxLlN0b2NrTGV2ZWwiOQoSSW1wb3J0U3RvY2tSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSDwoHb25faGFuZBgCIAEoAyJHChJJbXBvcnRTdG9ja0ZhaWx1cmUSDQoFaW5kZXgYASABKAMSEgoKcHJvZHVjdF9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiegoTSW1wb3J0U3RvY2tSZXNwb25zZRIQCghyZWNlaXZlZBgBIAEoAxIPCgd1cGRhdGVkGAIgASgDEhEKCXVuY2hhbmdlZBgDIAEoAxItCghmYWlsdXJlcxgEIAMoCzIbLnNob3AudjEuSW1wb3J0U3RvY2tGYWlsdXJlIuABCg1TdG9ja0FkanVzdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDQoFZGVsdGEYAiABKAMSLgoGcmVhc29uGAMgASgOMh4uc2hvcC52MS5TdG9ja0FkanVzdG1lbnRSZWFzb24SIgoFc3RvY2sYBCABKAsyEy5zaG9wLnYxLlN0b2NrTGV2ZWwSFQoNYWRqdXN0bWVudF9pZBgFIAEoCRIvCgthZGp1c3RlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6EIqAGQwKCnByb2R1Y3RfaWQinAEKDVN0b2NrUmVzZXJ2ZWQSEAoIb3JkZXJfaWQYASABKAkSFgoOcmVzZXJ2YXRpb25faWQYAiABKAkSIQoFaXRlbXMYAyADKAsyEi5zaG9wLnYxLlN0b2NrSXRlbRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoOioAZCgoIb3JkZXJfaWQimwEKCk91dE9mU3RvY2sSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIRCglyZXF1ZXN0ZWQYAyABKAMSEQoJYXZhaWxhYmxlGAQgASgDEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoQioAZDAoKcHJvZHVjdF9pZCqbAgoVU3RvY2tBZGp1c3RtZW50UmVhc29uEicKI1NUT0NLX0FESlVTVE1FTlRfUkVBU09OX1VOU1BFQ0lGSUVEEAASIwofU1RPQ0tfQURKVVNUTUVOVF9SRUFTT05fUkVTVE9DSxABEiAKHFNUT0NLX0FESlVTVE1FTlRfUkVBU09OX1NBTEUQAhIiCh5TVE9DS19BREpVU1RNRU5UX1JFQVNPTl9SRVRVUk4QAxIiCh5TVE9DS19BREpVU1RNRU5UX1JFQVNPTl9EQU1BR0UQBBImCiJTVE9DS19BREpVU1RNRU5UX1JFQVNPTl9DT1JSRUNUSU9OEAUSIgoeU1RPQ0tfQURKVVNUTUVOVF9SRUFTT05fSU1QT1JUEAYqfQoRUmVzZXJ2YXRpb25TdGF0dXMSIgoeUkVTRVJWQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHwobUkVTRVJWQVRJT05fU1RBVFVTX1JFU0VSVkVEEAESIwofUkVTRVJWQVRJT05fU1RBVFVTX09VVF9PRl9TVE9DSxACMukCChBJbnZlbnRvcnlTZXJ2aWNlElAKDFJlc2VydmVTdG9jaxIcLnNob3AudjEuUmVzZXJ2ZVN0b2NrUmVxdWVzdBodLnNob3AudjEuUmVzZXJ2ZVN0b2NrUmVzcG9uc2UiA5ACAhJNCgtBZGp1c3RTdG9jaxIbLnNob3AudjEuQWRqdXN0U3RvY2tSZXF1ZXN0Ghwuc2hvcC52MS5BZGp1c3RTdG9ja1Jlc3BvbnNlIgOQAgISaAoIR2V0U3RvY2sSGC5zaG9wLnYxLkdldFN0b2NrUmVxdWVzdBoZLnNob3AudjEuR2V0U3RvY2tSZXNwb25zZSInkAIBgoAZAggBgtPkkwIYEhYvdjEvc3RvY2sve3Byb2R1Y3RfaWR9EkoKC0ltcG9ydFN0b2NrEhsuc2hvcC52MS5JbXBvcnRTdG9ja1JlcXVlc3QaHC5zaG9wLnYxLkltcG9ydFN0b2NrUmVzcG9uc2UoAWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_troupe_v1_options]);
+  fileDesc("ChdzaG9wL3YxL2ludmVudG9yeS5wcm90bxIHc2hvcC52MSKGAQoKU3RvY2tMZXZlbBISCgpwcm9kdWN0X2lkGAEgASgJEg8KB29uX2hhbmQYAiABKAMSEAoIcmVzZXJ2ZWQYAyABKAMSEQoJYXZhaWxhYmxlGAQgASgDEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIvgBCglTdG9ja0l0ZW0SzwEKCnByb2R1Y3RfaWQYASABKAlCugG6SLYBugGvAQoKcHJvZHVjdF9pZBJPbXVzdCBiZSBhIHByb2R1Y3QgaWQ6IGF0IG1vc3QgMTAwIG9mIEEtWiBhLXogMC05IF8gPSAvIC0sIG5vdCBzdGFydGluZyB3aXRoIF9rdhpQdGhpcy5tYXRjaGVzKCdeW0EtWmEtejAtOV89Ly1dezAsMTAwfSQnKSAmJiAhdGhpcy5sb3dlckFzY2lpKCkuc3RhcnRzV2l0aCgnX2t2JynIAQESGQoIcXVhbnRpdHkYAiABKANCB7pIBCICIAAiSQoNU3RvY2tTaG9ydGFnZRISCgpwcm9kdWN0X2lkGAEgASgJEhEKCXJlcXVlc3RlZBgCIAEoAxIRCglhdmFpbGFibGUYAyABKAMi2gEKE1Jlc2VydmVTdG9ja1JlcXVlc3QSHAoIb3JkZXJfaWQYASABKAlCCrpIB8gBAXICGGQSLQoFaXRlbXMYAiADKAsyEi5zaG9wLnYxLlN0b2NrSXRlbUIKukgHkgEECAEQZDp2ukhzGnEKInJlc2VydmVfc3RvY2sub25lX2l0ZW1fcGVyX3Byb2R1Y3QSIWl0ZW1zIG11c3QgbmFtZSBlYWNoIHByb2R1Y3Qgb25jZRoodGhpcy5pdGVtcy5tYXAoaSwgaS5wcm9kdWN0X2lkKS51bmlxdWUoKSK1AQoUUmVzZXJ2ZVN0b2NrUmVzcG9uc2USKgoGc3RhdHVzGAEgASgOMhouc2hvcC52MS5SZXNlcnZhdGlvblN0YXR1cxIWCg5yZXNlcnZhdGlvbl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCglzaG9ydGFnZXMYBCADKAsyFi5zaG9wLnYxLlN0b2NrU2hvcnRhZ2Ui3gcKEkFkanVzdFN0b2NrUmVxdWVzdBJ7Cg1hZGp1c3RtZW50X2lkGAEgASgJQmS6SGG6AVcKE2FkanVzdF9zdG9jay5vd25faWQSIG11c3Qgbm90IHN0YXJ0IHdpdGggImludmVudG9yeToiGh4hdGhpcy5zdGFydHNXaXRoKCdpbnZlbnRvcnk6JynIAQFyAhhkEs8BCgpwcm9kdWN0X2lkGAIgASgJQroBuki2AboBrwEKCnByb2R1Y3RfaWQST211c3QgYmUgYSBwcm9kdWN0IGlkOiBhdCBtb3N0IDEwMCBvZiBBLVogYS16IDAtOSBfID0gLyAtLCBub3Qgc3RhcnRpbmcgd2l0aCBfa3YaUHRoaXMubWF0Y2hlcygnXltBLVphLXowLTlfPS8tXXswLDEwMH0kJykgJiYgIXRoaXMubG93ZXJBc2NpaSgpLnN0YXJ0c1dpdGgoJ19rdicpyAEBEkMKBWRlbHRhGAMgASgDQjS6SDG6AS4KEmFkanVzdF9zdG9jay5kZWx0YRINbXVzdCBub3QgYmUgMBoJdGhpcyAhPSAwEpkBCgZyZWFzb24YBCABKA4yHi5zaG9wLnYxLlN0b2NrQWRqdXN0bWVudFJlYXNvbkJpukhmugFjChNhZGp1c3Rfc3RvY2sucmVhc29uEjNtdXN0IGJlIFJFU1RPQ0ssIFNBTEUsIFJFVFVSTiwgREFNQUdFIG9yIENPUlJFQ1RJT04aF3RoaXMgaW4gWzEsIDIsIDMsIDQsIDVdEhYKDnJlc2VydmF0aW9uX2lkGAUgASgJEgwKBG5vdGUYBiABKAk68QK6SO0CGngKFWFkanVzdF9zdG9jay5wb3NpdGl2ZRIzZGVsdGEgbXVzdCBiZSBwb3NpdGl2ZSBmb3IgcmVhc29uIFJFU1RPQ0sgb3IgUkVUVVJOGiohKHRoaXMucmVhc29uIGluIFsxLCAzXSkgfHwgdGhpcy5kZWx0YSA+IDAadQoVYWRqdXN0X3N0b2NrLm5lZ2F0aXZlEjBkZWx0YSBtdXN0IGJlIG5lZ2F0aXZlIGZvciByZWFzb24gU0FMRSBvciBEQU1BR0UaKiEodGhpcy5yZWFzb24gaW4gWzIsIDRdKSB8fCB0aGlzLmRlbHRhIDwgMBp6CiFhZGp1c3Rfc3RvY2sucmVzZXJ2YXRpb25fZm9yX3NhbGUSJnJlc2VydmF0aW9uX2lkIGlzIG9ubHkgZm9yIHJlYXNvbiBTQUxFGi10aGlzLnJlc2VydmF0aW9uX2lkID09ICcnIHx8IHRoaXMucmVhc29uID09IDIiOQoTQWRqdXN0U3RvY2tSZXNwb25zZRIiCgVzdG9jaxgBIAEoCzITLnNob3AudjEuU3RvY2tMZXZlbCLjAQoPR2V0U3RvY2tSZXF1ZXN0Es8BCgpwcm9kdWN0X2lkGAEgASgJQroBuki2AboBrwEKCnByb2R1Y3RfaWQST211c3QgYmUgYSBwcm9kdWN0IGlkOiBhdCBtb3N0IDEwMCBvZiBBLVogYS16IDAtOSBfID0gLyAtLCBub3Qgc3RhcnRpbmcgd2l0aCBfa3YaUHRoaXMubWF0Y2hlcygnXltBLVphLXowLTlfPS8tXXswLDEwMH0kJykgJiYgIXRoaXMubG93ZXJBc2NpaSgpLnN0YXJ0c1dpdGgoJ19rdicpyAEBIjYKEEdldFN0b2NrUmVzcG9uc2USIgoFc3RvY2sYASABKAsyEy5zaG9wLnYxLlN0b2NrTGV2ZWwiOQoSSW1wb3J0U3RvY2tSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSDwoHb25faGFuZBgCIAEoAyJHChJJbXBvcnRTdG9ja0ZhaWx1cmUSDQoFaW5kZXgYASABKAMSEgoKcHJvZHVjdF9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiegoTSW1wb3J0U3RvY2tSZXNwb25zZRIQCghyZWNlaXZlZBgBIAEoAxIPCgd1cGRhdGVkGAIgASgDEhEKCXVuY2hhbmdlZBgDIAEoAxItCghmYWlsdXJlcxgEIAMoCzIbLnNob3AudjEuSW1wb3J0U3RvY2tGYWlsdXJlIuABCg1TdG9ja0FkanVzdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDQoFZGVsdGEYAiABKAMSLgoGcmVhc29uGAMgASgOMh4uc2hvcC52MS5TdG9ja0FkanVzdG1lbnRSZWFzb24SIgoFc3RvY2sYBCABKAsyEy5zaG9wLnYxLlN0b2NrTGV2ZWwSFQoNYWRqdXN0bWVudF9pZBgFIAEoCRIvCgthZGp1c3RlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6EIqAGQwKCnByb2R1Y3RfaWQinAEKDVN0b2NrUmVzZXJ2ZWQSEAoIb3JkZXJfaWQYASABKAkSFgoOcmVzZXJ2YXRpb25faWQYAiABKAkSIQoFaXRlbXMYAyADKAsyEi5zaG9wLnYxLlN0b2NrSXRlbRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoOioAZCgoIb3JkZXJfaWQimwEKCk91dE9mU3RvY2sSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIRCglyZXF1ZXN0ZWQYAyABKAMSEQoJYXZhaWxhYmxlGAQgASgDEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoQioAZDAoKcHJvZHVjdF9pZCI2ChZTZWxsUmVzZXJ2YXRpb25SZXF1ZXN0EhwKCG9yZGVyX2lkGAEgASgJQgq6SAfIAQFyAhhkIlUKF1NlbGxSZXNlcnZhdGlvblJlc3BvbnNlEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEiIKBXN0b2NrGAIgAygLMhMuc2hvcC52MS5TdG9ja0xldmVsIjkKGVJlbGVhc2VSZXNlcnZhdGlvblJlcXVlc3QSHAoIb3JkZXJfaWQYASABKAlCCrpIB8gBAXICGGQiWAoaUmVsZWFzZVJlc2VydmF0aW9uUmVzcG9uc2USFgoOcmVzZXJ2YXRpb25faWQYASABKAkSIgoFc3RvY2sYAiADKAsyEy5zaG9wLnYxLlN0b2NrTGV2ZWwqmwIKFVN0b2NrQWRqdXN0bWVudFJlYXNvbhInCiNTVE9DS19BREpVU1RNRU5UX1JFQVNPTl9VTlNQRUNJRklFRBAAEiMKH1NUT0NLX0FESlVTVE1FTlRfUkVBU09OX1JFU1RPQ0sQARIgChxTVE9DS19BREpVU1RNRU5UX1JFQVNPTl9TQUxFEAISIgoeU1RPQ0tfQURKVVNUTUVOVF9SRUFTT05fUkVUVVJOEAMSIgoeU1RPQ0tfQURKVVNUTUVOVF9SRUFTT05fREFNQUdFEAQSJgoiU1RPQ0tfQURKVVNUTUVOVF9SRUFTT05fQ09SUkVDVElPThAFEiIKHlNUT0NLX0FESlVTVE1FTlRfUkVBU09OX0lNUE9SVBAGKp4BChFSZXNlcnZhdGlvblN0YXR1cxIiCh5SRVNFUlZBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtSRVNFUlZBVElPTl9TVEFUVVNfUkVTRVJWRUQQARIjCh9SRVNFUlZBVElPTl9TVEFUVVNfT1VUX09GX1NUT0NLEAISHwobUkVTRVJWQVRJT05fU1RBVFVTX1JFTEVBU0VEEAMyqAQKEEludmVudG9yeVNlcnZpY2USUAoMUmVzZXJ2ZVN0b2NrEhwuc2hvcC52MS5SZXNlcnZlU3RvY2tSZXF1ZXN0Gh0uc2hvcC52MS5SZXNlcnZlU3RvY2tSZXNwb25zZSIDkAICEk0KC0FkanVzdFN0b2NrEhsuc2hvcC52MS5BZGp1c3RTdG9ja1JlcXVlc3QaHC5zaG9wLnYxLkFkanVzdFN0b2NrUmVzcG9uc2UiA5ACAhJoCghHZXRTdG9jaxIYLnNob3AudjEuR2V0U3RvY2tSZXF1ZXN0Ghkuc2hvcC52MS5HZXRTdG9ja1Jlc3BvbnNlIieQAgGCgBkCCAGC0+STAhgSFi92MS9zdG9jay97cHJvZHVjdF9pZH0SSgoLSW1wb3J0U3RvY2sSGy5zaG9wLnYxLkltcG9ydFN0b2NrUmVxdWVzdBocLnNob3AudjEuSW1wb3J0U3RvY2tSZXNwb25zZSgBElkKD1NlbGxSZXNlcnZhdGlvbhIfLnNob3AudjEuU2VsbFJlc2VydmF0aW9uUmVxdWVzdBogLnNob3AudjEuU2VsbFJlc2VydmF0aW9uUmVzcG9uc2UiA5ACAhJiChJSZWxlYXNlUmVzZXJ2YXRpb24SIi5zaG9wLnYxLlJlbGVhc2VSZXNlcnZhdGlvblJlcXVlc3QaIy5zaG9wLnYxLlJlbGVhc2VSZXNlcnZhdGlvblJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_troupe_v1_options]);
 
 /**
  * Stock of one product.
@@ -72,7 +73,7 @@ export const StockLevelSchema: GenMessage<StockLevel> = /*@__PURE__*/
  */
 export type StockItem = Message<"shop.v1.StockItem"> & {
   /**
-   * Id of the product.
+   * Id of the product: one KV key and one subject token.
    *
    * @generated from field: string product_id = 1;
    */
@@ -207,6 +208,7 @@ export const ReserveStockResponseSchema: GenMessage<ReserveStockResponse> = /*@_
 export type AdjustStockRequest = Message<"shop.v1.AdjustStockRequest"> & {
   /**
    * Caller-chosen unique id of this adjustment; makes retries safe. Required.
+   * Ids starting with "inventory:" are the inventory's own.
    *
    * @generated from field: string adjustment_id = 1;
    */
@@ -227,7 +229,8 @@ export type AdjustStockRequest = Message<"shop.v1.AdjustStockRequest"> & {
   delta: bigint;
 
   /**
-   * Why the stock changes. Required.
+   * Why the stock changes: RESTOCK, SALE, RETURN, DAMAGE or CORRECTION
+   * (IMPORT is ImportStock's). Required.
    *
    * @generated from field: shop.v1.StockAdjustmentReason reason = 4;
    */
@@ -575,6 +578,105 @@ export const OutOfStockSchema: GenMessage<OutOfStock> = /*@__PURE__*/
   messageDesc(file_shop_v1_inventory, 14);
 
 /**
+ * Input of InventoryService.SellReservation.
+ *
+ * @generated from message shop.v1.SellReservationRequest
+ */
+export type SellReservationRequest = Message<"shop.v1.SellReservationRequest"> & {
+  /**
+   * Order whose reservation is sold; also the idempotency key.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+};
+
+/**
+ * Describes the message shop.v1.SellReservationRequest.
+ * Use `create(SellReservationRequestSchema)` to create a new message.
+ */
+export const SellReservationRequestSchema: GenMessage<SellReservationRequest> = /*@__PURE__*/
+  messageDesc(file_shop_v1_inventory, 15);
+
+/**
+ * Output of InventoryService.SellReservation.
+ *
+ * @generated from message shop.v1.SellReservationResponse
+ */
+export type SellReservationResponse = Message<"shop.v1.SellReservationResponse"> & {
+  /**
+   * Id of the sold reservation.
+   *
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * One per item: the product's level after its sale.
+   *
+   * @generated from field: repeated shop.v1.StockLevel stock = 2;
+   */
+  stock: StockLevel[];
+};
+
+/**
+ * Describes the message shop.v1.SellReservationResponse.
+ * Use `create(SellReservationResponseSchema)` to create a new message.
+ */
+export const SellReservationResponseSchema: GenMessage<SellReservationResponse> = /*@__PURE__*/
+  messageDesc(file_shop_v1_inventory, 16);
+
+/**
+ * Input of InventoryService.ReleaseReservation.
+ *
+ * @generated from message shop.v1.ReleaseReservationRequest
+ */
+export type ReleaseReservationRequest = Message<"shop.v1.ReleaseReservationRequest"> & {
+  /**
+   * Order whose reservation is released; also the idempotency key.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+};
+
+/**
+ * Describes the message shop.v1.ReleaseReservationRequest.
+ * Use `create(ReleaseReservationRequestSchema)` to create a new message.
+ */
+export const ReleaseReservationRequestSchema: GenMessage<ReleaseReservationRequest> = /*@__PURE__*/
+  messageDesc(file_shop_v1_inventory, 17);
+
+/**
+ * Output of InventoryService.ReleaseReservation.
+ *
+ * @generated from message shop.v1.ReleaseReservationResponse
+ */
+export type ReleaseReservationResponse = Message<"shop.v1.ReleaseReservationResponse"> & {
+  /**
+   * Id of the released reservation.
+   *
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * One per item held when it was released: the product's level after the
+   * release; empty when the order had no reservation.
+   *
+   * @generated from field: repeated shop.v1.StockLevel stock = 2;
+   */
+  stock: StockLevel[];
+};
+
+/**
+ * Describes the message shop.v1.ReleaseReservationResponse.
+ * Use `create(ReleaseReservationResponseSchema)` to create a new message.
+ */
+export const ReleaseReservationResponseSchema: GenMessage<ReleaseReservationResponse> = /*@__PURE__*/
+  messageDesc(file_shop_v1_inventory, 18);
+
+/**
  * Why stock changed.
  *
  * @generated from enum shop.v1.StockAdjustmentReason
@@ -670,6 +772,14 @@ export const ReservationStatus = {
    * @generated from enum value: RESERVATION_STATUS_OUT_OF_STOCK = 2;
    */
   OUT_OF_STOCK: 2,
+
+  /**
+   * The order's reservation was released (ReleaseReservation) before it was
+   * made; nothing is held.
+   *
+   * @generated from enum value: RESERVATION_STATUS_RELEASED = 3;
+   */
+  RELEASED: 3,
 } as const;
 
 /**
@@ -691,7 +801,9 @@ export const ReservationStatusSchema: GenEnum<ReservationStatus> = /*@__PURE__*/
  * For each product: `on_hand` units are in the warehouse, `reserved` of them
  * are held for orders not yet fulfilled, and `available = on_hand - reserved`
  * can be sold. A reservation expires (and its units become available again)
- * unless an AdjustStock with reason SALE consumes it first.
+ * unless it is sold first (SellReservation, or AdjustStock with reason SALE).
+ * The inventory is stocked at its first start from the shop's seed, the same
+ * one the catalogue starts from (actors/shared/seed-products.ts).
  *
  * Publishes: StockAdjusted, StockReserved, OutOfStock.
  *
@@ -716,9 +828,12 @@ export const InventoryService: GenService<{
   /**
    * Changes the stock of one product by a delta. Internal.
    *
-   * Fails with `failed_precondition` when on_hand would become negative.
-   * Idempotent per `adjustment_id`: a retry returns the first result and
-   * changes nothing again.
+   * Fails with `failed_precondition` when on_hand would become negative, or
+   * a removal would take units held by reservations. A sale with a
+   * reservation_id ends that reservation as sold: its other items are sold
+   * too when it expires, unless sold before. Idempotent per
+   * `adjustment_id`: a retry returns the first result and changes nothing
+   * again.
    *
    * @generated from rpc shop.v1.InventoryService.AdjustStock
    */
@@ -752,6 +867,41 @@ export const InventoryService: GenService<{
     methodKind: "client_streaming";
     input: typeof ImportStockRequestSchema;
     output: typeof ImportStockResponseSchema;
+  },
+  /**
+   * Sells what an order's reservation holds: every item's on_hand and
+   * reserved go down by its quantity, one StockAdjusted (reason SALE) per
+   * product. Internal: called by the order actor once the payment is
+   * captured (docs/adr/0019-order-saga.md).
+   *
+   * A reservation ends once, sold or released, whichever comes first; a
+   * sale also ends it when made with AdjustStock. Fails with
+   * `failed_precondition` when the order has no reservation that holds stock
+   * (never made, out of stock, expired or released). Idempotent per
+   * `order_id`: a retry answers the same sale and takes nothing more.
+   *
+   * @generated from rpc shop.v1.InventoryService.SellReservation
+   */
+  sellReservation: {
+    methodKind: "unary";
+    input: typeof SellReservationRequestSchema;
+    output: typeof SellReservationResponseSchema;
+  },
+  /**
+   * Gives back what an order's reservation holds, and ends it: the order can
+   * hold nothing more (a later ReserveStock answers RELEASED). Internal:
+   * called by the order actor when an order is cancelled.
+   *
+   * An order without a reservation is released too (there is nothing to
+   * give back). Fails with `failed_precondition` when the reservation was
+   * sold. Idempotent per `order_id`.
+   *
+   * @generated from rpc shop.v1.InventoryService.ReleaseReservation
+   */
+  releaseReservation: {
+    methodKind: "unary";
+    input: typeof ReleaseReservationRequestSchema;
+    output: typeof ReleaseReservationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_shop_v1_inventory, 0);

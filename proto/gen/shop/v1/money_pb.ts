@@ -18,13 +18,14 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/v1/money.proto.
  */
 export const file_shop_v1_money: GenFile = /*@__PURE__*/
-  fileDesc("ChNzaG9wL3YxL21vbmV5LnByb3RvEgdzaG9wLnYxIi8KBU1vbmV5EhQKDGFtb3VudF9taW5vchgBIAEoAxIQCghjdXJyZW5jeRgCIAEoCWIGcHJvdG8z");
+  fileDesc("ChNzaG9wL3YxL21vbmV5LnByb3RvEgdzaG9wLnYxIosBCgVNb25leRIUCgxhbW91bnRfbWlub3IYASABKAMSbAoIY3VycmVuY3kYAiABKAlCWrpIV7oBVAoObW9uZXkuY3VycmVuY3kSJm11c3QgYmUgYW4gSVNPIDQyMTcgY29kZSBzdWNoIGFzICJFVVIiGhp0aGlzLm1hdGNoZXMoJ15bQS1aXXszfSQnKWIGcHJvdG8z", [file_buf_validate_validate]);
 
 /**
  * An amount of money in the smallest unit of its currency (cents for EUR and

@@ -4,22 +4,23 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_api_annotations } from "../../google/api/annotations_pb.ts";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_google_api_annotations } from "troupe/gen/google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "./money_pb.ts";
 import { file_shop_v1_money } from "./money_pb.ts";
-import { file_troupe_v1_options } from "../../troupe/v1/options_pb.ts";
+import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/v1/order.proto.
  */
 export const file_shop_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChNzaG9wL3YxL29yZGVyLnByb3RvEgdzaG9wLnYxIm8KB0FkZHJlc3MSDAoEbmFtZRgBIAEoCRINCgVsaW5lcxgCIAMoCRIMCgRjaXR5GAMgASgJEhMKC3Bvc3RhbF9jb2RlGAQgASgJEg4KBnJlZ2lvbhgFIAEoCRIUCgxjb3VudHJ5X2NvZGUYBiABKAkilAEKCU9yZGVyTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEgsKA3NrdRgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCHF1YW50aXR5GAQgASgFEiIKCnVuaXRfcHJpY2UYBSABKAsyDi5zaG9wLnYxLk1vbmV5EiIKCmxpbmVfdG90YWwYBiABKAsyDi5zaG9wLnYxLk1vbmV5IvICCgVPcmRlchIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiQKBnN0YXR1cxgDIAEoDjIULnNob3AudjEuT3JkZXJTdGF0dXMSLAoNY2FuY2VsX3JlYXNvbhgEIAEoDjIVLnNob3AudjEuQ2FuY2VsUmVhc29uEiEKBWxpbmVzGAUgAygLMhIuc2hvcC52MS5PcmRlckxpbmUSHQoFdG90YWwYBiABKAsyDi5zaG9wLnYxLk1vbmV5EioKEHNoaXBwaW5nX2FkZHJlc3MYByABKAsyEC5zaG9wLnYxLkFkZHJlc3MSEgoKcGF5bWVudF9pZBgIIAEoCRIWCg5yZXNlcnZhdGlvbl9pZBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2Cg5QbGFjZU9yZGVySXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIq8BChFQbGFjZU9yZGVyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDwoHdXNlcl9pZBgCIAEoCRImCgVpdGVtcxgDIAMoCzIXLnNob3AudjEuUGxhY2VPcmRlckl0ZW0SKgoQc2hpcHBpbmdfYWRkcmVzcxgEIAEoCzIQLnNob3AudjEuQWRkcmVzcxIcChRwYXltZW50X21ldGhvZF90b2tlbhgFIAEoCSIzChJQbGFjZU9yZGVyUmVzcG9uc2USHQoFb3JkZXIYASABKAsyDi5zaG9wLnYxLk9yZGVyIh0KD0dldE9yZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIxChBHZXRPcmRlclJlc3BvbnNlEh0KBW9yZGVyGAEgASgLMg4uc2hvcC52MS5PcmRlciLFAQoLT3JkZXJQbGFjZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIhCgVsaW5lcxgDIAMoCzISLnNob3AudjEuT3JkZXJMaW5lEh0KBXRvdGFsGAQgASgLMg4uc2hvcC52MS5Nb25leRISCgpwYXltZW50X2lkGAUgASgJEi0KCXBsYWNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6DoqAGQoKCG9yZGVyX2lkIjcKC0Z1bGZpbE9yZGVyEhAKCG9yZGVyX2lkGAEgASgJEhYKDnJlc2VydmF0aW9uX2lkGAIgASgJKq8BCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRPUkRFUl9TVEFUVVNfUEVORElORxABEhUKEU9SREVSX1NUQVRVU19QQUlEEAISGgoWT1JERVJfU1RBVFVTX0ZVTEZJTExFRBADEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBBIZChVPUkRFUl9TVEFUVVNfUkVGVU5ERUQQBSpxCgxDYW5jZWxSZWFzb24SHQoZQ0FOQ0VMX1JFQVNPTl9VTlNQRUNJRklFRBAAEh4KGkNBTkNFTF9SRUFTT05fT1VUX09GX1NUT0NLEAESIgoeQ0FOQ0VMX1JFQVNPTl9QQVlNRU5UX0RFQ0xJTkVEEAIy3AEKDE9yZGVyU2VydmljZRJnCgpQbGFjZU9yZGVyEhouc2hvcC52MS5QbGFjZU9yZGVyUmVxdWVzdBobLnNob3AudjEuUGxhY2VPcmRlclJlc3BvbnNlIiCQAgKCgBkECAEQAYLT5JMCDzoBKiIKL3YxL29yZGVycxJjCghHZXRPcmRlchIYLnNob3AudjEuR2V0T3JkZXJSZXF1ZXN0Ghkuc2hvcC52MS5HZXRPcmRlclJlc3BvbnNlIiKQAgGCgBkECAEQAYLT5JMCERIPL3YxL29yZGVycy97aWR9YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_troupe_v1_options]);
+  fileDesc("ChNzaG9wL3YxL29yZGVyLnByb3RvEgdzaG9wLnYxIqIDCgdBZGRyZXNzEk0KBG5hbWUYASABKAlCP7pIPLoBOQoRYWRkcmVzcy5ub3RfYmxhbmsSEW11c3Qgbm90IGJlIGJsYW5rGhF0aGlzLnRyaW0oKSAhPSAnJxJXCgVsaW5lcxgCIAMoCUJIukhFkgFCCAEQAyI8ugE5ChFhZGRyZXNzLm5vdF9ibGFuaxIRbXVzdCBub3QgYmUgYmxhbmsaEXRoaXMudHJpbSgpICE9ICcnEk0KBGNpdHkYAyABKAlCP7pIPLoBOQoRYWRkcmVzcy5ub3RfYmxhbmsSEW11c3Qgbm90IGJlIGJsYW5rGhF0aGlzLnRyaW0oKSAhPSAnJxITCgtwb3N0YWxfY29kZRgEIAEoCRIOCgZyZWdpb24YBSABKAkSewoMY291bnRyeV9jb2RlGAYgASgJQmW6SGK6AV8KFGFkZHJlc3MuY291bnRyeV9jb2RlEittdXN0IGJlIGFuIElTTyAzMTY2LTEgYWxwaGEtMiBjb2RlLCBlLmcuIERFGhp0aGlzLm1hdGNoZXMoJ15bQS1aXXsyfSQnKSKUAQoJT3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSEAoIcXVhbnRpdHkYBCABKAUSIgoKdW5pdF9wcmljZRgFIAEoCzIOLnNob3AudjEuTW9uZXkSIgoKbGluZV90b3RhbBgGIAEoCzIOLnNob3AudjEuTW9uZXkihQMKBU9yZGVyEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSJAoGc3RhdHVzGAMgASgOMhQuc2hvcC52MS5PcmRlclN0YXR1cxIsCg1jYW5jZWxfcmVhc29uGAQgASgOMhUuc2hvcC52MS5DYW5jZWxSZWFzb24SIQoFbGluZXMYBSADKAsyEi5zaG9wLnYxLk9yZGVyTGluZRIdCgV0b3RhbBgGIAEoCzIOLnNob3AudjEuTW9uZXkSKgoQc2hpcHBpbmdfYWRkcmVzcxgHIAEoCzIQLnNob3AudjEuQWRkcmVzcxISCgpwYXltZW50X2lkGAggASgJEhYKDnJlc2VydmF0aW9uX2lkGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXJlZnVuZF9pZBgMIAEoCSJHCg5QbGFjZU9yZGVySXRlbRIaCgpwcm9kdWN0X2lkGAEgASgJQga6SAPIAQESGQoIcXVhbnRpdHkYAiABKAVCB7pIBBoCIAAi2wEKEVBsYWNlT3JkZXJSZXF1ZXN0EiMKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIKukgHyAEBcgIYZBIPCgd1c2VyX2lkGAIgASgJEjIKBWl0ZW1zGAMgAygLMhcuc2hvcC52MS5QbGFjZU9yZGVySXRlbUIKukgHkgEECAEQZBIyChBzaGlwcGluZ19hZGRyZXNzGAQgASgLMhAuc2hvcC52MS5BZGRyZXNzQga6SAPIAQESKAoUcGF5bWVudF9tZXRob2RfdG9rZW4YBSABKAlCCrpIB8gBAXICGGQiMwoSUGxhY2VPcmRlclJlc3BvbnNlEh0KBW9yZGVyGAEgASgLMg4uc2hvcC52MS5PcmRlciIlCg9HZXRPcmRlclJlcXVlc3QSEgoCaWQYASABKAlCBrpIA8gBASIxChBHZXRPcmRlclJlc3BvbnNlEh0KBW9yZGVyGAEgASgLMg4uc2hvcC52MS5PcmRlciLFAQoLT3JkZXJQbGFjZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIhCgVsaW5lcxgDIAMoCzISLnNob3AudjEuT3JkZXJMaW5lEh0KBXRvdGFsGAQgASgLMg4uc2hvcC52MS5Nb25leRISCgpwYXltZW50X2lkGAUgASgJEi0KCXBsYWNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6DoqAGQoKCG9yZGVyX2lkIjcKC0Z1bGZpbE9yZGVyEhAKCG9yZGVyX2lkGAEgASgJEhYKDnJlc2VydmF0aW9uX2lkGAIgASgJIsMBCg5PcmRlckNhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiUKBnJlYXNvbhgDIAEoDjIVLnNob3AudjEuQ2FuY2VsUmVhc29uEhIKCnBheW1lbnRfaWQYBCABKAkSEQoJcmVmdW5kX2lkGAUgASgJEjAKDGNhbmNlbGxlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6DoqAGQoKCG9yZGVyX2lkKq8BCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRPUkRFUl9TVEFUVVNfUEVORElORxABEhUKEU9SREVSX1NUQVRVU19QQUlEEAISGgoWT1JERVJfU1RBVFVTX0ZVTEZJTExFRBADEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBBIZChVPUkRFUl9TVEFUVVNfUkVGVU5ERUQQBSq1AQoMQ2FuY2VsUmVhc29uEh0KGUNBTkNFTF9SRUFTT05fVU5TUEVDSUZJRUQQABIeChpDQU5DRUxfUkVBU09OX09VVF9PRl9TVE9DSxABEiIKHkNBTkNFTF9SRUFTT05fUEFZTUVOVF9ERUNMSU5FRBACEiUKIUNBTkNFTF9SRUFTT05fUkVTRVJWQVRJT05fRVhQSVJFRBADEhsKF0NBTkNFTF9SRUFTT05fQUJBTkRPTkVEEAQy3AEKDE9yZGVyU2VydmljZRJnCgpQbGFjZU9yZGVyEhouc2hvcC52MS5QbGFjZU9yZGVyUmVxdWVzdBobLnNob3AudjEuUGxhY2VPcmRlclJlc3BvbnNlIiCQAgKCgBkECAEQAYLT5JMCDzoBKiIKL3YxL29yZGVycxJjCghHZXRPcmRlchIYLnNob3AudjEuR2V0T3JkZXJSZXF1ZXN0Ghkuc2hvcC52MS5HZXRPcmRlclJlc3BvbnNlIiKQAgGCgBkECAEQAYLT5JMCERIPL3YxL29yZGVycy97aWR9YgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_troupe_v1_options]);
 
 /**
- * A postal address.
+ * A postal address. The rules hold where a request carries one.
  *
  * @generated from message shop.v1.Address
  */
@@ -212,6 +213,14 @@ export type Order = Message<"shop.v1.Order"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 11;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Refund of the payment of a cancelled order whose charge was captured;
+   * empty otherwise.
+   *
+   * @generated from field: string refund_id = 12;
+   */
+  refundId: string;
 };
 
 /**
@@ -289,6 +298,7 @@ export type PlaceOrderRequest = Message<"shop.v1.PlaceOrderRequest"> & {
   /**
    * Opaque payment method token issued by the payment provider to the client
    * (card data never reaches the shop), passed on to PaymentService.Charge.
+   * Required.
    *
    * @generated from field: string payment_method_token = 5;
    */
@@ -366,9 +376,8 @@ export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*
   messageDesc(file_shop_v1_order, 7);
 
 /**
- * Event: an order was placed and paid. Published once per order (cancelled
- * orders publish nothing). The billing actor creates the invoice; the email
- * actor sends the order confirmation.
+ * Event: an order was placed, paid, and its stock taken. Published once per
+ * order (a cancelled order publishes OrderCancelled instead).
  *
  * @generated from message shop.v1.OrderPlaced
  */
@@ -455,6 +464,65 @@ export const FulfilOrderSchema: GenMessage<FulfilOrder> = /*@__PURE__*/
   messageDesc(file_shop_v1_order, 9);
 
 /**
+ * Event: an order was cancelled (see the reason), its reservation released.
+ * Published once per cancelled order. A payment captured for it is
+ * refunded: before the event when the charge was known (refund_id), or when
+ * a charge still in flight completes (PaymentRefunded).
+ *
+ * @generated from message shop.v1.OrderCancelled
+ */
+export type OrderCancelled = Message<"shop.v1.OrderCancelled"> & {
+  /**
+   * Id of the order; the event key.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Customer who placed the order.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Why it was cancelled.
+   *
+   * @generated from field: shop.v1.CancelReason reason = 3;
+   */
+  reason: CancelReason;
+
+  /**
+   * Payment attempted for the order; empty if none was.
+   *
+   * @generated from field: string payment_id = 4;
+   */
+  paymentId: string;
+
+  /**
+   * Refund of a captured payment; empty if nothing was charged.
+   *
+   * @generated from field: string refund_id = 5;
+   */
+  refundId: string;
+
+  /**
+   * When the order was cancelled.
+   *
+   * @generated from field: google.protobuf.Timestamp cancelled_at = 6;
+   */
+  cancelledAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message shop.v1.OrderCancelled.
+ * Use `create(OrderCancelledSchema)` to create a new message.
+ */
+export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
+  messageDesc(file_shop_v1_order, 10);
+
+/**
  * Lifecycle of an order.
  *
  * @generated from enum shop.v1.OrderStatus
@@ -475,21 +543,22 @@ export const OrderStatus = {
   PENDING: 1,
 
   /**
-   * Paid; waiting for fulfilment.
+   * Paid, and its stock taken from the inventory; waiting for shipment.
    *
    * @generated from enum value: ORDER_STATUS_PAID = 2;
    */
   PAID: 2,
 
   /**
-   * Stock taken from inventory; the order is complete.
+   * Shipped; the order is complete. Not used by the example shop yet.
    *
    * @generated from enum value: ORDER_STATUS_FULFILLED = 3;
    */
   FULFILLED: 3,
 
   /**
-   * Not completed; see Order.cancel_reason. Nothing was charged.
+   * Not completed; see Order.cancel_reason. Nothing was charged, or the
+   * charge was refunded (Order.refund_id).
    *
    * @generated from enum value: ORDER_STATUS_CANCELLED = 4;
    */
@@ -542,6 +611,23 @@ export const CancelReason = {
    * @generated from enum value: CANCEL_REASON_PAYMENT_DECLINED = 2;
    */
   PAYMENT_DECLINED: 2,
+
+  /**
+   * The stock reservation expired before the paid order could take its
+   * stock; the payment was refunded.
+   *
+   * @generated from enum value: CANCEL_REASON_RESERVATION_EXPIRED = 3;
+   */
+  RESERVATION_EXPIRED: 3,
+
+  /**
+   * Placing the order stopped half-way and was not retried in time (the
+   * order actor's `abandonAfterMs`); nothing was charged, or the charge was
+   * refunded.
+   *
+   * @generated from enum value: CANCEL_REASON_ABANDONED = 4;
+   */
+  ABANDONED: 4,
 } as const;
 
 /**
@@ -558,19 +644,26 @@ export const CancelReasonSchema: GenEnum<CancelReason> = /*@__PURE__*/
   enumDesc(file_shop_v1_order, 1);
 
 /**
- * Orders. Owned by the `order` actor, which orchestrates a purchase:
+ * Orders. Owned by the `order` actor, which orchestrates a purchase
+ * (docs/adr/0019-order-saga.md):
  *
  * 1. prices the items with ProductService.LookupProducts;
- * 2. holds the stock with InventoryService.ReserveStock (the reservation
- *    expires unless consumed, so an abandoned order frees its stock);
- * 3. takes the money with PaymentService.Charge;
- * 4. on success publishes OrderPlaced and enqueues a FulfilOrder job, whose
- *    worker consumes the reservation (InventoryService.AdjustStock, reason
- *    SALE) and marks the order fulfilled.
+ * 2. holds the stock with InventoryService.ReserveStock; short stock cancels
+ *    the order (OUT_OF_STOCK) before anything is charged;
+ * 3. takes the money with PaymentService.Charge; a decline cancels the order
+ *    (PAYMENT_DECLINED) and releases the reservation
+ *    (InventoryService.ReleaseReservation);
+ * 4. sells the reservation (InventoryService.SellReservation), marks the
+ *    order PAID and publishes OrderPlaced. A reservation that expired before
+ *    the sale cancels the order (RESERVATION_EXPIRED) and refunds the
+ *    payment (PaymentService.Refund).
  *
- * It also follows PaymentRefunded to mark orders refunded.
+ * Every step is safe to repeat: a retry of PlaceOrder with the same key goes
+ * on from where the first call stopped. The actor also follows
+ * PaymentCaptured, and sweeps orders left PENDING, so that an order whose
+ * call died is completed or cancelled without a retry.
  *
- * Publishes: OrderPlaced. Enqueues: FulfilOrder.
+ * Publishes: OrderPlaced, OrderCancelled.
  *
  * @generated from service shop.v1.OrderService
  */
@@ -578,8 +671,9 @@ export const OrderService: GenService<{
   /**
    * Places an order and pays for it, synchronously.
    *
-   * Returns the order in status PAID, or CANCELLED with a cancel reason when
-   * stock is short or the payment is declined (both are outcomes, not
+   * Returns the order in status PAID (paid, and its stock taken), or
+   * CANCELLED with a cancel reason when stock is short, the payment is
+   * declined, or the reservation expired before the sale (outcomes, not
    * errors). Invalid input (no items, unknown or inactive product, quantity
    * below 1, mixed currencies) fails with `invalid_argument`.
    *

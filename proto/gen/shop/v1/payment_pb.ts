@@ -4,19 +4,20 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_api_annotations } from "../../google/api/annotations_pb.ts";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_google_api_annotations } from "troupe/gen/google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "./money_pb.ts";
 import { file_shop_v1_money } from "./money_pb.ts";
-import { file_troupe_v1_options } from "../../troupe/v1/options_pb.ts";
+import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/v1/payment.proto.
  */
 export const file_shop_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChVzaG9wL3YxL3BheW1lbnQucHJvdG8SB3Nob3AudjEi7gIKB1BheW1lbnQSCgoCaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIeCgZhbW91bnQYBCABKAsyDi5zaG9wLnYxLk1vbmV5EicKD3JlZnVuZGVkX2Ftb3VudBgFIAEoCzIOLnNob3AudjEuTW9uZXkSJgoGc3RhdHVzGAYgASgOMhYuc2hvcC52MS5QYXltZW50U3RhdHVzEhYKDmRlY2xpbmVfcmVhc29uGAcgASgJEhoKEnByb3ZpZGVyX3JlZmVyZW5jZRgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjYXB0dXJlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAingEKDUNoYXJnZVJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSHgoGYW1vdW50GAQgASgLMg4uc2hvcC52MS5Nb25leRIcChRwYXltZW50X21ldGhvZF90b2tlbhgFIAEoCRITCgtkZXNjcmlwdGlvbhgGIAEoCSIzCg5DaGFyZ2VSZXNwb25zZRIhCgdwYXltZW50GAEgASgLMhAuc2hvcC52MS5QYXltZW50ImwKDVJlZnVuZFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkSHgoGYW1vdW50GAMgASgLMg4uc2hvcC52MS5Nb25leRIOCgZyZWFzb24YBCABKAkiaAoOUmVmdW5kUmVzcG9uc2USIQoHcGF5bWVudBgBIAEoCzIQLnNob3AudjEuUGF5bWVudBIRCglyZWZ1bmRfaWQYAiABKAkSIAoIcmVmdW5kZWQYAyABKAsyDi5zaG9wLnYxLk1vbmV5Ih8KEUdldFBheW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjcKEkdldFBheW1lbnRSZXNwb25zZRIhCgdwYXltZW50GAEgASgLMhAuc2hvcC52MS5QYXltZW50IqsBCg9QYXltZW50Q2FwdHVyZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEh4KBmFtb3VudBgEIAEoCzIOLnNob3AudjEuTW9uZXkSLwoLY2FwdHVyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOhCKgBkMCgpwYXltZW50X2lkIo4CCg9QYXltZW50UmVmdW5kZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIRCglyZWZ1bmRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIeCgZhbW91bnQYBSABKAsyDi5zaG9wLnYxLk1vbmV5EiYKDnJlZnVuZGVkX3RvdGFsGAYgASgLMg4uc2hvcC52MS5Nb25leRIWCg5mdWxseV9yZWZ1bmRlZBgHIAEoCBIOCgZyZWFzb24YCCABKAkSLwoLcmVmdW5kZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOhCKgBkMCgpwYXltZW50X2lkKq0BCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBADEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAQysAIKDlBheW1lbnRTZXJ2aWNlEj4KBkNoYXJnZRIWLnNob3AudjEuQ2hhcmdlUmVxdWVzdBoXLnNob3AudjEuQ2hhcmdlUmVzcG9uc2UiA5ACAhJxCgZSZWZ1bmQSFi5zaG9wLnYxLlJlZnVuZFJlcXVlc3QaFy5zaG9wLnYxLlJlZnVuZFJlc3BvbnNlIjaQAgKCgBkECAEQAYLT5JMCJToBKiIgL3YxL3BheW1lbnRzL3twYXltZW50X2lkfTpyZWZ1bmQSawoKR2V0UGF5bWVudBIaLnNob3AudjEuR2V0UGF5bWVudFJlcXVlc3QaGy5zaG9wLnYxLkdldFBheW1lbnRSZXNwb25zZSIkkAIBgoAZBAgBEAGC0+STAhMSES92MS9wYXltZW50cy97aWR9YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_troupe_v1_options]);
+  fileDesc("ChVzaG9wL3YxL3BheW1lbnQucHJvdG8SB3Nob3AudjEi7gIKB1BheW1lbnQSCgoCaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIeCgZhbW91bnQYBCABKAsyDi5zaG9wLnYxLk1vbmV5EicKD3JlZnVuZGVkX2Ftb3VudBgFIAEoCzIOLnNob3AudjEuTW9uZXkSJgoGc3RhdHVzGAYgASgOMhYuc2hvcC52MS5QYXltZW50U3RhdHVzEhYKDmRlY2xpbmVfcmVhc29uGAcgASgJEhoKEnByb3ZpZGVyX3JlZmVyZW5jZRgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjYXB0dXJlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQIKDUNoYXJnZVJlcXVlc3QSIwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQgq6SAfIAQFyAhhkEhwKCG9yZGVyX2lkGAIgASgJQgq6SAfIAQFyAhhkEg8KB3VzZXJfaWQYAyABKAkSbwoGYW1vdW50GAQgASgLMg4uc2hvcC52MS5Nb25leUJPukhMugFGCg5tb25leS5wb3NpdGl2ZRIdYW1vdW50X21pbm9yIG11c3QgYmUgcG9zaXRpdmUaFXRoaXMuYW1vdW50X21pbm9yID4gMMgBARIoChRwYXltZW50X21ldGhvZF90b2tlbhgFIAEoCUIKukgHyAEBcgIYZBIdCgtkZXNjcmlwdGlvbhgGIAEoCUIIukgFcgMYyAEiMwoOQ2hhcmdlUmVzcG9uc2USIQoHcGF5bWVudBgBIAEoCzIQLnNob3AudjEuUGF5bWVudCLcAQoNUmVmdW5kUmVxdWVzdBIeCgpwYXltZW50X2lkGAEgASgJQgq6SAfIAQFyAhhkEiMKD2lkZW1wb3RlbmN5X2tleRgCIAEoCUIKukgHyAEBcgIYZBJsCgZhbW91bnQYAyABKAsyDi5zaG9wLnYxLk1vbmV5Qky6SEm6AUYKDm1vbmV5LnBvc2l0aXZlEh1hbW91bnRfbWlub3IgbXVzdCBiZSBwb3NpdGl2ZRoVdGhpcy5hbW91bnRfbWlub3IgPiAwEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY9AMiaAoOUmVmdW5kUmVzcG9uc2USIQoHcGF5bWVudBgBIAEoCzIQLnNob3AudjEuUGF5bWVudBIRCglyZWZ1bmRfaWQYAiABKAkSIAoIcmVmdW5kZWQYAyABKAsyDi5zaG9wLnYxLk1vbmV5IisKEUdldFBheW1lbnRSZXF1ZXN0EhYKAmlkGAEgASgJQgq6SAfIAQFyAhhkIjcKEkdldFBheW1lbnRSZXNwb25zZRIhCgdwYXltZW50GAEgASgLMhAuc2hvcC52MS5QYXltZW50IqsBCg9QYXltZW50Q2FwdHVyZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEh4KBmFtb3VudBgEIAEoCzIOLnNob3AudjEuTW9uZXkSLwoLY2FwdHVyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOhCKgBkMCgpwYXltZW50X2lkIo4CCg9QYXltZW50UmVmdW5kZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIRCglyZWZ1bmRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIeCgZhbW91bnQYBSABKAsyDi5zaG9wLnYxLk1vbmV5EiYKDnJlZnVuZGVkX3RvdGFsGAYgASgLMg4uc2hvcC52MS5Nb25leRIWCg5mdWxseV9yZWZ1bmRlZBgHIAEoCBIOCgZyZWFzb24YCCABKAkSLwoLcmVmdW5kZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOhCKgBkMCgpwYXltZW50X2lkKq0BCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBADEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAQysAIKDlBheW1lbnRTZXJ2aWNlEj4KBkNoYXJnZRIWLnNob3AudjEuQ2hhcmdlUmVxdWVzdBoXLnNob3AudjEuQ2hhcmdlUmVzcG9uc2UiA5ACAhJxCgZSZWZ1bmQSFi5zaG9wLnYxLlJlZnVuZFJlcXVlc3QaFy5zaG9wLnYxLlJlZnVuZFJlc3BvbnNlIjaQAgKCgBkECAEQAYLT5JMCJToBKiIgL3YxL3BheW1lbnRzL3twYXltZW50X2lkfTpyZWZ1bmQSawoKR2V0UGF5bWVudBIaLnNob3AudjEuR2V0UGF5bWVudFJlcXVlc3QaGy5zaG9wLnYxLkdldFBheW1lbnRSZXNwb25zZSIkkAIBgoAZBAgBEAGC0+STAhMSES92MS9wYXltZW50cy97aWR9YgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_troupe_v1_options]);
 
 /**
  * A charge of a payment method, with its refunds.
@@ -124,7 +125,7 @@ export type ChargeRequest = Message<"shop.v1.ChargeRequest"> & {
   idempotencyKey: string;
 
   /**
-   * Order paid for.
+   * Order paid for. Required.
    *
    * @generated from field: string order_id = 2;
    */
@@ -147,13 +148,14 @@ export type ChargeRequest = Message<"shop.v1.ChargeRequest"> & {
   /**
    * Opaque payment method token from the provider. In the example provider,
    * "tok_decline" is always declined and any other non-empty token succeeds.
+   * Required.
    *
    * @generated from field: string payment_method_token = 5;
    */
   paymentMethodToken: string;
 
   /**
-   * Text shown on the customer's statement.
+   * Text shown on the customer's statement, at most 200 characters.
    *
    * @generated from field: string description = 6;
    */
@@ -209,15 +211,15 @@ export type RefundRequest = Message<"shop.v1.RefundRequest"> & {
   idempotencyKey: string;
 
   /**
-   * Amount to refund, in the payment's currency. Unset means everything not
-   * yet refunded.
+   * Amount to refund, in the payment's currency; positive when set. Unset
+   * means everything not yet refunded.
    *
    * @generated from field: shop.v1.Money amount = 3;
    */
   amount?: Money | undefined;
 
   /**
-   * Free-text reason, kept with the refund.
+   * Free-text reason, kept with the refund; at most 500 characters.
    *
    * @generated from field: string reason = 4;
    */

@@ -4,19 +4,20 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_api_annotations } from "../../google/api/annotations_pb.ts";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_google_api_annotations } from "troupe/gen/google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "./money_pb.ts";
 import { file_shop_v1_money } from "./money_pb.ts";
-import { file_troupe_v1_options } from "../../troupe/v1/options_pb.ts";
+import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/v1/product.proto.
  */
 export const file_shop_v1_product: GenFile = /*@__PURE__*/
-  fileDesc("ChVzaG9wL3YxL3Byb2R1Y3QucHJvdG8SB3Nob3AudjEi5wEKB1Byb2R1Y3QSCgoCaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSHQoFcHJpY2UYBSABKAsyDi5zaG9wLnYxLk1vbmV5EhEKCWF2YWlsYWJsZRgGIAEoAxIOCgZhY3RpdmUYByABKAgSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHwoRR2V0UHJvZHVjdFJlcXVlc3QSCgoCaWQYASABKAkiNwoSR2V0UHJvZHVjdFJlc3BvbnNlEiEKB3Byb2R1Y3QYASABKAsyEC5zaG9wLnYxLlByb2R1Y3QiZQoTTGlzdFByb2R1Y3RzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRINCgVxdWVyeRgDIAEoCRIYChBpbmNsdWRlX2luYWN0aXZlGAQgASgIIlMKFExpc3RQcm9kdWN0c1Jlc3BvbnNlEiIKCHByb2R1Y3RzGAEgAygLMhAuc2hvcC52MS5Qcm9kdWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChRXYXRjaFByb2R1Y3RzUmVxdWVzdBILCgNpZHMYASADKAkilAEKFVdhdGNoUHJvZHVjdHNSZXNwb25zZRIoCgRraW5kGAEgASgOMhouc2hvcC52MS5Qcm9kdWN0Q2hhbmdlS2luZBIhCgdwcm9kdWN0GAIgASgLMhAuc2hvcC52MS5Qcm9kdWN0Ei4KCmNoYW5nZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiMKFUxvb2t1cFByb2R1Y3RzUmVxdWVzdBIKCgJpZBgBIAEoCSJWChZMb29rdXBQcm9kdWN0c1Jlc3BvbnNlEgoKAmlkGAEgASgJEg0KBWZvdW5kGAIgASgIEiEKB3Byb2R1Y3QYAyABKAsyEC5zaG9wLnYxLlByb2R1Y3QquwEKEVByb2R1Y3RDaGFuZ2VLaW5kEiMKH1BST0RVQ1RfQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIgChxQUk9EVUNUX0NIQU5HRV9LSU5EX1NOQVBTSE9UEAESHQoZUFJPRFVDVF9DSEFOR0VfS0lORF9QUklDRRACEh0KGVBST0RVQ1RfQ0hBTkdFX0tJTkRfU1RPQ0sQAxIhCh1QUk9EVUNUX0NIQU5HRV9LSU5EX1dJVEhEUkFXThAEMpgDCg5Qcm9kdWN0U2VydmljZRJpCgpHZXRQcm9kdWN0Ehouc2hvcC52MS5HZXRQcm9kdWN0UmVxdWVzdBobLnNob3AudjEuR2V0UHJvZHVjdFJlc3BvbnNlIiKQAgGCgBkCCAGC0+STAhMSES92MS9wcm9kdWN0cy97aWR9EmoKDExpc3RQcm9kdWN0cxIcLnNob3AudjEuTGlzdFByb2R1Y3RzUmVxdWVzdBodLnNob3AudjEuTGlzdFByb2R1Y3RzUmVzcG9uc2UiHZACAYKAGQIIAYLT5JMCDhIML3YxL3Byb2R1Y3RzElgKDVdhdGNoUHJvZHVjdHMSHS5zaG9wLnYxLldhdGNoUHJvZHVjdHNSZXF1ZXN0Gh4uc2hvcC52MS5XYXRjaFByb2R1Y3RzUmVzcG9uc2UiBoKAGQIIATABElUKDkxvb2t1cFByb2R1Y3RzEh4uc2hvcC52MS5Mb29rdXBQcm9kdWN0c1JlcXVlc3QaHy5zaG9wLnYxLkxvb2t1cFByb2R1Y3RzUmVzcG9uc2UoATABYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_troupe_v1_options]);
+  fileDesc("ChVzaG9wL3YxL3Byb2R1Y3QucHJvdG8SB3Nob3AudjEi5wEKB1Byb2R1Y3QSCgoCaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSHQoFcHJpY2UYBSABKAsyDi5zaG9wLnYxLk1vbmV5EhEKCWF2YWlsYWJsZRgGIAEoAxIOCgZhY3RpdmUYByABKAgSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJwoRR2V0UHJvZHVjdFJlcXVlc3QSEgoCaWQYASABKAlCBrpIA8gBASI3ChJHZXRQcm9kdWN0UmVzcG9uc2USIQoHcHJvZHVjdBgBIAEoCzIQLnNob3AudjEuUHJvZHVjdCJ4ChNMaXN0UHJvZHVjdHNSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAIgASgJEhcKBXF1ZXJ5GAMgASgJQgi6SAVyAxjIARIYChBpbmNsdWRlX2luYWN0aXZlGAQgASgIIlMKFExpc3RQcm9kdWN0c1Jlc3BvbnNlEiIKCHByb2R1Y3RzGAEgAygLMhAuc2hvcC52MS5Qcm9kdWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChRXYXRjaFByb2R1Y3RzUmVxdWVzdBJPCgNpZHMYASADKAlCQrpIP5IBPAgBIji6ATUKFHByb2R1Y3QuaWRfbm90X2VtcHR5EhFtdXN0IG5vdCBiZSBlbXB0eRoKdGhpcyAhPSAnJyKUAQoVV2F0Y2hQcm9kdWN0c1Jlc3BvbnNlEigKBGtpbmQYASABKA4yGi5zaG9wLnYxLlByb2R1Y3RDaGFuZ2VLaW5kEiEKB3Byb2R1Y3QYAiABKAsyEC5zaG9wLnYxLlByb2R1Y3QSLgoKY2hhbmdlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiIwoVTG9va3VwUHJvZHVjdHNSZXF1ZXN0EgoKAmlkGAEgASgJIlYKFkxvb2t1cFByb2R1Y3RzUmVzcG9uc2USCgoCaWQYASABKAkSDQoFZm91bmQYAiABKAgSIQoHcHJvZHVjdBgDIAEoCzIQLnNob3AudjEuUHJvZHVjdCq7AQoRUHJvZHVjdENoYW5nZUtpbmQSIwofUFJPRFVDVF9DSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEiAKHFBST0RVQ1RfQ0hBTkdFX0tJTkRfU05BUFNIT1QQARIdChlQUk9EVUNUX0NIQU5HRV9LSU5EX1BSSUNFEAISHQoZUFJPRFVDVF9DSEFOR0VfS0lORF9TVE9DSxADEiEKHVBST0RVQ1RfQ0hBTkdFX0tJTkRfV0lUSERSQVdOEAQymAMKDlByb2R1Y3RTZXJ2aWNlEmkKCkdldFByb2R1Y3QSGi5zaG9wLnYxLkdldFByb2R1Y3RSZXF1ZXN0Ghsuc2hvcC52MS5HZXRQcm9kdWN0UmVzcG9uc2UiIpACAYKAGQIIAYLT5JMCExIRL3YxL3Byb2R1Y3RzL3tpZH0SagoMTGlzdFByb2R1Y3RzEhwuc2hvcC52MS5MaXN0UHJvZHVjdHNSZXF1ZXN0Gh0uc2hvcC52MS5MaXN0UHJvZHVjdHNSZXNwb25zZSIdkAIBgoAZAggBgtPkkwIOEgwvdjEvcHJvZHVjdHMSWAoNV2F0Y2hQcm9kdWN0cxIdLnNob3AudjEuV2F0Y2hQcm9kdWN0c1JlcXVlc3QaHi5zaG9wLnYxLldhdGNoUHJvZHVjdHNSZXNwb25zZSIGgoAZAggBMAESVQoOTG9va3VwUHJvZHVjdHMSHi5zaG9wLnYxLkxvb2t1cFByb2R1Y3RzUmVxdWVzdBofLnNob3AudjEuTG9va3VwUHJvZHVjdHNSZXNwb25zZSgBMAFiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_troupe_v1_options]);
 
 /**
  * A product that can be ordered.
@@ -147,7 +148,7 @@ export const GetProductResponseSchema: GenMessage<GetProductResponse> = /*@__PUR
 export type ListProductsRequest = Message<"shop.v1.ListProductsRequest"> & {
   /**
    * Maximum number of products to return. 0 means the default (20); values
-   * above 100 are treated as 100.
+   * above 100 are treated as 100; negative values are refused.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -162,7 +163,7 @@ export type ListProductsRequest = Message<"shop.v1.ListProductsRequest"> & {
   pageToken: string;
 
   /**
-   * Optional case-insensitive filter on name and sku.
+   * Optional case-insensitive filter on name and sku; at most 200 characters.
    *
    * @generated from field: string query = 3;
    */
@@ -218,7 +219,7 @@ export const ListProductsResponseSchema: GenMessage<ListProductsResponse> = /*@_
  */
 export type WatchProductsRequest = Message<"shop.v1.WatchProductsRequest"> & {
   /**
-   * Products to follow; 1 to 100 ids.
+   * Products to follow; 1 to 100 ids (repeated ids count once).
    *
    * @generated from field: repeated string ids = 1;
    */

@@ -4,19 +4,20 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_api_annotations } from "../../google/api/annotations_pb.ts";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_google_api_annotations } from "troupe/gen/google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Product } from "./product_pb.ts";
 import { file_shop_v1_product } from "./product_pb.ts";
-import { file_troupe_v1_options } from "../../troupe/v1/options_pb.ts";
+import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/v1/user.proto.
  */
 export const file_shop_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChJzaG9wL3YxL3VzZXIucHJvdG8SB3Nob3AudjEiZwoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUwoTUmVnaXN0ZXJVc2VyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDQoFZW1haWwYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIjMKFFJlZ2lzdGVyVXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5zaG9wLnYxLlVzZXIiHAoOR2V0VXNlclJlcXVlc3QSCgoCaWQYASABKAkiLgoPR2V0VXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5zaG9wLnYxLlVzZXIiUAoYUmVjb3JkUHJvZHVjdFZpZXdSZXF1ZXN0Eg8KB3ZpZXdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRISCgpwcm9kdWN0X2lkGAMgASgJIkoKGVJlY29yZFByb2R1Y3RWaWV3UmVzcG9uc2USLQoJdmlld2VkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI/ChlMaXN0UmVjZW50bHlWaWV3ZWRSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFIk4KGkxpc3RSZWNlbnRseVZpZXdlZFJlc3BvbnNlEjAKCHByb2R1Y3RzGAEgAygLMh4uc2hvcC52MS5SZWNlbnRseVZpZXdlZFByb2R1Y3QiaQoVUmVjZW50bHlWaWV3ZWRQcm9kdWN0EiEKB3Byb2R1Y3QYASABKAsyEC5zaG9wLnYxLlByb2R1Y3QSLQoJdmlld2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKIAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSMQoNcmVnaXN0ZXJlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6DYqAGQkKB3VzZXJfaWQyigQKC1VzZXJTZXJ2aWNlEmoKDFJlZ2lzdGVyVXNlchIcLnNob3AudjEuUmVnaXN0ZXJVc2VyUmVxdWVzdBodLnNob3AudjEuUmVnaXN0ZXJVc2VyUmVzcG9uc2UiHZACAoKAGQIIAYLT5JMCDjoBKiIJL3YxL3VzZXJzEl8KB0dldFVzZXISFy5zaG9wLnYxLkdldFVzZXJSZXF1ZXN0Ghguc2hvcC52MS5HZXRVc2VyUmVzcG9uc2UiIZACAYKAGQQIARABgtPkkwIQEg4vdjEvdXNlcnMve2lkfRKVAQoRUmVjb3JkUHJvZHVjdFZpZXcSIS5zaG9wLnYxLlJlY29yZFByb2R1Y3RWaWV3UmVxdWVzdBoiLnNob3AudjEuUmVjb3JkUHJvZHVjdFZpZXdSZXNwb25zZSI5kAICgoAZBAgBEAGC0+STAig6ASoiIy92MS91c2Vycy97dXNlcl9pZH0vcmVjZW50bHktdmlld2VkEpUBChJMaXN0UmVjZW50bHlWaWV3ZWQSIi5zaG9wLnYxLkxpc3RSZWNlbnRseVZpZXdlZFJlcXVlc3QaIy5zaG9wLnYxLkxpc3RSZWNlbnRseVZpZXdlZFJlc3BvbnNlIjaQAgGCgBkECAEQAYLT5JMCJRIjL3YxL3VzZXJzL3t1c2VyX2lkfS9yZWNlbnRseS12aWV3ZWRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_product, file_troupe_v1_options]);
+  fileDesc("ChJzaG9wL3YxL3VzZXIucHJvdG8SB3Nob3AudjEiZwoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiowMKE1JlZ2lzdGVyVXNlclJlcXVlc3QSIwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQgq6SAfIAQFyAhhkEuUBCgVlbWFpbBgCIAEoCULVAbpI0QG6ATUKE3VzZXIuZW1haWxfcmVxdWlyZWQSC2lzIHJlcXVpcmVkGhF0aGlzLnRyaW0oKSAhPSAnJ7oBlQEKCnVzZXIuZW1haWwSHGlzIG5vdCBhIHZhbGlkIGVtYWlsIGFkZHJlc3MaaXRoaXMudHJpbSgpID09ICcnIHx8IHRoaXMudHJpbSgpLnNpemUoKSA8PSAyNTQgJiYgdGhpcy50cmltKCkubWF0Y2hlcyhyJ15bXlxzQF0rQFteXHNALl0rKFwuW15cc0AuXSspKyQnKRJ/CgxkaXNwbGF5X25hbWUYAyABKAlCabpIZroBYwoRdXNlci5kaXNwbGF5X25hbWUSGG11c3QgYmUgMS0xMDAgY2hhcmFjdGVycxo0dGhpcy50cmltKCkuc2l6ZSgpID49IDEgJiYgdGhpcy50cmltKCkuc2l6ZSgpIDw9IDEwMCIzChRSZWdpc3RlclVzZXJSZXNwb25zZRIbCgR1c2VyGAEgASgLMg0uc2hvcC52MS5Vc2VyIiQKDkdldFVzZXJSZXF1ZXN0EhIKAmlkGAEgASgJQga6SAPIAQEiLgoPR2V0VXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5zaG9wLnYxLlVzZXIiZAoYUmVjb3JkUHJvZHVjdFZpZXdSZXF1ZXN0EhsKB3ZpZXdfaWQYASABKAlCCrpIB8gBAXICGGQSDwoHdXNlcl9pZBgCIAEoCRIaCgpwcm9kdWN0X2lkGAMgASgJQga6SAPIAQEiSgoZUmVjb3JkUHJvZHVjdFZpZXdSZXNwb25zZRItCgl2aWV3ZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkgKGUxpc3RSZWNlbnRseVZpZXdlZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAAiTgoaTGlzdFJlY2VudGx5Vmlld2VkUmVzcG9uc2USMAoIcHJvZHVjdHMYASADKAsyHi5zaG9wLnYxLlJlY2VudGx5Vmlld2VkUHJvZHVjdCJpChVSZWNlbnRseVZpZXdlZFByb2R1Y3QSIQoHcHJvZHVjdBgBIAEoCzIQLnNob3AudjEuUHJvZHVjdBItCgl2aWV3ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIogBCg5Vc2VyUmVnaXN0ZXJlZBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIxCg1yZWdpc3RlcmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoNioAZCQoHdXNlcl9pZDKKBAoLVXNlclNlcnZpY2USagoMUmVnaXN0ZXJVc2VyEhwuc2hvcC52MS5SZWdpc3RlclVzZXJSZXF1ZXN0Gh0uc2hvcC52MS5SZWdpc3RlclVzZXJSZXNwb25zZSIdkAICgoAZAggBgtPkkwIOOgEqIgkvdjEvdXNlcnMSXwoHR2V0VXNlchIXLnNob3AudjEuR2V0VXNlclJlcXVlc3QaGC5zaG9wLnYxLkdldFVzZXJSZXNwb25zZSIhkAIBgoAZBAgBEAGC0+STAhASDi92MS91c2Vycy97aWR9EpUBChFSZWNvcmRQcm9kdWN0VmlldxIhLnNob3AudjEuUmVjb3JkUHJvZHVjdFZpZXdSZXF1ZXN0GiIuc2hvcC52MS5SZWNvcmRQcm9kdWN0Vmlld1Jlc3BvbnNlIjmQAgKCgBkECAEQAYLT5JMCKDoBKiIjL3YxL3VzZXJzL3t1c2VyX2lkfS9yZWNlbnRseS12aWV3ZWQSlQEKEkxpc3RSZWNlbnRseVZpZXdlZBIiLnNob3AudjEuTGlzdFJlY2VudGx5Vmlld2VkUmVxdWVzdBojLnNob3AudjEuTGlzdFJlY2VudGx5Vmlld2VkUmVzcG9uc2UiNpACAYKAGQQIARABgtPkkwIlEiMvdjEvdXNlcnMve3VzZXJfaWR9L3JlY2VudGx5LXZpZXdlZGIGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_product, file_troupe_v1_options]);
 
 /**
  * A customer account.
@@ -74,14 +75,15 @@ export type RegisterUserRequest = Message<"shop.v1.RegisterUserRequest"> & {
   idempotencyKey: string;
 
   /**
-   * Email address; must be a valid address. Required.
+   * Email address; must be a valid address. Required. Surrounding white space
+   * is ignored, and the address is stored in lower case.
    *
    * @generated from field: string email = 2;
    */
   email: string;
 
   /**
-   * Required, 1-100 characters.
+   * Required, 1-100 characters; surrounding white space is ignored.
    *
    * @generated from field: string display_name = 3;
    */
@@ -376,6 +378,9 @@ export const UserService: GenService<{
    * product fails with `not_found`. Idempotent: a retry with the same `view_id`
    * returns the first call's result and records nothing new; the same
    * `view_id` with a different user or product fails with `already_exists`.
+   * Through the gateway `user_id` may be left empty: the caller's
+   * authenticated identity is used, and another user's id is refused with
+   * `permission_denied`.
    *
    * @generated from rpc shop.v1.UserService.RecordProductView
    */
@@ -388,7 +393,8 @@ export const UserService: GenService<{
    * Lists the products a user viewed most recently, most recent first, each
    * product once (at the time of its latest view), with the product's current
    * details from ProductService. Products that no longer exist are left out.
-   * Fails with `not_found` for an unknown user.
+   * Fails with `not_found` for an unknown user. Through the gateway only the
+   * caller's own list: another user's id is refused with `permission_denied`.
    *
    * @generated from rpc shop.v1.UserService.ListRecentlyViewed
    */

@@ -10,10 +10,10 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_api_annotations } from "../../../google/api/annotations_pb.ts";
+import { file_google_api_annotations } from "troupe/gen/google/api/annotations_pb.js";
 import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
-import { file_troupe_v1_options } from "../../v1/options_pb.ts";
+import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**

@@ -1,0 +1,15 @@
+import { formatTable } from "../text-table.ts";
+
+export { formatTable };
+
+/** 1536 → "1.5 KiB", as the nats CLI shows sizes. */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,16 @@
+/**
+ * `troupe/host`: serving Connect handlers over NATS without an actor definition (the layer
+ * `serveActor` builds on), for tools and libraries (docs/adr/0004-rpc-over-nats.md); what a
+ * handler reads of the call it serves (the caller's identity, as the gateway verified it); and
+ * what a handler of a list method needs for its page tokens (`pageCursor`).
+ */
+export { type CallerIdentity, callerIdentity } from "./caller-identity.ts";
+export { type PageCursor, pageCursor } from "./page-cursor.ts";
+export {
+  defaultServeOptions,
+  type HostedEndpoint,
+  type ServeOptions,
+  type ServiceHost,
+  type ServiceRegistration,
+  serveServices,
+} from "./serve-services.ts";
