@@ -93,12 +93,21 @@ async function publishThroughClient(
   timeoutMs: number,
 ): Promise<StoredAck> {
   const deadline = performance.now() + timeoutMs;
+  let inProcess: unknown;
   for (let attempt = 0; ; attempt++) {
     try {
       const timeout = Math.max(1, Math.round(deadline - performance.now()));
       return await js.publish(subject, body, { headers: hdrs, timeout });
     } catch (err) {
-      if (!isDuplicateInProcess(err)) throw publishFailed(err, subject, body.byteLength);
+      if (!isDuplicateInProcess(err)) {
+        const failed = publishFailed(err, subject, body.byteLength);
+        // Time ran out while asking again: the id is still in process, as the stream last said.
+        if (inProcess !== undefined && failed.code === Code.DeadlineExceeded) {
+          throw stillInProcess(subject, hdrs.get(Header.natsMsgId), inProcess);
+        }
+        throw failed;
+      }
+      inProcess = err;
       const delayMs = inProcessDelayMs(attempt);
       if (performance.now() + delayMs >= deadline) {
         throw stillInProcess(subject, hdrs.get(Header.natsMsgId), err);
@@ -122,8 +131,9 @@ class PendingPublish implements ReplyCall {
   readonly #hdrs: MsgHdrs;
   readonly #resolve: (ack: StoredAck) => void;
   readonly #reject: (reason: unknown) => void;
-  /** How many times the stream said the id was in process. */
+  /** How many times the stream said the id was in process, and its last such answer. */
   #inProcess = 0;
+  #inProcessCause: JetStreamApiError | undefined;
 
   constructor(
     mux: ReplyMux,
@@ -181,6 +191,7 @@ class PendingPublish implements ReplyCall {
 
   /** The same publish again after a pause, while the publish's time lasts; else `unavailable`. */
   #askAgain(cause: JetStreamApiError): void {
+    this.#inProcessCause = cause;
     const delayMs = inProcessDelayMs(this.#inProcess++);
     if (performance.now() + delayMs >= this.deadline) {
       this.#reject(stillInProcess(this.subject, this.#hdrs.get(Header.natsMsgId), cause));
@@ -198,6 +209,11 @@ class PendingPublish implements ReplyCall {
   /** The multiplexer's failures, in the words publishFailed uses for nats.js's own. */
   #translated(error: ConnectError): ConnectError {
     if (error.code === Code.DeadlineExceeded) {
+      // The time ran out on an asking-again (its reply was late, or its pause overran): the id
+      // is still in process as far as anyone knows, which callers retry.
+      if (this.#inProcessCause !== undefined) {
+        return stillInProcess(this.subject, this.#hdrs.get(Header.natsMsgId), this.#inProcessCause);
+      }
       return new ConnectError(`JetStream did not acknowledge ${this.subject} in time`, Code.DeadlineExceeded);
     }
     // The multiplexer's no-responders failure (the server's 503 status reply): no stream listens.

@@ -234,6 +234,27 @@ describe("publishing events and jobs", () => {
         `gave up after ${Math.round(waited)} ms, within its 300 ms`,
       );
       stuck.unsubscribe();
+
+      // A leader that refuses once and then goes silent: the time runs out on the asking-again,
+      // and what the caller last learnt is that the id is in process: unavailable, not a deadline.
+      let asked = 0;
+      const silent = nc.subscribe("silent.evt.shop.v1.UserRegistered.>", {
+        callback: (_err, msg) => {
+          if (asked++ === 0) msg.respond(inProcess);
+        },
+      });
+      await rejectsWith(
+        publishEvent(
+          js,
+          UserRegisteredSchema,
+          { userId: "u-11" },
+          { namespace: "silent", id: "order-11", timeoutMs: 300 },
+        ),
+        Code.Unavailable,
+        /still storing an earlier publish of message id "order-11"/,
+      );
+      assert.equal(asked, 2, "asked once more after the refusal, then waited out its time");
+      silent.unsubscribe();
     },
   );
 
