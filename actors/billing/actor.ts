@@ -5,8 +5,9 @@
  * It follows PaymentCaptured, the mission's fourth scenario: for each captured payment it finds
  * the instances of PaymentService through discovery (`$SRV`, NATS ADR-32), picks one (by default
  * the one with the lowest average GetPayment time in `$SRV.STATS`; an instance not measured yet
- * first), calls GetPayment on that instance directly (its own subject), logs which instance it
- * called, and invoices the order for the payment's amount. A redelivered event finds the
+ * first), calls GetPayment on that instance directly, by its address over TCP when it advertises
+ * one (the payment actor does; docs/adr/0031-direct-calls-by-address.md) and else on its own NATS
+ * subject, logs which instance it called, and invoices the order for the payment's amount. A redelivered event finds the
  * invoice and only announces it again (the stream drops the duplicate); an instance that is
  * gone is replaced by another (createDirectCaller, docs/adr/0012-discovery-direct-calls-and-traffic.md); none at all fails the
  * delivery, which JetStream retries with backoff.
@@ -56,7 +57,7 @@ export interface BillingActorOptions {
 
 export const defaultBillingActorOptions: BillingActorOptions = {
   newId: () => `inv-${crypto.randomUUID()}`,
-  payments: { strategy: "fastest" },
+  payments: { strategy: "fastest", byAddress: true },
   paymentTimeoutMs: 5_000,
   paymentCaptured: { maxAttempts: 20 },
 };
@@ -113,6 +114,9 @@ export function createBillingActor(partial: Partial<BillingActorOptions> = {}) {
         }),
       };
     },
+
+    // The TCP connections of the calls by address end with the instance.
+    stop: (_ctx, state) => state.payments.close(),
 
     services: (ctx, state) => [
       implement(BillingService, {

@@ -60,6 +60,8 @@ export function createPaymentActor(partial: Partial<PaymentActorOptions> = {}) {
     version: "1.0.0",
     description: "Charges and refunds through the payment provider; announces captures and refunds.",
     serves: [PaymentService],
+    // Billing calls GetPayment by address after discovery (docs/adr/0031-direct-calls-by-address.md).
+    direct: true,
     publishes: { events: [PaymentCapturedSchema, PaymentRefundedSchema] },
     state: ["payments", "payment_charges"],
     setup: (ctx) => openPaymentStore(ctx),

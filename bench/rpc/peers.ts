@@ -3,8 +3,9 @@
  * client the client process connects. The raw `nc.request` client and the minimal multiplexer
  * share the raw echo server; "tls" and "raw-tls" are the Troupe and raw peers on the driver's
  * second nats-server, whose client port speaks TLS, and "secured" the Troupe peer on a third one
- * that also demands credentials, with the least-privilege user of a declaration (run.ts). Clients load lazily, so a client process loads only its own
- * peer's code.
+ * that also demands credentials, with the least-privilege user of a declaration (run.ts);
+ * "direct" is the Troupe peer called by address over TCP after discovery, and "tcp" a plain TCP
+ * echo, its floor. Clients load lazily, so a client process loads only its own peer's code.
  */
 import type { ConnectPeerClient } from "./peer-client.ts";
 
@@ -17,6 +18,8 @@ export const PEER_NAMES = [
   "tls",
   "raw-tls",
   "secured",
+  "direct",
+  "tcp",
 ] as const;
 /** The peers that run against one of the driver's TLS nats-servers. */
 export const TLS_PEERS: readonly PeerName[] = ["tls", "raw-tls", "secured"];
@@ -70,6 +73,16 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
     label: "Troupe, credentials + TLS",
     serverFile: "peers/troupe-server.ts",
     loadClient: async () => (await import("./peers/troupe-client.ts")).connectTroupeClient,
+  },
+  direct: {
+    label: "Troupe by address",
+    serverFile: "peers/direct-server.ts",
+    loadClient: async () => (await import("./peers/direct-client.ts")).connectDirectClient,
+  },
+  tcp: {
+    label: "TCP echo",
+    serverFile: "peers/tcp-echo-server.ts",
+    loadClient: async () => (await import("./peers/tcp-echo-client.ts")).connectTcpEchoClient,
   },
 };
 

@@ -30,6 +30,10 @@ export const TARGETS = {
   policiesVsBare: 0.9,
   /** At N in flight, Troupe over a TLS connection over Troupe in cleartext: at least (issue 13). */
   tlsVsCleartext: 0.95,
+  /** At N in flight, Troupe called by address over Troupe over NATS: at least (issue 14). */
+  directVsNats: 1.5,
+  /** At one in flight, the p50 of Troupe called by address over Troupe over NATS: at most. */
+  directP50VsNats: 0.7,
 } as const;
 
 interface Medians {
@@ -61,6 +65,8 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
   const tlsColumn = peers.includes("tls") && peers.includes("troupe");
   const rawTlsColumn = peers.includes("raw-tls") && peers.includes("raw");
   const securedColumn = peers.includes("secured") && peers.includes("troupe");
+  const directColumn = peers.includes("direct") && peers.includes("troupe");
+  const floorColumn = peers.includes("direct") && peers.includes("tcp");
 
   const throughput: string[][] = [];
   const latency: string[][] = [];
@@ -81,6 +87,8 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
         ...(tlsColumn ? [ratioCell(calls("tls"), calls("troupe"), TARGETS.tlsVsCleartext)] : []),
         ...(rawTlsColumn ? [ratioCell(calls("raw-tls"), calls("raw"), TARGETS.tlsVsCleartext)] : []),
         ...(securedColumn ? [ratioCell(calls("secured"), calls("troupe"), TARGETS.tlsVsCleartext)] : []),
+        ...(directColumn ? [ratioCell(calls("direct"), calls("troupe"), TARGETS.directVsNats)] : []),
+        ...(floorColumn ? [plainRatio(calls("direct"), calls("tcp"))] : []),
       ]);
       latency.push([
         ...lead,
@@ -89,6 +97,9 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
           return value === undefined ? "failed" : `${Math.round(value.p50Us)} / ${Math.round(value.p99Us)}`;
         }),
         ratioCell(m("troupe")?.p50Us, m("raw")?.p50Us, TARGETS.p50VsRaw, false),
+        ...(directColumn
+          ? [ratioCell(m("direct")?.p50Us, m("troupe")?.p50Us, TARGETS.directP50VsNats, false)]
+          : []),
       ]);
     }
   }
@@ -109,6 +120,8 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
             ...(tlsColumn ? [`TLS / Troupe (≥ ${limit(TARGETS.tlsVsCleartext)})`] : []),
             ...(rawTlsColumn ? [`raw TLS / raw (≥ ${limit(TARGETS.tlsVsCleartext)})`] : []),
             ...(securedColumn ? [`creds + TLS / Troupe (≥ ${limit(TARGETS.tlsVsCleartext)})`] : []),
+            ...(directColumn ? [`by address / Troupe (≥ ${limit(TARGETS.directVsNats)})`] : []),
+            ...(floorColumn ? ["by address / TCP echo"] : []),
           ],
           throughput,
           2,
@@ -117,7 +130,13 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
       {
         title: `1 call in flight: latency p50 / p99 in µs (${rounds})`,
         table: markdownTable(
-          ["runtime", "payload", ...labels, `p50 Troupe / raw (≤ ${limit(TARGETS.p50VsRaw)})`],
+          [
+            "runtime",
+            "payload",
+            ...labels,
+            `p50 Troupe / raw (≤ ${limit(TARGETS.p50VsRaw)})`,
+            ...(directColumn ? [`p50 by address / Troupe (≤ ${limit(TARGETS.directP50VsNats)})`] : []),
+          ],
           latency,
           2,
         ),
@@ -129,4 +148,9 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
         `- ${PEERS[peer].label} failed on ${runtime} in round ${round}: ${reason.split("\n")[0]}`,
     ),
   );
+}
+
+/** `a / b` without a target (`n/a` without both). */
+function plainRatio(a: number | undefined, b: number | undefined): string {
+  return a === undefined || b === undefined ? "n/a" : (a / b).toFixed(2);
 }

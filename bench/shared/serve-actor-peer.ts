@@ -4,7 +4,14 @@
  * connection to the benchmark's nats-server (over TLS for a `tls://` URL). Its "ready" target is that NATS URL; closing
  * drains the actor, then the connection.
  */
-import { type ActorDefinition, connect, defineActor, serveActor, silentLogger } from "troupe";
+import {
+  type ActorDefinition,
+  connect,
+  defineActor,
+  type ServeActorOptions,
+  serveActor,
+  silentLogger,
+} from "troupe";
 import { natsTlsOptions } from "./nats-tls.ts";
 import type { RunningPeer } from "./serve-peer.ts";
 
@@ -14,10 +21,12 @@ const DRAIN_MS = 1_000;
 export async function serveActorPeer(
   natsUrl: string,
   actor: Pick<ActorDefinition, "name" | "description" | "serves" | "services">,
+  options: Partial<ServeActorOptions> = {},
 ): Promise<RunningPeer> {
   const nc = await connect({ servers: natsUrl, ...natsTlsOptions(natsUrl) });
   const running = await serveActor(nc, defineActor({ ...actor, version: "0.0.0" }), {
     logger: silentLogger,
+    ...options,
   });
   return {
     target: natsUrl,

@@ -123,6 +123,13 @@ export interface ActorDefinition<State = unknown, P extends Publishes = Publishe
   readonly consumes?: Publishes;
   /** The state buckets the actor opens with `ctx.state` (names within its namespace). */
   readonly state?: readonly string[];
+  /**
+   * Also take unary calls directly over TCP, for callers that call by address after discovery
+   * (docs/adr/0031-direct-calls-by-address.md). The listener is on 127.0.0.1 with a free port
+   * unless TROUPE_DIRECT_LISTEN names another address (or `off`). Bus permissions do not govern
+   * it: keep it on a private network.
+   */
+  readonly direct?: boolean;
   /** Builds what one instance keeps; runs once per instance, after connecting. */
   setup?(context: ActorContext<P>): State | Promise<State>;
   /** Builds the served services; runs once per instance. */

@@ -17,6 +17,7 @@ import {
   ServiceMetadata,
 } from "../discovery/metadata-keys.ts";
 import { type ServiceResponder, startServiceResponder } from "../discovery/service-responder.ts";
+import { type DirectListener, type DirectListenOptions, listenDirect } from "../host/direct-listener.ts";
 import { type ServiceHost, type ServiceRegistration, serveServices } from "../host/serve-services.ts";
 import type { RunningConsumer } from "../jetstream/consume.ts";
 import type { StreamOptions } from "../jetstream/declare-streams.ts";
@@ -91,6 +92,14 @@ export interface ServeActorOptions {
    * previous ones (their `age_ms` says how old) and the readings land for the next.
    */
   readonly consumerLagWaitMs: number;
+  /**
+   * Also take unary calls directly over TCP at this address, advertised in discovery
+   * (`troupe.direct`) for callers that ask for it (docs/adr/0031-direct-calls-by-address.md);
+   * `false`: calls come over NATS only; undefined (the default): as the definition's `direct`
+   * says, on 127.0.0.1 with a free port. Bus permissions do not govern this listener: listen on a
+   * private interface.
+   */
+  readonly direct: Partial<DirectListenOptions> | false | undefined;
 }
 
 export const defaultServeActorOptions: ServeActorOptions = {
@@ -109,6 +118,7 @@ export const defaultServeActorOptions: ServeActorOptions = {
   extraStats: undefined,
   consumerLagMaxAgeMs: 1_000,
   consumerLagWaitMs: 50,
+  direct: undefined,
 };
 
 export interface RunningActor {
@@ -121,6 +131,8 @@ export interface RunningActor {
   readonly consumers: readonly RunningConsumer[];
   /** The policies of the actor's calls to other actors: `policies.snapshot()`; undefined without. */
   readonly policies: CallPolicies | undefined;
+  /** The listener for direct calls by address, when `direct` asked for one. */
+  readonly direct: DirectListener | undefined;
   /**
    * Leaves discovery, stops taking calls and messages, waits up to `graceMs` for in-flight ones;
    * messages not finished by then go back to their streams for another instance.
@@ -216,11 +228,16 @@ export async function serveActor<State>(
     logger,
   });
   let subscriptions: ServedSubscriptions;
+  let direct: DirectListener | undefined;
   try {
+    const listen = options.direct ?? (actor.direct === true ? {} : false);
+    if (listen !== false && host.endpoints.length > 0) {
+      direct = await listenDirect(host.dispatch, listen, logger);
+    }
     subscriptions = await serveSubscriptions(nc, actor.name, handlers, jetstreamOptions);
   } catch (err) {
     descriptors.stop();
-    await host.drain(0);
+    await Promise.all([host.drain(0), direct?.close()]);
     throw err;
   }
   for (const consumer of subscriptions.consumers) {
@@ -247,6 +264,7 @@ export async function serveActor<State>(
         [ServiceMetadata.host]: options.host,
         [ServiceMetadata.version]: TROUPE_VERSION,
         ...descriptors.metadata,
+        ...(direct === undefined ? {} : { [ServiceMetadata.direct]: direct.address }),
       },
     },
     {
@@ -272,6 +290,9 @@ export async function serveActor<State>(
         ...options.extraStats?.(),
         ...(policies === undefined ? {} : { policies: policies.snapshot() }),
         host: { inFlight: host.inFlight, shed: host.shed },
+        ...(direct === undefined
+          ? {}
+          : { direct: { address: direct.address, served: direct.served, connections: direct.connections } }),
         ...(subscriptions.consumers.length === 0
           ? {}
           : { consumers: subscriptions.consumers.map((c) => c.stats()) }),
@@ -295,10 +316,11 @@ export async function serveActor<State>(
     responder,
     consumers: subscriptions.consumers,
     policies,
+    direct,
     async drain(graceMs) {
       descriptors.stop();
       await responder.stop();
-      await Promise.all([host.drain(graceMs), subscriptions.stop(graceMs), timers.stop()]);
+      await Promise.all([direct?.drain(), host.drain(graceMs), subscriptions.stop(graceMs), timers.stop()]);
       await actor.stop?.(context, state);
     },
   };

@@ -13,10 +13,20 @@
  * instance is tried, up to `attempts` in all, but only for methods declared safe to repeat
  * (`idempotency_level` NO_SIDE_EFFECTS or IDEMPOTENT): `unavailable` does not say whether the
  * first instance ran the call. No instance at all is `unavailable`.
+ *
+ * With `byAddress: true`, an instance that advertises an address (`troupe.direct`) is called over
+ * a TCP connection to it instead of through nats-server (docs/adr/0031-direct-calls-by-address.md):
+ * one connection per instance, kept while it is discovered, falling back to NATS whenever the
+ * address cannot take a call. Streaming calls stay on NATS.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  createDirectChannel,
+  type DirectChannel,
+  type DirectChannelOptions,
+} from "../transports/direct-channel.ts";
 import { createNatsTransport, type NatsTransportOptions } from "../transports/nats-transport.ts";
 import { type DiscoverServiceOptions, discoverServing, type ServiceInstance } from "./discover-service.ts";
 import { type PickStrategy, pickInstance } from "./pick-instance.ts";
@@ -31,6 +41,13 @@ export interface DirectCallerOptions {
   readonly transport: Partial<Omit<NatsTransportOptions, "nc" | "target">>;
   /** Options of the `$SRV` requests. */
   readonly discover: Partial<Omit<DiscoverServiceOptions, "stats">>;
+  /**
+   * Call an instance at the address it advertises, over TCP, rather than through nats-server;
+   * instances without one are called over NATS.
+   */
+  readonly byAddress: boolean;
+  /** Options of the TCP connections of `byAddress`. */
+  readonly direct: Partial<DirectChannelOptions>;
 }
 
 export const defaultDirectCallerOptions: DirectCallerOptions = {
@@ -39,6 +56,8 @@ export const defaultDirectCallerOptions: DirectCallerOptions = {
   attempts: 2,
   transport: {},
   discover: {},
+  byAddress: false,
+  direct: {},
 };
 
 export interface DirectCaller<S extends DescService> {
@@ -49,6 +68,10 @@ export interface DirectCaller<S extends DescService> {
   call<T>(method: DescMethod, fn: (client: Client<S>, instance: ServiceInstance) => Promise<T>): Promise<T>;
   /** The instances as last discovered, asking again if that was longer than the TTL ago. */
   instances(): Promise<readonly ServiceInstance[]>;
+  /** With `byAddress`: the TCP channel of each instance called so far, by instance id. */
+  channels(): ReadonlyMap<string, DirectChannel>;
+  /** Closes the TCP channels of `byAddress`. */
+  close(): void;
 }
 
 export function createDirectCaller<S extends DescService>(
@@ -60,6 +83,7 @@ export function createDirectCaller<S extends DescService>(
   if (!(options.attempts >= 1)) throw new RangeError("createDirectCaller: attempts must be >= 1");
   const namespace = options.transport.namespace ?? "";
   const clients = new Map<string, Client<S>>();
+  const channels = new Map<string, DirectChannel>();
   let known: { instances: readonly ServiceInstance[]; at: number } | undefined;
 
   const discover = async (): Promise<readonly ServiceInstance[]> => {
@@ -69,6 +93,11 @@ export function createDirectCaller<S extends DescService>(
     });
     known = { instances, at: performance.now() };
     for (const id of clients.keys()) if (!instances.some((i) => i.id === id)) clients.delete(id);
+    for (const [id, channel] of channels) {
+      if (instances.some((i) => i.id === id)) continue;
+      channel.close();
+      channels.delete(id);
+    }
     return instances;
   };
   const instances = async () =>
@@ -78,7 +107,17 @@ export function createDirectCaller<S extends DescService>(
   const clientOf = (instance: ServiceInstance): Client<S> => {
     let client = clients.get(instance.id);
     if (client === undefined) {
-      const transport = createNatsTransport({ ...options.transport, nc, target: { instance: instance.id } });
+      let replies: DirectChannel | undefined;
+      if (options.byAddress && instance.address !== undefined) {
+        replies = createDirectChannel(nc, instance.address, options.direct);
+        channels.set(instance.id, replies);
+      }
+      const transport = createNatsTransport({
+        ...options.transport,
+        nc,
+        target: { instance: instance.id },
+        replies,
+      });
       client = createClient(service, transport);
       clients.set(instance.id, client);
     }
@@ -87,6 +126,12 @@ export function createDirectCaller<S extends DescService>(
 
   return {
     instances,
+    channels: () => channels,
+    close() {
+      for (const channel of channels.values()) channel.close();
+      channels.clear();
+      clients.clear();
+    },
     async call(method, fn) {
       const repeatable = method.idempotency !== 0; // IDEMPOTENCY_UNKNOWN
       const failed = new Set<string>();

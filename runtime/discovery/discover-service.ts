@@ -49,6 +49,11 @@ export interface ServiceInstance {
   readonly host: string | undefined;
   /** `troupe.runtime` (`bun 1.4.5`), when the instance reports it. */
   readonly runtime: string | undefined;
+  /**
+   * `troupe.direct`: the `host:port` where the instance takes direct calls by address
+   * (docs/adr/0031-direct-calls-by-address.md), when it listens for them.
+   */
+  readonly address: string | undefined;
   /** When it started (RFC 3339, UTC): only with `stats: true`. */
   readonly started: string | undefined;
   readonly endpoints: readonly InstanceEndpoint[];
@@ -110,6 +115,7 @@ function instanceOf(
     services: parseServiceList(info.metadata[ServiceMetadata.services]),
     host: info.metadata[ServiceMetadata.host],
     runtime: info.metadata[ServiceMetadata.runtime],
+    address: info.metadata[ServiceMetadata.direct],
     started,
     endpoints: info.endpoints.map((endpoint) => ({
       ...endpoint,

@@ -25,6 +25,11 @@ export const ServiceMetadata = {
    * `acme_troupe_descriptors`), or `none` when the server has no JetStream to keep it in.
    */
   descriptorsBucket: "troupe.descriptors.bucket",
+  /**
+   * `host:port` of the instance's listener for direct calls by address
+   * (docs/adr/0031-direct-calls-by-address.md); absent when it takes calls over NATS only.
+   */
+  direct: "troupe.direct",
 } as const;
 /** The value of `troupe.descriptors.bucket` when the descriptors are kept nowhere (no JetStream). */
 export const NO_DESCRIPTORS_BUCKET = "none";

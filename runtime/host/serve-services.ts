@@ -125,6 +125,12 @@ export interface ServiceHost {
   /** Calls refused because `maxInFlight` calls were in flight. */
   readonly shed: number;
   /**
+   * Serves a call that came another way than the subscriptions (a direct call by address,
+   * direct-listener.ts) exactly as one that came over NATS; false when no served service has
+   * the message's subject.
+   */
+  dispatch(msg: Msg): boolean;
+  /**
    * Stops taking calls (the subscriptions are drained, so the queue group sends new calls to
    * other instances), waits up to `graceMs` for in-flight calls to finish, then aborts the rest
    * with `unavailable`. Resolves when no call is in flight.
@@ -161,6 +167,8 @@ export async function serveServices(
   }
   const endpoints: HostedEndpoint[] = [];
   const subscriptions: Subscription[] = [];
+  /** Each service's subject prefix (`rpc.<package>.<Service>.`) and what serves its messages. */
+  const served: { prefix: string; serve: (msg: Msg) => void }[] = [];
   // Streams in flight; unary calls in flight live in their deadline queue.
   const live = new Set<LiveCall>();
   const unaryCalls = createUnaryCalls();
@@ -324,6 +332,7 @@ export async function serveServices(
         options.logger.log("error", "unexpected failure serving a message", errorFields(err));
       }
     };
+    served.push({ prefix: `${serviceSubject}.`, serve: (msg) => callback(null, msg) });
     // Any instance, any instance of this version, this instance only (served-subjects.ts).
     for (const { subject, queue } of servedSubjects(service, options)) {
       subscriptions.push(nc.subscribe(subject, queue === undefined ? { callback } : { queue, callback }));
@@ -340,6 +349,14 @@ export async function serveServices(
     },
     get shed() {
       return shed;
+    },
+    dispatch(msg) {
+      for (const { prefix, serve } of served) {
+        if (!msg.subject.startsWith(prefix)) continue;
+        serve(msg);
+        return true;
+      }
+      return false;
     },
     async drain(graceMs) {
       await Promise.all(subscriptions.map((s) => (s.isClosed() ? undefined : s.drain())));

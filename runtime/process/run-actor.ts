@@ -17,17 +17,27 @@
  * `troupe dev` sets it to the actor's folder name, and a different `defineActor` name stops the
  * process at once, naming TROUPE_ACTOR_FILE, its main file), TROUPE_PRINT_DECLARATION (`1`: print
  * the actor's declaration as JSON and exit, print-declaration.ts), TROUPE_GATEWAY_KEY (the gateway's
- * public nkeys, comma-separated: identity headers must carry its signature).
+ * public nkeys, comma-separated: identity headers must carry its signature), TROUPE_DIRECT_LISTEN
+ * (`host:port`, port 0 for any, or `off`: where an actor takes unary calls over TCP, advertised in
+ * discovery for callers that call by address; docs/adr/0031-direct-calls-by-address.md; unset,
+ * one whose definition says `direct: true` listens on 127.0.0.1 with a free port) and
+ * TROUPE_DIRECT_ADVERTISE (the `host:port` callers are told, when it differs).
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { declarationOf } from "../actor/actor-declaration.ts";
 import type { ActorDefinition } from "../actor/define-actor.ts";
-import { defaultServeActorOptions, type RunningActor, serveActor } from "../actor/serve-actor.ts";
+import {
+  defaultServeActorOptions,
+  type RunningActor,
+  type ServeActorOptions,
+  serveActor,
+} from "../actor/serve-actor.ts";
 import { createJsonLogger, errorFields, type LogLevel } from "../observability/logger.ts";
 import { readEnv } from "../platform/env.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
+import { parseAddress } from "../transports/direct-channel.ts";
 import { declarationRequested, printDeclarationAndExit } from "./print-declaration.ts";
 import {
   connectFromEnv,
@@ -70,6 +80,12 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
     }
   };
   const graceMs = wholeNumber("TROUPE_DRAIN_GRACE_MS", 10_000);
+  let direct: ServeActorOptions["direct"];
+  try {
+    direct = directFromEnv();
+  } catch (err) {
+    return fail("the actor cannot start", err);
+  }
   const maxInFlight = wholeNumber("TROUPE_MAX_IN_FLIGHT", defaultServeActorOptions.maxInFlight);
 
   let tracing: TracingSdk | undefined;
@@ -99,6 +115,7 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
       maxInFlight,
       identityKeys,
       logger,
+      direct,
     });
   } catch (err) {
     // E.g. a stream change that needs a destructive migration, or a server too old for a feature.
@@ -111,6 +128,7 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
     runtime: `${runtime.name} ${runtime.version}`,
     nats: nc.getServer(),
     endpoints: actor.host.endpoints.map((e) => e.subject),
+    ...(actor.direct === undefined ? {} : { direct: actor.direct.address }),
     consumers: actor.consumers.map((c) => `${c.stream}/${c.consumer}`),
   });
 
@@ -140,4 +158,25 @@ export function actorNameMismatch(
   if (expected === undefined || expected === defined) return undefined;
   const where = file ?? `the actor started as '${expected}'`;
   return `${where} defines actor '${defined}'; rename the folder or the actor (an actor's folder name is its name)`;
+}
+
+/**
+ * The direct listener TROUPE_DIRECT_LISTEN and TROUPE_DIRECT_ADVERTISE ask for: `false` for `off`,
+ * undefined when unset (the actor definition's `direct` decides).
+ */
+function directFromEnv(): ServeActorOptions["direct"] {
+  const listen = readEnv("TROUPE_DIRECT_LISTEN");
+  if (listen === undefined || listen === "") return undefined; // as the definition says
+  if (listen === "off") return false;
+  const at = parseAddress(listen);
+  if (at === undefined) throw new Error(`TROUPE_DIRECT_LISTEN must be host:port, not "${listen}"`);
+  const advertise = readEnv("TROUPE_DIRECT_ADVERTISE");
+  if (advertise !== undefined && parseAddress(advertise) === undefined) {
+    throw new Error(`TROUPE_DIRECT_ADVERTISE must be host:port, not "${advertise}"`);
+  }
+  return {
+    host: at.host,
+    port: at.port,
+    ...(advertise === undefined ? {} : { advertise }),
+  };
 }

@@ -94,6 +94,12 @@ export interface NatsTransportOptions {
    * Undefined: published at once (what a caller with many calls in one turn wants).
    */
   readonly coalesceRequests: ((flush: () => void) => void) | undefined;
+  /**
+   * What unary calls go through: undefined for the connection's NATS reply multiplexer, or a
+   * direct channel to one instance's address (direct-channel.ts), which falls back to NATS by
+   * itself. Streaming calls always go over NATS.
+   */
+  readonly replies: ReplyMux | undefined;
 }
 
 export const defaultNatsTransportOptions: Omit<NatsTransportOptions, "nc"> = {
@@ -108,6 +114,7 @@ export const defaultNatsTransportOptions: Omit<NatsTransportOptions, "nc"> = {
   target: undefined,
   routes: undefined,
   coalesceRequests: undefined,
+  replies: undefined,
 };
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
@@ -120,7 +127,7 @@ export function createNatsTransport(
     throw new Error("createNatsTransport: creditWindow must be >= 1, idleTimeoutMs and timeoutMs > 0");
   }
   const { nc, codec, codecOptions, interceptors, policies } = options;
-  const mux = replyMuxOf(nc);
+  const mux = options.replies ?? replyMuxOf(nc);
   const coalesce = options.coalesceRequests === undefined ? undefined : batched(options.coalesceRequests);
   const requestHeaders = (
     timeoutMs: number,

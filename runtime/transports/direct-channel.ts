@@ -1,0 +1,227 @@
+/**
+ * The caller side of direct calls by address (docs/adr/0031-direct-calls-by-address.md): a
+ * reply multiplexer (the interface of runtime/nats/reply-mux.ts) that sends unary calls to one
+ * actor instance over one TCP connection, many in flight, and falls back to NATS whenever that
+ * connection cannot take a call:
+ *
+ * - not connected yet, or the address failed a moment ago: the call goes over NATS while the
+ *   connection is (re)tried in the background, after a backoff that doubles up to 30 s;
+ * - the host refused the call (draining, or it does not serve the subject) or said GOAWAY: the
+ *   call had not started, so it goes over NATS, to the same subject;
+ * - the connection broke with the call sent and unanswered: the host may have run it, so it fails
+ *   `unavailable`, as a lost NATS reply would (policies retry it where the method allows).
+ *
+ * Deadlines are the same deadline queue as over NATS; what the call carries (deadline, metadata,
+ * trace context, identity) is the same NATS header block.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import { createDeadlineQueue } from "../nats/deadline-queue.ts";
+import { type ReplyCall, type ReplyMux, replyMuxOf } from "../nats/reply-mux.ts";
+import { type ByteStream, connectTcp } from "../platform/tcp.ts";
+import {
+  encodeHeaders,
+  encodeRequest,
+  type Frame,
+  FrameDecoder,
+  FrameError,
+  FrameKind,
+  FrameMsg,
+} from "../protocol/direct-frames.ts";
+
+export interface DirectChannelOptions {
+  /** How long connecting may take before the address counts as failed. */
+  readonly connectTimeoutMs: number;
+  /** The first pause before connecting again after a failure; it doubles up to `maxBackoffMs`. */
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+  /** Replies longer than this end the connection. */
+  readonly maxFrameBytes: number;
+}
+
+export const defaultDirectChannelOptions: DirectChannelOptions = {
+  connectTimeoutMs: 2_000,
+  backoffMs: 1_000,
+  maxBackoffMs: 30_000,
+  maxFrameBytes: 8 * 1024 * 1024,
+};
+
+export interface DirectChannel extends ReplyMux {
+  /** `host:port` of the instance. */
+  readonly address: string;
+  /** Calls sent over TCP, and calls that went over NATS instead, since the start. */
+  readonly counts: { readonly direct: number; readonly nats: number };
+  /** True while calls go over TCP. */
+  readonly connected: boolean;
+  /** Closes the connection; later calls go over NATS. */
+  close(): void;
+}
+
+interface Sent {
+  readonly call: ReplyCall;
+  readonly data: Uint8Array;
+  readonly hdrs: MsgHdrs | undefined;
+}
+
+/** Splits `host:port` (a bracketed IPv6 host too); port 0 means "any" to a listener. */
+export function parseAddress(address: string): { host: string; port: number } | undefined {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
+  if (match === null) return undefined;
+  const port = Number(match[2]);
+  return port < 65_536 ? { host: match[1] as string, port } : undefined;
+}
+
+export function createDirectChannel(
+  nc: NatsConnection,
+  address: string,
+  partial: Partial<DirectChannelOptions> = {},
+): DirectChannel {
+  const options = { ...defaultDirectChannelOptions, ...partial };
+  const parsed = parseAddress(address);
+  // An address nobody can connect to leaves every call on NATS.
+  const target = parsed !== undefined && parsed.port > 0 ? parsed : undefined;
+  const nats = replyMuxOf(nc);
+  const pending = new Map<number, Sent>();
+  const counts = { direct: 0, nats: 0 };
+  let stream: ByteStream | undefined;
+  let connecting = false;
+  let goneAway = false;
+  let closed = false;
+  let failures = 0;
+  let retryAt = 0;
+  let nextId = 1;
+
+  const settle = (sent: Sent): boolean => {
+    if (pending.get(sent.call.token) !== sent) return false;
+    pending.delete(sent.call.token);
+    deadlines.cancel(sent.call);
+    return true;
+  };
+  const deadlines = createDeadlineQueue<ReplyCall>((call) => {
+    const sent = pending.get(call.token);
+    if (sent !== undefined && sent.call === call && settle(sent)) {
+      call.onError(
+        new ConnectError(`no reply from ${call.subject} before the deadline`, Code.DeadlineExceeded),
+      );
+    }
+  });
+
+  const overNats = (call: ReplyCall, data: Uint8Array, hdrs: MsgHdrs | undefined) => {
+    counts.nats++;
+    nats.request(call, data, hdrs);
+  };
+
+  const lost = (error: Error | undefined) => {
+    stream = undefined;
+    if (!closed && !goneAway) {
+      failures++;
+      retryAt = performance.now() + Math.min(options.maxBackoffMs, options.backoffMs * 2 ** (failures - 1));
+    }
+    goneAway = false;
+    const reason = error === undefined ? "closed" : error.message;
+    for (const sent of [...pending.values()]) {
+      if (!settle(sent)) continue;
+      sent.call.onError(
+        new ConnectError(
+          `the direct connection to ${address} ended (${reason}) before ${sent.call.subject} answered`,
+          Code.Unavailable,
+        ),
+      );
+    }
+  };
+
+  const onFrame = (frame: Frame) => {
+    if (frame.kind === FrameKind.goAway) {
+      goneAway = true;
+      if (pending.size === 0) stream?.end();
+      return;
+    }
+    const sent = pending.get(frame.id);
+    if (sent === undefined || !settle(sent)) return; // a late answer to a call that gave up
+    if (frame.kind === FrameKind.reply) sent.call.onReply(new FrameMsg(frame));
+    else if (frame.kind === FrameKind.refused) redirect(sent);
+    if (goneAway && pending.size === 0) stream?.end();
+  };
+
+  /** A call the host did not start goes over NATS, if its time allows. */
+  const redirect = (sent: Sent) => {
+    try {
+      overNats(sent.call, sent.data, sent.hdrs);
+    } catch (err) {
+      sent.call.onError(ConnectError.from(err, Code.Unavailable));
+    }
+  };
+
+  const connectNow = () => {
+    if (target === undefined || connecting || closed) return;
+    connecting = true;
+    const decoder = new FrameDecoder(options.maxFrameBytes);
+    connectTcp(target.host, target.port, options.connectTimeoutMs, (opened) => ({
+      onData(chunk) {
+        let frames: Frame[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (err) {
+          opened.destroy();
+          lost(err instanceof FrameError ? err : new Error(String(err)));
+          return;
+        }
+        for (const frame of frames) onFrame(frame);
+      },
+      onClose(error) {
+        if (stream === opened) lost(error);
+      },
+    })).then(
+      (opened) => {
+        connecting = false;
+        if (closed) {
+          opened.destroy();
+          return;
+        }
+        failures = 0;
+        stream = opened;
+      },
+      () => {
+        connecting = false;
+        lost(undefined);
+      },
+    );
+  };
+
+  return {
+    address,
+    counts,
+    get connected() {
+      return stream !== undefined && !goneAway;
+    },
+    request(call, data, hdrs) {
+      if (stream === undefined || goneAway) {
+        if (stream === undefined && performance.now() >= retryAt) connectNow();
+        overNats(call, data, hdrs);
+        return;
+      }
+      const id = nextId;
+      nextId = nextId >= 0xffff_ffff ? 1 : nextId + 1;
+      call.token = id;
+      const sent: Sent = { call, data, hdrs };
+      pending.set(id, sent);
+      deadlines.schedule(call);
+      if (!stream.write(encodeRequest(id, call.subject, encodeHeaders(hdrs), data))) {
+        // The connection is closing (its close event is on its way): not sent, so NATS takes it.
+        settle(sent);
+        overNats(call, data, hdrs);
+        return;
+      }
+      counts.direct++;
+    },
+    forget(call) {
+      const sent = pending.get(call.token);
+      if (sent !== undefined && sent.call === call) settle(sent);
+      else nats.forget(call);
+    },
+    close() {
+      closed = true;
+      stream?.end();
+    },
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * Direct calls by address (docs/adr/0031-direct-calls-by-address.md): an instance that listens
+ * for them advertises `host:port` in discovery; `createDirectCaller(…, { byAddress: true })`
+ * calls it over TCP with the same deadline, metadata and errors as over NATS, and falls back to
+ * NATS when the address cannot take calls: killed mid-load (no call lost: GetProduct may be
+ * repeated, so the few in flight move to the other instance) or draining (GOAWAY: none fails).
+ * Garbage on the port ends that connection only. Real nats-server, actors served in-process.
+ */
+import assert from "node:assert/strict";
+import { connect as tcpConnect } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  type ActorDefinition,
+  connect,
+  createDirectCaller,
+  createNatsTransport,
+  defineActor,
+  implement,
+  type RunningActor,
+  serveActor,
+  silentLogger,
+} from "troupe";
+import { discoverService } from "troupe/discovery";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
+import { connectErrorOf } from "../support/connect-error-of.ts";
+
+const TIMEOUT = { timeout: 60_000 };
+const NAMESPACE = "byaddr";
+
+/** Answers as `tag`; `slow` waits out its deadline, `missing` is not_found, `tenant` echoes metadata. */
+function catalogue(tag: string): ActorDefinition {
+  return defineActor({
+    name: "catalogue",
+    version: "1.0.0",
+    description: `answers as ${tag}`,
+    serves: [ProductService],
+    services: () => [
+      implement(ProductService, {
+        async getProduct(request, ctx) {
+          if (request.id === "slow") {
+            await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+            throw ConnectError.from(ctx.signal.reason);
+          }
+          if (request.id === "missing") throw new ConnectError("no product missing", Code.NotFound);
+          if (request.id === "tenant") {
+            ctx.responseHeader.set("x-served-by", tag);
+            return { product: { id: request.id, name: ctx.requestHeader.get("x-tenant") ?? "" } };
+          }
+          return { product: { id: request.id, name: tag } };
+        },
+      }),
+    ],
+  });
+}
+
+/** Runs `total` calls, `concurrency` at a time; `onProgress` sees the count done so far. */
+async function load(
+  total: number,
+  concurrency: number,
+  call: (i: number) => Promise<unknown>,
+  onProgress: (done: number) => void = () => {},
+): Promise<{ ok: number; failed: ConnectError[] }> {
+  let next = 0;
+  let ok = 0;
+  const failed: ConnectError[] = [];
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      try {
+        await call(i);
+        ok++;
+      } catch (err) {
+        failed.push(ConnectError.from(err));
+      }
+      onProgress(ok + failed.length);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { ok, failed };
+}
+
+describe("direct calls by address", () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  const connections: NatsConnection[] = [];
+  const actors: RunningActor[] = [];
+
+  const serve = async (tag: string): Promise<RunningActor> => {
+    const own = await connect({ servers: server.url });
+    connections.push(own);
+    const actor = await serveActor(own, catalogue(tag), {
+      namespace: NAMESPACE,
+      logger: silentLogger,
+      direct: {},
+    });
+    actors.push(actor);
+    return actor;
+  };
+  const caller = () =>
+    createDirectCaller(nc, ProductService, {
+      byAddress: true,
+      strategy: "random",
+      discoveryTtlMs: 200,
+      transport: { namespace: NAMESPACE },
+    });
+
+  before(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+  });
+
+  after(async () => {
+    for (const actor of actors) await actor.drain(0).catch(() => {});
+    for (const c of [nc, ...connections]) await c?.close();
+    await server?.stop();
+  });
+
+  test(
+    "an instance advertises its address; calls go over TCP with deadline, metadata and errors",
+    TIMEOUT,
+    async () => {
+      const a = await serve("a");
+      assert.ok(a.direct !== undefined, "the actor listens for direct calls");
+      assert.match(a.direct.address, /^127\.0\.0\.1:\d+$/);
+      const [found] = await discoverService(nc, "catalogue");
+      assert.equal(found?.address, a.direct.address, "discovery reports the address");
+      // Without `direct`, an actor takes calls over NATS only and advertises nothing.
+      const plain = await serveActor(connections[0] as NatsConnection, catalogue("plain"), {
+        namespace: "plain",
+        logger: silentLogger,
+      });
+      assert.equal(plain.direct, undefined);
+      await plain.drain(0);
+
+      const products = caller();
+      try {
+        // The first call may go over NATS while the connection opens; then TCP carries them.
+        const tags = new Set<string>();
+        for (let i = 0; i < 50; i++) {
+          const { product } = await products.call(ProductService.method.getProduct, (client) =>
+            client.getProduct({ id: `p-${i}` }),
+          );
+          tags.add(product?.name ?? "");
+        }
+        assert.deepEqual([...tags], ["a"]);
+        const channel = products.channels().get(a.id);
+        assert.ok(channel !== undefined, "a channel to the instance's address");
+        assert.equal(channel.counts.direct + channel.counts.nats, 50);
+        assert.ok(
+          channel.counts.direct >= 45,
+          `most calls went over TCP (${JSON.stringify(channel.counts)})`,
+        );
+        assert.equal(a.direct.served, channel.counts.direct, "the listener served exactly those");
+
+        const tenant = await products.call(ProductService.method.getProduct, (client) =>
+          client.getProduct({ id: "tenant" }, { headers: { "x-tenant": "acme" } }),
+        );
+        assert.equal(tenant.product?.name, "acme", "request metadata arrives");
+        const missing = await connectErrorOf(
+          products.call(ProductService.method.getProduct, (client) => client.getProduct({ id: "missing" })),
+        );
+        assert.equal(missing.code, Code.NotFound);
+        assert.equal(missing.rawMessage, "no product missing");
+        const started = performance.now();
+        const slow = await connectErrorOf(
+          products.call(ProductService.method.getProduct, (client) =>
+            client.getProduct({ id: "slow" }, { timeoutMs: 200 }),
+          ),
+        );
+        assert.equal(slow.code, Code.DeadlineExceeded);
+        assert.ok(performance.now() - started < 2_000, "the deadline holds over TCP");
+        assert.ok(channel.counts.direct >= 48, "those went over TCP too");
+      } finally {
+        products.close();
+      }
+    },
+  );
+
+  test("the address dies mid-load: the calls fall back to NATS and none is lost", TIMEOUT, async () => {
+    const b = await serve("b");
+    const products = caller();
+    try {
+      let killed = false;
+      const total = 2_000;
+      const result = await load(
+        total,
+        32,
+        (i) =>
+          products.call(ProductService.method.getProduct, (client) => client.getProduct({ id: `k-${i}` })),
+        (done) => {
+          if (done >= 500 && !killed) {
+            killed = true;
+            // The listener and every connection die; the actor keeps serving over NATS.
+            for (const actor of actors) void actor.direct?.close();
+          }
+        },
+      );
+      assert.ok(killed);
+      assert.deepEqual(
+        result.failed.map((e) => `${Code[e.code]}: ${e.rawMessage}`),
+        [],
+        "every call answered (GetProduct is repeatable: those in flight moved on)",
+      );
+      assert.equal(result.ok, total);
+      const channels = [...products.channels().values()];
+      const direct = channels.reduce((n, c) => n + c.counts.direct, 0);
+      const overNats = channels.reduce((n, c) => n + c.counts.nats, 0);
+      assert.ok(direct >= 300, `calls went over TCP before the kill (${direct})`);
+      assert.ok(overNats >= 1_000, `and over NATS after it (${overNats})`);
+      assert.ok(
+        channels.every((c) => !c.connected),
+        "no channel is connected to a dead address",
+      );
+      assert.ok(b.host.endpoints.length > 0);
+    } finally {
+      products.close();
+    }
+  });
+
+  test("a draining instance says GOAWAY: calls move to NATS and none fails", TIMEOUT, async () => {
+    for (const actor of actors.splice(0)) await actor.drain(0);
+    const c = await serve("c");
+    const d = await serve("d");
+    const products = caller();
+    try {
+      let drained: Promise<void> | undefined;
+      const result = await load(
+        1_000,
+        16,
+        (i) =>
+          products.call(ProductService.method.getProduct, (client) => client.getProduct({ id: `g-${i}` })),
+        (done) => {
+          if (done >= 300 && drained === undefined) drained = c.drain(5_000);
+        },
+      );
+      await drained;
+      assert.equal(result.failed.length, 0, result.failed.map((e) => e.message).join("\n"));
+      assert.equal(result.ok, 1_000);
+      assert.ok((d.direct?.served ?? 0) > 0, "the other instance took calls over TCP");
+      assert.equal(c.direct?.connections, 0, "the drained instance closed its connections");
+    } finally {
+      products.close();
+    }
+  });
+
+  test("garbage on the port ends that connection only", TIMEOUT, async () => {
+    for (const actor of actors.splice(0)) await actor.drain(0);
+    const e = await serve("e");
+    const address = e.direct?.address ?? assert.fail("no address");
+    const port = Number(address.split(":")[1]);
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect({ host: "127.0.0.1", port }, () => {
+        socket.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+      });
+      socket.on("close", () => resolve(true));
+      socket.on("error", () => {});
+      setTimeout(() => resolve(false), 5_000).unref?.();
+    });
+    assert.ok(closed, "the listener ended the connection");
+    // Still serving, over TCP, to a well-behaved caller bound to this instance.
+    const products = caller();
+    try {
+      for (let i = 0; i < 20; i++) {
+        await products.call(ProductService.method.getProduct, (client) =>
+          client.getProduct({ id: `x-${i}` }),
+        );
+      }
+      assert.ok((e.direct?.served ?? 0) > 0, "served over TCP after the garbage");
+    } finally {
+      products.close();
+    }
+    // A plain NATS client still reaches it too.
+    const overNats = createClient(ProductService, createNatsTransport({ nc, namespace: NAMESPACE }));
+    assert.ok((await overNats.getProduct({ id: "n-1" })).product !== undefined);
+  });
+});
