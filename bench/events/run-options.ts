@@ -35,6 +35,7 @@ export const defaultRunOptions: RunOptions = {
   messages: 200_000,
   fillMiB: 512,
   jsonFile: "",
+  chartFile: "",
 };
 
 /** The number of events pre-filled for events of `sizeBytes`. */

@@ -13,6 +13,7 @@
  */
 import { rate } from "../shared/rate.ts";
 import { runDriver } from "../shared/run-driver.ts";
+import { resultsChart } from "./results-chart.ts";
 import { resultsTable } from "./results-table.ts";
 import { runMeasurement } from "./run-measurement.ts";
 import { parseRunOptions } from "./run-options.ts";
@@ -32,4 +33,5 @@ await runDriver({
     `${rate(r.publishesPerSecond)} publishes/s, ` +
     `${rate(r.consumedPerSecond)} consumed/s (${rate(r.consumed)} events in ${r.consumeSeconds.toFixed(2)} s after warm-up)`,
   table: (measurements) => resultsTable(options, measurements),
+  chart: (measurements) => resultsChart(options, measurements),
 });

@@ -27,6 +27,7 @@ export const defaultRunOptions: RunOptions = {
   seconds: 5,
   warmupSeconds: 1,
   jsonFile: "",
+  chartFile: "",
 };
 
 export function parseRunOptions(args: readonly string[]): RunOptions {

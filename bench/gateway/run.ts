@@ -15,6 +15,7 @@
  */
 import { rate } from "../shared/rate.ts";
 import { runDriver } from "../shared/run-driver.ts";
+import { resultsChart } from "./results-chart.ts";
 import { resultsTable } from "./results-table.ts";
 import { runMeasurement } from "./run-measurement.ts";
 import { parseRunOptions } from "./run-options.ts";
@@ -31,4 +32,5 @@ await runDriver({
   summary: ({ result: r }) =>
     `${rate(r.requestsPerSecond)} req/s, p50 ${Math.round(r.p50Us)} µs, p99 ${Math.round(r.p99Us)} µs`,
   table: (measurements) => resultsTable(options, measurements),
+  chart: (measurements) => resultsChart(options, measurements),
 });

@@ -34,6 +34,7 @@ export const defaultRunOptions: RunOptions = {
   seconds: 3,
   warmupSeconds: 1,
   jsonFile: "",
+  chartFile: "",
 };
 
 export function parseRunOptions(args: readonly string[]): RunOptions {

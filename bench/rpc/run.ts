@@ -27,6 +27,7 @@ import { BENCH_USER } from "../shared/nats-tls.ts";
 import { rate } from "../shared/rate.ts";
 import { runDriver } from "../shared/run-driver.ts";
 import { TLS_PEERS } from "./peers.ts";
+import { resultsChart } from "./results-chart.ts";
 import { resultsTable } from "./results-table.ts";
 import { runMeasurement } from "./run-measurement.ts";
 import { parseRunOptions } from "./run-options.ts";
@@ -100,6 +101,7 @@ try {
         )
         .join("; "),
     table: (measurements) => resultsTable(options, measurements),
+    chart: (measurements) => resultsChart(options, measurements),
   });
 } finally {
   await tlsServer?.dispose();

@@ -7,8 +7,9 @@
  *   --seconds …           the measured window (after --warmup-seconds)
  *   --warmup-seconds 1
  *   --json <file>         also write every measurement's raw results there
+ *   --chart <file>        also draw the main table as an SVG bar chart there
  */
-import { countFlag, jsonFlag, namesFlag, numberFlag } from "./flags.ts";
+import { chartFlag, countFlag, jsonFlag, namesFlag, numberFlag } from "./flags.ts";
 import type { Flags } from "./parse-flags.ts";
 import { isRuntimeName, type RuntimeName } from "./runtimes.ts";
 
@@ -20,6 +21,8 @@ export interface CommonRunOptions<Peer extends string> {
   readonly warmupSeconds: number;
   /** Where to write the raw results as JSON; empty for nowhere. */
   readonly jsonFile: string;
+  /** Where to write the main table's chart as SVG; empty for nowhere. */
+  readonly chartFile: string;
 }
 
 /** The flags of the common options, for a benchmark whose peer names `isPeerName` accepts. */
@@ -33,5 +36,6 @@ export function commonFlags<Peer extends string>(
     seconds: numberFlag("seconds"),
     warmupSeconds: numberFlag("warmup-seconds"),
     jsonFile: jsonFlag,
+    chartFile: chartFlag,
   };
 }

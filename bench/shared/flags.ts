@@ -59,3 +59,6 @@ export const sizesFlag: Flag<readonly number[]> = {
 
 /** A file to write the raw results to as JSON; empty for nowhere. */
 export const jsonFlag: Flag<string> = { name: "json", read: (text, fallback) => text ?? fallback };
+
+/** A file to write the main table's chart to as SVG (bar-chart-svg.ts); empty for none. */
+export const chartFlag: Flag<string> = { name: "chart", read: (text, fallback) => text ?? fallback };

@@ -2,10 +2,13 @@
  * The loop every benchmark driver runs: starts its own nats-server (never the system one),
  * measures every peer on every runtime once per round, rotating the order of runtimes and peers
  * from round to round so that drift hits all of them alike, logs each measurement to stderr as
- * it ends, and writes the report (write-report.ts) with the benchmark's tables.
+ * it ends, and writes the report (write-report.ts) with the benchmark's tables, and with
+ * `--chart <file>` its main table as an SVG bar chart (bar-chart-svg.ts).
  */
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { startNatsServer } from "troupe/testing";
+import { type BarChart, barChartSvg } from "./bar-chart-svg.ts";
 import type { CommonRunOptions } from "./common-run-options.ts";
 import type { Measured, Measurement, Site } from "./measurement.ts";
 import { rotated } from "./rotated.ts";
@@ -23,6 +26,8 @@ export interface Driver<Peer extends string, Part extends Measured> {
   summary(run: Extract<Part["run"], { readonly kind: "result" }>): string;
   /** The report's Markdown tables. */
   table(measurements: readonly Measurement<Peer, Part>[]): string;
+  /** The main table's numbers as a chart, drawn when the run is given `--chart <file>`. */
+  chart(measurements: readonly Measurement<Peer, Part>[]): BarChart;
 }
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -68,4 +73,8 @@ export async function runDriver<Peer extends string, Part extends Measured>(
     jsonFile: options.jsonFile,
     json: { options, natsServer: nats.version, measurements },
   });
+  if (options.chartFile !== "") {
+    writeFileSync(options.chartFile, barChartSvg(driver.chart(measurements)));
+    log(`chart written to ${options.chartFile}`);
+  }
 }

@@ -8,6 +8,8 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 
 export interface Child<Line> {
+  /** The process id (for reading /proc/<pid>); undefined when it could not be started. */
+  readonly pid: number | undefined;
   /** The next line for the driver; rejects when the process exits first or `timeoutMs` passes. */
   nextLine(timeoutMs: number): Promise<Line>;
   /** Resolves when the process has exited, asking it to stop first. */
@@ -51,6 +53,7 @@ export function spawnChild<Line>(
   });
 
   return {
+    pid: child.pid,
     async nextLine(timeoutMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const failure = new Promise<never>((_resolve, reject) => {
