@@ -37,6 +37,9 @@ export interface EventsResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** From each event's scheduled publish time to the stream's acknowledgement of it. */
+  readonly ackP50Ms: number;
+  readonly ackP99Ms: number;
 }
 
 export interface EventsLine extends EventsResult {

@@ -6,7 +6,9 @@
  * event. Each event carries its sequence number in its payload; its latency runs from the time
  * it was scheduled to be published (so a publisher falling behind counts against it) until its
  * handler runs. Both ends live in this one process, on separate connections, so both read one
- * clock. The events of the first `--warmup-seconds` are not counted. Writes one "events" line.
+ * clock. The events of the first `--warmup-seconds` are not counted. It also times each
+ * publish's acknowledgement by the stream, from the same scheduled time, to tell the publishing
+ * half of the latency from the delivering half. Writes one "events" line.
  *
  *   <runtime> bench/adoption/event-latency.ts --nats-url nats://127.0.0.1:4333 --rate 5000 \
  *     --seconds 5 --warmup-seconds 1
@@ -79,13 +81,16 @@ const js = jetstream(publisherNc);
 const template = echoRequestOfSize(EVENT_BYTES).payload;
 const intervalMs = 1000 / rate;
 let publishFailures = 0;
+const ackedAt = new Float64Array(total);
 const acks: Promise<void>[] = [];
 const publish = (seq: number) => {
   const payload = template.slice();
   new DataView(payload.buffer).setUint32(0, seq);
   acks.push(
     publishEvent(js, EchoRequestSchema, { payload }, { key: KEYS[seq % KEYS.length] as string }).then(
-      () => {},
+      () => {
+        ackedAt[seq] = performance.now();
+      },
       () => {
         publishFailures++;
       },
@@ -112,6 +117,12 @@ for (let seq = warmupEvents; seq < total; seq++) {
   if (at !== 0) latencies.push(at - scheduled(seq));
 }
 latencies.sort((a, b) => a - b);
+const ackLatencies: number[] = [];
+for (let seq = warmupEvents; seq < total; seq++) {
+  const at = ackedAt[seq] as number;
+  if (at !== 0) ackLatencies.push(at - scheduled(seq));
+}
+ackLatencies.sort((a, b) => a - b);
 const measured = total - warmupEvents;
 const line: EventsLine = {
   kind: "events",
@@ -125,6 +136,8 @@ const line: EventsLine = {
   p50Ms: percentile(latencies, 50),
   p99Ms: percentile(latencies, 99),
   maxMs: latencies.at(-1) ?? Number.NaN,
+  ackP50Ms: percentile(ackLatencies, 50),
+  ackP99Ms: percentile(ackLatencies, 99),
 };
 
 await subscriber.drain(1_000);

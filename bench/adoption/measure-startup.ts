@@ -1,6 +1,6 @@
 /**
- * The startup measurement, driver side: spawns the actor process (peers/bench-actor.ts) on the
- * runtime under test and asks `$SRV.PING.adoption-bench` every few milliseconds from the moment
+ * The startup measurements, driver side: spawns the actor process (peers/bench-actor.ts), or
+ * for the floor the bare nats.js responder (peers/bare-responder.ts), on the runtime under test and asks `$SRV.PING.adoption-bench` every few milliseconds from the moment
  * of the spawn until it answers: the time from process start to discoverable. Then lets the
  * actor idle and reads its resident memory from /proc/<pid>/status (VmRSS). Each start is a
  * fresh process, stopped (SIGTERM: it drains and exits) before the next.
@@ -16,7 +16,11 @@ import { type MeasurementName, STARTUP_ACTOR } from "./measurements.ts";
 import type { MeasurementRun, StartResult } from "./results.ts";
 import type { RunOptions } from "./run-options.ts";
 
-const ACTOR_FILE = "bench/adoption/peers/bench-actor.ts";
+/** The process each startup measurement starts. */
+const FILES = {
+  startup: "bench/adoption/peers/bench-actor.ts",
+  bare: "bench/adoption/peers/bare-responder.ts",
+} as const;
 /** How long an actor may take to answer before the start counts as failed. */
 const START_TIMEOUT_MS = 30_000;
 /** The pause between two asks: the resolution of the figure. */
@@ -28,8 +32,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function measureStartup(
   site: Site<MeasurementName>,
+  measurement: keyof typeof FILES,
   options: RunOptions,
 ): Promise<MeasurementRun> {
+  const subject = serviceVerbSubject(ServiceVerb.PING, STARTUP_ACTOR);
   // The actor reads NATS_URL, as a user's actor process does; the children inherit it.
   process.env.NATS_URL = site.natsUrl;
   const nc = await connect({ servers: site.natsUrl });
@@ -39,14 +45,19 @@ export async function measureStartup(
     for (let i = 0; i < options.starts; i++) {
       const run = await withChildren(site.repoRoot, async (children) => {
         const spawned = performance.now();
-        const actor = children.spawn(site.runtime, ACTOR_FILE, [], () => undefined);
+        const actor = children.spawn(
+          site.runtime,
+          FILES[measurement],
+          ["--subject", subject],
+          () => undefined,
+        );
         // The actor writes no line for the driver: this rejects when it exits or times out.
         const exited: Promise<never> = actor.nextLine(START_TIMEOUT_MS).then(() => {
           throw new Error("the actor wrote a line for the driver");
         });
         exited.catch(() => {}); // observed by the race; rejects again when the actor is stopped
         const asking = { on: true };
-        const answer = await Promise.race([untilAnswered(nc, asking), exited]).finally(
+        const answer = await Promise.race([untilAnswered(nc, subject, asking), exited]).finally(
           () => (asking.on = false),
         );
         const readyMs = performance.now() - spawned;
@@ -61,15 +72,15 @@ export async function measureStartup(
   } finally {
     await nc.close();
   }
-  return { kind: "result", runtimeVersion, result: { measurement: "startup", starts } };
+  return { kind: "result", runtimeVersion, result: { measurement, starts } };
 }
 
-/** Asks `$SRV.PING.<actor>` until an instance answers (or `asking.on` turns false), and returns the answer. */
+/** Asks `subject` until an instance answers (or `asking.on` turns false), and returns the answer. */
 async function untilAnswered(
   nc: NatsConnection,
+  subject: string,
   asking: { on: boolean },
 ): Promise<{ metadata?: Record<string, string> }> {
-  const subject = serviceVerbSubject(ServiceVerb.PING, STARTUP_ACTOR);
   while (asking.on) {
     try {
       const msg = await nc.request(subject, Empty, { timeout: ASK_TIMEOUT_MS });

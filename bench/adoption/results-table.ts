@@ -26,25 +26,29 @@ export const TARGETS = {
   discoveryMs: 1000,
 } as const;
 
-/** The numbers of every round's results of one measurement on one runtime. */
-function resultsOf<K extends MeasurementName>(
+/** Every round's results of measurement `kind` on `runtime`. */
+function resultsOf(
   measurements: readonly Measurement[],
   runtime: RuntimeName,
-  kind: K,
-): Extract<AdoptionResult, { measurement: K }>[] {
+  kind: MeasurementName,
+): AdoptionResult[] {
   return measurements.flatMap((m) =>
-    m.runtime === runtime && m.run.kind === "result" && m.run.result.measurement === kind
-      ? [m.run.result as Extract<AdoptionResult, { measurement: K }>]
-      : [],
+    m.runtime === runtime && m.peer === kind && m.run.kind === "result" ? [m.run.result] : [],
   );
 }
 
-export const startsOf = (measurements: readonly Measurement[], runtime: RuntimeName): StartResult[] =>
-  resultsOf(measurements, runtime, "startup").flatMap((r) => r.starts);
+export const startsOf = (
+  measurements: readonly Measurement[],
+  runtime: RuntimeName,
+  kind: "startup" | "bare" = "startup",
+): StartResult[] =>
+  resultsOf(measurements, runtime, kind).flatMap((r) =>
+    r.measurement === "startup" || r.measurement === "bare" ? r.starts : [],
+  );
 export const discoveriesOf = (measurements: readonly Measurement[], runtime: RuntimeName): DiscoveryRun[] =>
-  resultsOf(measurements, runtime, "discovery").flatMap((r) => r.runs);
+  resultsOf(measurements, runtime, "discovery").flatMap((r) => (r.measurement === "discovery" ? r.runs : []));
 export const eventsOf = (measurements: readonly Measurement[], runtime: RuntimeName): EventsResult[] =>
-  resultsOf(measurements, runtime, "events").map((r) => r.events);
+  resultsOf(measurements, runtime, "events").flatMap((r) => (r.measurement === "events" ? [r.events] : []));
 
 const mark = (met: boolean) => (met ? "✓" : "✗");
 const ms = (value: number) => `${Math.round(value)} ms`;
@@ -74,21 +78,21 @@ export function targetShares(
   const starts = startsOf(measurements, runtime);
   return [
     {
-      figure: "start → discoverable",
+      figure: "start →\ndiscoverable",
       share: share(
         starts.map((s) => s.readyMs),
         TARGETS.readyMs,
       ),
     },
     {
-      figure: "idle RSS",
+      figure: "idle RSS\n(target on Bun)",
       share: share(
         starts.map((s) => s.rssMB),
         TARGETS.idleRssMB,
       ),
     },
     {
-      figure: "discovery",
+      figure: "discovery of\nthe instances",
       share: share(
         discoveriesOf(measurements, runtime).map((d) => d.discoverMs),
         TARGETS.discoveryMs,
@@ -121,6 +125,22 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
           mb,
           runtime === "bun" ? TARGETS.idleRssMB : undefined,
         ),
+    );
+  }
+  if (runs.includes("bare")) {
+    row("… floor: a bare nats.js process answering that PING", "", (runtime) =>
+      cell(
+        startsOf(measurements, runtime, "bare").map((s) => s.readyMs),
+        ms,
+        undefined,
+      ),
+    );
+    row("… floor: its idle RSS", "", (runtime) =>
+      cell(
+        startsOf(measurements, runtime, "bare").map((s) => s.rssMB),
+        mb,
+        undefined,
+      ),
     );
   }
   if (runs.includes("discovery")) {
@@ -166,6 +186,13 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
         undefined,
       ),
     );
+    row("… publish → acknowledged by the stream: p50 / p99", "", (runtime) => {
+      const results = events(runtime);
+      if (results.length === 0) return "failed";
+      const p50 = median(results.map((e) => e.ackP50Ms));
+      const p99 = median(results.map((e) => e.ackP99Ms));
+      return `${p50.toFixed(1)} / ${p99.toFixed(1)} ms`;
+    });
     row("… events published per second, handled of published", "", (runtime) => {
       const results = events(runtime);
       if (results.length === 0) return "failed";
@@ -179,7 +206,10 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
     });
   }
 
-  const counts = input.peers.includes("startup") ? `, ${input.starts} starts per round` : "";
+  const counts =
+    input.peers.includes("startup") || input.peers.includes("bare")
+      ? `, ${input.starts} starts per round`
+      : "";
   return markdownReport(
     [
       {

@@ -15,7 +15,7 @@ export interface StartResult {
 }
 
 export type AdoptionResult =
-  | { readonly measurement: "startup"; readonly starts: readonly StartResult[] }
+  | { readonly measurement: "startup" | "bare"; readonly starts: readonly StartResult[] }
   | { readonly measurement: "discovery"; readonly instances: number; readonly runs: readonly DiscoveryRun[] }
   | { readonly measurement: "events"; readonly events: EventsResult };
 

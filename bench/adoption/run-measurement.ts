@@ -1,5 +1,5 @@
 /**
- * One adoption measurement on one runtime: the actor's startup (measure-startup.ts), or the
+ * One adoption measurement on one runtime: the actor's startup or its floor's (measure-startup.ts), or the
  * discovery of the instances that `--processes` fleet processes serve, or the events process.
  * Every process is gone when it returns; a failure is reported, not thrown
  * (shared/with-children.ts).
@@ -23,7 +23,8 @@ const parseReadyLine = childLineParser<ReadyLine>(["ready"]);
 export function runMeasurement(site: Site<MeasurementName>, options: RunOptions): Promise<MeasurementRun> {
   switch (site.peer) {
     case "startup":
-      return measureStartup(site, options);
+    case "bare":
+      return measureStartup(site, site.peer, options);
     case "discovery":
       return measureDiscovery(site, options);
     case "events":

@@ -26,6 +26,7 @@ function summary(result: AdoptionResult): string {
   const list = (values: readonly number[], digits: number) => values.map((v) => v.toFixed(digits)).join(", ");
   switch (result.measurement) {
     case "startup":
+    case "bare":
       return (
         `discoverable after ${list(
           result.starts.map((s) => s.readyMs),
@@ -47,7 +48,8 @@ function summary(result: AdoptionResult): string {
       const e = result.events;
       return (
         `${e.handled} of ${e.measured} handled at ${e.achievedRate.toFixed(0)}/s: ` +
-        `p50 ${e.p50Ms.toFixed(2)} ms, p99 ${e.p99Ms.toFixed(2)} ms, max ${e.maxMs.toFixed(2)} ms` +
+        `p50 ${e.p50Ms.toFixed(2)} ms, p99 ${e.p99Ms.toFixed(2)} ms, max ${e.maxMs.toFixed(2)} ms ` +
+        `(acked: p50 ${e.ackP50Ms.toFixed(2)} ms, p99 ${e.ackP99Ms.toFixed(2)} ms)` +
         (e.publishFailures > 0 ? `, ${e.publishFailures} publishes failed` : "")
       );
     }

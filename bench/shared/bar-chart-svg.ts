@@ -38,11 +38,14 @@ const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial,
 export function barChartSvg(chart: BarChart): string {
   const seriesCount = Math.max(1, chart.series.length);
   const groupWidth = seriesCount * BAR_WIDTH + (seriesCount - 1) * BAR_GAP;
-  const plotWidth = Math.max(
-    360,
-    chart.groups.length * groupWidth + Math.max(0, chart.groups.length - 1) * GROUP_GAP + 2 * GROUP_GAP,
+  // Each group's slot is wide enough for its bars and for the longest line of any group's label.
+  const labelWidth = Math.max(0, ...chart.groups.flatMap((g) => g.label.split("\n").map(textWidth)));
+  const slot = Math.max(groupWidth + GROUP_GAP, labelWidth + 12);
+  const plotWidth = Math.max(240, chart.groups.length * slot + GROUP_GAP);
+  const width = Math.max(
+    MARGIN.left + plotWidth + MARGIN.right,
+    MARGIN.left + textWidth(chart.title) * 1.3 + MARGIN.right,
   );
-  const width = MARGIN.left + plotWidth + MARGIN.right;
   const legend = legendLayout(chart.series, width - MARGIN.left - MARGIN.right);
   const plotTop = MARGIN.top + legend.height + 18;
   const height = plotTop + PLOT_HEIGHT + MARGIN.bottom;
@@ -87,7 +90,7 @@ export function barChartSvg(chart: BarChart): string {
 
   // Bars, each with its value above it, and the group's label under them.
   chart.groups.forEach((group, g) => {
-    const groupLeft = plotLeft + GROUP_GAP + g * (groupWidth + GROUP_GAP);
+    const groupLeft = plotLeft + GROUP_GAP / 2 + g * slot + (slot - groupWidth) / 2;
     chart.series.forEach((name, s) => {
       const x = groupLeft + s * (BAR_WIDTH + BAR_GAP);
       const centre = x + BAR_WIDTH / 2;
@@ -101,7 +104,7 @@ export function barChartSvg(chart: BarChart): string {
       const barTop = y(Math.max(0, value));
       parts.push(
         `<rect x="${x}" y="${barTop}" width="${BAR_WIDTH}" height="${plotBottom - barTop}" fill="${colour(s)}">` +
-          `<title>${escapeXml(`${group.label.replace("\n", " ")}, ${name}: ${formatValue(value)} ${chart.unit}`)}</title></rect>`,
+          `<title>${escapeXml(`${group.label.replaceAll("\n", " ")}, ${name}: ${formatValue(value)} ${chart.unit}`)}</title></rect>`,
         `<text x="${centre}" y="${barTop - 4}" text-anchor="middle" font-size="9" fill="#333">${escapeXml(formatValue(value))}</text>`,
       );
     });
@@ -133,6 +136,11 @@ export function escapeXml(text: string): string {
     .replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;")
     .replaceAll("'", "&apos;");
+}
+
+/** About how wide `text` is at 12 px in a sans-serif face: enough to keep labels apart. */
+function textWidth(text: string): number {
+  return text.length * 6.8;
 }
 
 function colour(index: number): string {
@@ -175,7 +183,7 @@ function legendLayout(
   let x = 0;
   let row = 0;
   for (const name of series) {
-    const entryWidth = 17 + name.length * 7 + 18;
+    const entryWidth = 17 + textWidth(name) + 18;
     if (x > 0 && x + entryWidth > width) {
       x = 0;
       row++;

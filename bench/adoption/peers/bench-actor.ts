@@ -2,7 +2,8 @@
  * The actor whose start is timed: BenchService served as a user's actor process serves it,
  * `runActor(defineActor(…))` from the public API `troupe`, configured from the environment
  * (NATS_URL, which the driver sets). It writes nothing for the driver; the driver spawns it
- * and asks `$SRV.PING.adoption-bench` until it answers.
+ * and asks `$SRV.PING.adoption-bench` until it answers (the `--subject` it passes is for the
+ * bare responder, and ignored here).
  *
  *   NATS_URL=nats://127.0.0.1:4333 <runtime> bench/adoption/peers/bench-actor.ts
  */
