@@ -40,6 +40,8 @@ export interface EventsResult {
   /** From each event's scheduled publish time to the stream's acknowledgement of it. */
   readonly ackP50Ms: number;
   readonly ackP99Ms: number;
+  /** CPU time (user and system) the process spent per event, publishing and handling it, in µs. */
+  readonly cpuUsPerEvent: number;
 }
 
 export interface EventsLine extends EventsResult {

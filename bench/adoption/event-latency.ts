@@ -8,7 +8,8 @@
  * handler runs. Both ends live in this one process, on separate connections, so both read one
  * clock. The events of the first `--warmup-seconds` are not counted. It also times each
  * publish's acknowledgement by the stream, from the same scheduled time, to tell the publishing
- * half of the latency from the delivering half. Writes one "events" line.
+ * half of the latency from the delivering half, and the CPU time the process spent per event
+ * (publishing and handling both). Writes one "events" line.
  *
  *   <runtime> bench/adoption/event-latency.ts --nats-url nats://127.0.0.1:4333 --rate 5000 \
  *     --seconds 5 --warmup-seconds 1
@@ -97,6 +98,7 @@ const publish = (seq: number) => {
     ),
   );
 };
+const cpuBefore = process.cpuUsage();
 const start = performance.now() + 10;
 const scheduled = (seq: number) => start + seq * intervalMs;
 let next = 0;
@@ -110,6 +112,7 @@ await Promise.all(acks);
 let timer: ReturnType<typeof setTimeout> | undefined;
 await Promise.race([everyEventHandled, new Promise((resolve) => (timer = setTimeout(resolve, CATCH_UP_MS)))]);
 clearTimeout(timer);
+const cpu = process.cpuUsage(cpuBefore);
 
 const latencies: number[] = [];
 for (let seq = warmupEvents; seq < total; seq++) {
@@ -138,6 +141,7 @@ const line: EventsLine = {
   maxMs: latencies.at(-1) ?? Number.NaN,
   ackP50Ms: percentile(ackLatencies, 50),
   ackP99Ms: percentile(ackLatencies, 99),
+  cpuUsPerEvent: (cpu.user + cpu.system) / total,
 };
 
 await subscriber.drain(1_000);

@@ -193,6 +193,13 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
       const p99 = median(results.map((e) => e.ackP99Ms));
       return `${p50.toFixed(1)} / ${p99.toFixed(1)} ms`;
     });
+    row("… CPU time of the publishing and handling process per event", "", (runtime) =>
+      cell(
+        events(runtime).map((e) => e.cpuUsPerEvent),
+        (v) => `${Math.round(v)} µs`,
+        undefined,
+      ),
+    );
     row("… events published per second, handled of published", "", (runtime) => {
       const results = events(runtime);
       if (results.length === 0) return "failed";

@@ -49,7 +49,8 @@ function summary(result: AdoptionResult): string {
       return (
         `${e.handled} of ${e.measured} handled at ${e.achievedRate.toFixed(0)}/s: ` +
         `p50 ${e.p50Ms.toFixed(2)} ms, p99 ${e.p99Ms.toFixed(2)} ms, max ${e.maxMs.toFixed(2)} ms ` +
-        `(acked: p50 ${e.ackP50Ms.toFixed(2)} ms, p99 ${e.ackP99Ms.toFixed(2)} ms)` +
+        `(acked: p50 ${e.ackP50Ms.toFixed(2)} ms, p99 ${e.ackP99Ms.toFixed(2)} ms), ` +
+        `${e.cpuUsPerEvent.toFixed(0)} µs CPU per event` +
         (e.publishFailures > 0 ? `, ${e.publishFailures} publishes failed` : "")
       );
     }
