@@ -79,7 +79,7 @@ export function barChartSvg(chart: BarChart): string {
     const ty = y(tick);
     parts.push(
       `<line x1="${plotLeft}" y1="${ty}" x2="${plotLeft + plotWidth}" y2="${ty}" stroke="${tick === 0 ? "#444" : "#e3e3e3"}"/>`,
-      `<text x="${plotLeft - 8}" y="${ty + 4}" text-anchor="end" fill="#444">${escapeXml(formatValue(tick))}</text>`,
+      `<text x="${plotLeft - 8}" y="${ty + 4}" text-anchor="end" fill="#444">${escapeXml(formatTick(tick, top))}</text>`,
     );
   }
   const midY = plotTop + PLOT_HEIGHT / 2;
@@ -154,6 +154,13 @@ export function formatValue(value: number): string {
   if (abs >= 1e4) return `${trim(value / 1e3)}k`;
   if (abs >= 100 || Number.isInteger(value)) return Math.round(value).toLocaleString("en-US");
   return trim(value);
+}
+
+/** A tick's label, in the unit of the axis' top (all ticks in k when the top is 10k or more). */
+function formatTick(value: number, top: number): string {
+  if (top >= 1e6) return `${trim(value / 1e6)}M`;
+  if (top >= 1e4) return `${trim(value / 1e3)}k`;
+  return formatValue(value);
 }
 
 /** Three significant digits, without trailing zeros. */
