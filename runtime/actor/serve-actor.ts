@@ -34,6 +34,7 @@ import { createJsonLogger, errorFields, type Logger } from "../observability/log
 import { type CallPolicies, createCallPolicies } from "../resilience/call-policies.ts";
 import { currentCallScope, inheritedTimeoutMs } from "../resilience/call-scope.ts";
 import type { CallPoliciesInit } from "../resilience/policy-options.ts";
+import { createDirectAuthority, credentialsOf } from "../security/direct-auth.ts";
 import { createNatsTransport, type NatsTransportOptions } from "../transports/nats-transport.ts";
 import { TROUPE_VERSION } from "../version.ts";
 import { checkDeclaredBucket, checkDeclaredCall, checkDeclaredServing } from "./actor-declaration.ts";
@@ -96,7 +97,8 @@ export interface ServeActorOptions {
    * Also take unary calls directly over TCP at this address, advertised in discovery
    * (`troupe.direct`) for callers that ask for it (docs/adr/0031-direct-calls-by-address.md);
    * `false`: calls come over NATS only; undefined (the default): as the definition's `direct`
-   * says, on 127.0.0.1 with a free port. Bus permissions do not govern this listener: listen on a
+   * says, on 127.0.0.1 with a free port. With credentials on the connection, callers must prove
+   * a NATS user of the same account and may call what it may publish to; no TLS yet: listen on a
    * private interface.
    */
   readonly direct: Partial<DirectListenOptions> | false | undefined;
@@ -232,7 +234,14 @@ export async function serveActor<State>(
   try {
     const listen = options.direct ?? (actor.direct === true ? {} : false);
     if (listen !== false && host.endpoints.length > 0) {
-      direct = await listenDirect(host.dispatch, listen, logger);
+      // With credentials, callers by address must prove a user of the same account (ADR 31).
+      const own = credentialsOf(nc);
+      direct = await listenDirect(
+        host.dispatch,
+        listen,
+        logger,
+        own === undefined ? undefined : createDirectAuthority(own),
+      );
     }
     subscriptions = await serveSubscriptions(nc, actor.name, handlers, jetstreamOptions);
   } catch (err) {
@@ -292,7 +301,14 @@ export async function serveActor<State>(
         host: { inFlight: host.inFlight, shed: host.shed },
         ...(direct === undefined
           ? {}
-          : { direct: { address: direct.address, served: direct.served, connections: direct.connections } }),
+          : {
+              direct: {
+                address: direct.address,
+                served: direct.served,
+                denied: direct.denied,
+                connections: direct.connections,
+              },
+            }),
         ...(subscriptions.consumers.length === 0
           ? {}
           : { consumers: subscriptions.consumers.map((c) => c.stats()) }),

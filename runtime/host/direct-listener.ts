@@ -5,10 +5,16 @@
  * answer goes back on the connection it came from. The address is advertised in discovery, so a
  * caller that asks for it skips nats-server for the call.
  *
+ * Who may call: when the process has NATS credentials, a caller proves on connecting that it holds
+ * a user of the same account (security/direct-auth.ts), and each call's subject must be one its
+ * user may publish to, as nats-server would require; a call it may not make is answered
+ * `permission_denied`, naming the subject.
+ *
  * Draining: the listener stops accepting, tells every connection GOAWAY (its caller sends new
  * calls over NATS), answers what it had taken and refuses what still arrives, so no call is left
  * without an answer.
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import type { Logger } from "../observability/logger.ts";
 import { type ByteStream, listenTcp, type TcpListener } from "../platform/tcp.ts";
@@ -21,6 +27,14 @@ import {
   FrameKind,
   FrameMsg,
 } from "../protocol/direct-frames.ts";
+import type { DirectCaller, DirectProof } from "../security/direct-auth.ts";
+import { replyError } from "./reply.ts";
+
+/** Checks a caller's proof of identity against the nonce it was sent (direct-auth.ts). */
+export type DirectAuthority = (proof: DirectProof, nonce: Uint8Array) => DirectCaller | string;
+
+/** The caller of a listener that asks for no proof: it may call whatever is served. */
+const ANYONE: DirectCaller = { name: "anyone", mayCall: () => true };
 
 export interface DirectListenOptions {
   /** The interface to listen on; `127.0.0.1` unless the callers are on other machines. */
@@ -48,6 +62,8 @@ export interface DirectListener {
   readonly address: string;
   /** Calls taken over TCP since the start. */
   readonly served: number;
+  /** Calls refused because the caller's NATS user may not make them. */
+  readonly denied: number;
   /** Connections open now. */
   readonly connections: number;
   /** Stops taking calls (GOAWAY) and closes each connection once its calls are answered. */
@@ -64,16 +80,25 @@ export async function listenDirect(
   dispatch: (msg: Msg) => boolean,
   partial: Partial<DirectListenOptions>,
   logger: Logger,
+  authority: DirectAuthority | undefined,
 ): Promise<DirectListener> {
   const options = { ...defaultDirectListenOptions, ...partial };
   const open = new Set<DirectConnection>();
   let draining = false;
   let served = 0;
+  let denied = 0;
 
   const listener: TcpListener = await listenTcp(options.host, options.port, (stream) => {
     const connection = new DirectConnection(stream, options.maxFrameBytes);
     open.add(connection);
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    if (authority === undefined) connection.caller = ANYONE;
+    stream.write(encodeSignal(FrameKind.hello, authority === undefined ? 0 : 1, nonce));
     if (draining) connection.goAway();
+    const refuse = (reason: string) => {
+      logger.log("warn", "direct caller refused", { peer: stream.peer, reason });
+      stream.destroy();
+    };
     return {
       onData(chunk) {
         let frames: ReturnType<FrameDecoder["push"]>;
@@ -86,13 +111,35 @@ export async function listenDirect(
           return;
         }
         for (const frame of frames) {
+          if (frame.kind === FrameKind.auth && authority !== undefined && connection.caller === undefined) {
+            let proof: DirectProof;
+            try {
+              proof = JSON.parse(new TextDecoder().decode(frame.payload)) as DirectProof;
+            } catch {
+              return refuse("its proof of identity is not JSON");
+            }
+            const caller = authority(proof, nonce);
+            if (typeof caller === "string") return refuse(caller);
+            connection.caller = caller;
+            stream.write(encodeSignal(FrameKind.welcome, 0));
+            continue;
+          }
           if (frame.kind !== FrameKind.request) continue; // only callers' frames are requests
+          const caller = connection.caller;
+          if (caller === undefined) return refuse("it called before proving who it is");
           if (draining) {
             stream.write(encodeSignal(FrameKind.refused, frame.id));
             continue;
           }
           const msg = new FrameMsg(frame, (payload, hdrs) => connection.answer(frame.id, payload, hdrs));
           connection.pending++;
+          if (!caller.mayCall(frame.subject)) {
+            // What nats-server would refuse this caller's user, the listener refuses too.
+            const why = `not permitted to publish to ${frame.subject} (user ${caller.name})`;
+            replyError(msg, new ConnectError(why, Code.PermissionDenied));
+            denied++;
+            continue;
+          }
           let taken: boolean;
           try {
             taken = dispatch(msg);
@@ -121,6 +168,9 @@ export async function listenDirect(
     get served() {
       return served;
     },
+    get denied() {
+      return denied;
+    },
     get connections() {
       return open.size;
     },
@@ -145,6 +195,8 @@ export async function listenDirect(
 class DirectConnection {
   readonly stream: ByteStream;
   readonly decoder: FrameDecoder;
+  /** Who proved to be calling; undefined until then. */
+  caller: DirectCaller | undefined;
   pending = 0;
   #goingAway = false;
   #ended: (() => void) | undefined;

@@ -8,6 +8,7 @@
  * its version routing (the watched route records, docs/adr/0012-discovery-direct-calls-and-traffic.md),
  * and its shutdown: on SIGTERM/SIGINT, drain once, then exit 0 (1 when draining failed).
  */
+
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { setDefaultReplicas } from "../jetstream/default-replicas.ts";
 import { openRouteStore, type WatchedRoutes } from "../jetstream/route-store.ts";
@@ -24,6 +25,7 @@ import {
 } from "../protocol/server-version.ts";
 import { privateInboxPrefix } from "../protocol/subjects.ts";
 import { seedOfCreds } from "../security/credentials.ts";
+import { rememberCredentials } from "../security/direct-auth.ts";
 import { describeNatsConnectError, natsTlsFromEnv } from "./nats-tls-from-env.ts";
 
 /** A whole number (≥ 0) from the environment, `fallback` when unset; throws when it is not one. */
@@ -122,6 +124,8 @@ export async function connectFromEnv(name: string): Promise<NatsConnection> {
     );
   }
   setDefaultReplicas(nc, replicas);
+  // Calls by address prove this user, and a listener asks callers for the same account's users.
+  if (creds !== undefined) rememberCredentials(nc, creds);
   return nc;
 }
 

@@ -10,12 +10,23 @@
  *   REPLY   = headersLength:u32 headers payload
  *   REFUSED = (empty)   the host did not take the call (draining, no such service): send it elsewhere
  *   GOAWAY  = (empty)   the host takes no more calls on this connection; replies still come
+ *   HELLO   = nonce     the host's first frame; id 1: prove who you are (AUTH) before calling
+ *   AUTH    = JSON      the caller's proof: its user JWT and its signature of the nonce
+ *   WELCOME = (empty)   the proof holds: calls may follow
  *
  * `headers` is the NATS header block (`NATS/1.0\r\n…\r\n\r\n`, as nats.js encodes it), or empty.
  */
 import { type Msg, type MsgHdrs, MsgHdrsImpl, type Payload, type PublishOptions } from "@nats-io/nats-core";
 
-export const FrameKind = { request: 1, reply: 2, refused: 3, goAway: 4 } as const;
+export const FrameKind = {
+  request: 1,
+  reply: 2,
+  refused: 3,
+  goAway: 4,
+  hello: 5,
+  auth: 6,
+  welcome: 7,
+} as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 /** Bytes before the body: length, kind, id. */
@@ -73,16 +84,18 @@ export function encodeReply(id: number, headers: Uint8Array, payload: Uint8Array
   return frame;
 }
 
-/** A frame without a body: REFUSED (for call `id`) or GOAWAY (id 0). */
+/** A frame whose body is only a payload: REFUSED, GOAWAY, HELLO, AUTH, WELCOME. */
 export function encodeSignal(
-  kind: typeof FrameKind.refused | typeof FrameKind.goAway,
+  kind: Exclude<FrameKind, typeof FrameKind.request | typeof FrameKind.reply>,
   id: number,
+  payload: Uint8Array = EMPTY,
 ): Uint8Array {
-  const frame = new Uint8Array(PREFIX);
+  const frame = new Uint8Array(PREFIX + payload.length);
   const view = new DataView(frame.buffer);
-  view.setUint32(0, 5);
+  view.setUint32(0, 5 + payload.length);
   view.setUint8(4, kind);
   view.setUint32(5, id);
+  frame.set(payload, PREFIX);
   return frame;
 }
 
@@ -164,7 +177,10 @@ function decodeFrame(frame: Uint8Array, view: DataView, offset: number): Frame {
     }
     case FrameKind.refused:
     case FrameKind.goAway:
-      return { kind, id, subject: "", headers: EMPTY, payload: EMPTY };
+    case FrameKind.hello:
+    case FrameKind.auth:
+    case FrameKind.welcome:
+      return { kind, id, subject: "", headers: EMPTY, payload: frame.subarray(5) };
     default:
       throw new FrameError(`a frame of unknown kind ${String(kind)}`);
   }

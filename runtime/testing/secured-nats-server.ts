@@ -7,12 +7,14 @@
  *   const nc = await secured.connectAs(declarationOf(myActor));
  *   await serveActor(nc, myActor);
  */
+
 import type { NatsConnection } from "@nats-io/nats-core";
 import { credsAuthenticator } from "@nats-io/nats-core";
 import { connect } from "../platform/nats-connect.ts";
 import type { ProcessDeclaration } from "../protocol/declaration.ts";
 import { privateInboxPrefix } from "../protocol/subjects.ts";
 import { type AuthKeys, createAuthKeys, issueUser, serverAuth } from "../security/credentials.ts";
+import { rememberCredentials } from "../security/direct-auth.ts";
 import { permissionsOf } from "../security/permissions.ts";
 import { type NatsServer, type NatsServerOptions, startNatsServer } from "./nats-server.ts";
 
@@ -54,6 +56,8 @@ export async function startSecuredNatsServer(
         authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
         ...(who === "admin" ? {} : { inboxPrefix: privateInboxPrefix(who.name, namespace) }),
       });
+      // Its calls and listener by address prove the same user (docs/adr/0031-direct-calls-by-address.md).
+      rememberCredentials(nc, creds);
       connections.push(nc);
       return nc;
     },

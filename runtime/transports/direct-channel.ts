@@ -22,12 +22,16 @@ import { type ByteStream, connectTcp } from "../platform/tcp.ts";
 import {
   encodeHeaders,
   encodeRequest,
+  encodeSignal,
   type Frame,
   FrameDecoder,
   FrameError,
   FrameKind,
   FrameMsg,
 } from "../protocol/direct-frames.ts";
+import { credentialsOf, proveIdentity } from "../security/direct-auth.ts";
+
+const encoder = new TextEncoder();
 
 export interface DirectChannelOptions {
   /** How long connecting may take before the address counts as failed. */
@@ -152,40 +156,70 @@ export function createDirectChannel(
     }
   };
 
+  /**
+   * Connects, then waits for the host's HELLO: calls may follow at once, or once the caller has
+   * proved its NATS user (AUTH) and the host said WELCOME. Until then calls go over NATS.
+   */
   const connectNow = () => {
     if (target === undefined || connecting || closed) return;
     connecting = true;
     const decoder = new FrameDecoder(options.maxFrameBytes);
+    let ready = false;
+    const fail = (opened: ByteStream, error: Error) => {
+      opened.destroy();
+      if (stream === opened) lost(error);
+    };
+    const becomeReady = (opened: ByteStream) => {
+      ready = true;
+      connecting = false;
+      if (closed) {
+        opened.destroy();
+        return;
+      }
+      failures = 0;
+      stream = opened;
+    };
     connectTcp(target.host, target.port, options.connectTimeoutMs, (opened) => ({
       onData(chunk) {
         let frames: Frame[];
         try {
           frames = decoder.push(chunk);
         } catch (err) {
-          opened.destroy();
-          lost(err instanceof FrameError ? err : new Error(String(err)));
+          fail(opened, err instanceof FrameError ? err : new Error(String(err)));
           return;
         }
-        for (const frame of frames) onFrame(frame);
+        for (const frame of frames) {
+          if (ready) {
+            onFrame(frame);
+          } else if (frame.kind === FrameKind.hello) {
+            if (frame.id === 0) {
+              becomeReady(opened);
+              continue;
+            }
+            // The host asks who is calling: the user this connection to NATS was opened as.
+            const own = credentialsOf(nc);
+            if (own === undefined) {
+              opened.destroy(); // no credentials to show: the calls stay on NATS
+              continue;
+            }
+            const proof = encoder.encode(JSON.stringify(proveIdentity(own, frame.payload)));
+            opened.write(encodeSignal(FrameKind.auth, 0, proof));
+          } else if (frame.kind === FrameKind.welcome) {
+            becomeReady(opened);
+          }
+        }
       },
       onClose(error) {
         if (stream === opened) lost(error);
-      },
-    })).then(
-      (opened) => {
-        connecting = false;
-        if (closed) {
-          opened.destroy();
-          return;
+        else if (!ready) {
+          connecting = false;
+          lost(error ?? new Error("the host ended the connection before it was ready"));
         }
-        failures = 0;
-        stream = opened;
       },
-      () => {
-        connecting = false;
-        lost(undefined);
-      },
-    );
+    })).catch(() => {
+      connecting = false;
+      lost(undefined);
+    });
   };
 
   return {

@@ -4,7 +4,8 @@
  * calls it over TCP with the same deadline, metadata and errors as over NATS, and falls back to
  * NATS when the address cannot take calls: killed mid-load (no call lost: GetProduct may be
  * repeated, so the few in flight move to the other instance) or draining (GOAWAY: none fails).
- * Garbage on the port ends that connection only. Real nats-server, actors served in-process.
+ * Garbage on the port ends that connection only. On a bus with credentials the listener enforces
+ * the caller's NATS permissions. Real nats-server, actors served in-process.
  */
 import assert from "node:assert/strict";
 import { connect as tcpConnect } from "node:net";
@@ -16,6 +17,7 @@ import {
   connect,
   createDirectCaller,
   createNatsTransport,
+  declarationOf,
   defineActor,
   implement,
   type RunningActor,
@@ -23,8 +25,21 @@ import {
   silentLogger,
 } from "troupe";
 import { discoverService } from "troupe/discovery";
-import { type NatsServer, startNatsServer } from "troupe/testing";
+import { createAuthKeys, issueUser, type ProcessDeclaration } from "troupe/security";
+import {
+  type NatsServer,
+  type SecuredNatsServer,
+  startNatsServer,
+  startSecuredNatsServer,
+} from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
+import {
+  encodeRequest,
+  encodeSignal,
+  FrameDecoder,
+  FrameKind,
+} from "../../runtime/protocol/direct-frames.ts";
+import { parseCallerCredentials, proveIdentity } from "../../runtime/security/direct-auth.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 
 const TIMEOUT = { timeout: 60_000 };
@@ -255,6 +270,7 @@ describe("direct calls by address", () => {
       const socket = tcpConnect({ host: "127.0.0.1", port }, () => {
         socket.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
       });
+      socket.resume(); // reads the HELLO, so the close arrives
       socket.on("close", () => resolve(true));
       socket.on("error", () => {});
       setTimeout(() => resolve(false), 5_000).unref?.();
@@ -275,5 +291,123 @@ describe("direct calls by address", () => {
     // A plain NATS client still reaches it too.
     const overNats = createClient(ProductService, createNatsTransport({ nc, namespace: NAMESPACE }));
     assert.ok((await overNats.getProduct({ id: "n-1" })).product !== undefined);
+  });
+});
+
+/**
+ * With credentials, a listener asks callers to prove a user of its account and lets each call
+ * only what that user may publish: the permissions of the bus hold on the direct path too.
+ */
+describe("direct calls by address on a bus with credentials", () => {
+  let secured: SecuredNatsServer;
+  let catalogueActor: RunningActor;
+  const shopper = (name: string, calls: readonly string[]): ProcessDeclaration => ({
+    name,
+    version: "1.0.0",
+    serves: [],
+    calls,
+    publishes: { events: [], jobs: [] },
+    consumes: { events: [], jobs: [] },
+    state: [],
+  });
+
+  before(async () => {
+    secured = await startSecuredNatsServer();
+    const definition = catalogue("s");
+    catalogueActor = await serveActor(await secured.connectAs(declarationOf(definition)), definition, {
+      namespace: "",
+      logger: silentLogger,
+      direct: {},
+    });
+  });
+
+  after(async () => {
+    await catalogueActor?.drain(0);
+    await secured?.dispose();
+  });
+
+  /** Calls until the channel to the catalogue is connected, then once more; that call's outcome. */
+  const callOverTcp = async (nc: NatsConnection) => {
+    const products = createDirectCaller(nc, ProductService, { byAddress: true });
+    try {
+      const call = () =>
+        products.call(ProductService.method.getProduct, (client) => client.getProduct({ id: "p-1" }));
+      const until = performance.now() + 10_000;
+      while (!(products.channels().get(catalogueActor.id)?.connected ?? false)) {
+        assert.ok(performance.now() < until, "the channel connects");
+        await call().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const taken = () => (catalogueActor.direct?.served ?? 0) + (catalogueActor.direct?.denied ?? 0);
+      const before = taken();
+      const outcome = await call().then(
+        (response) => response.product?.name ?? "",
+        (err: unknown) => ConnectError.from(err),
+      );
+      assert.equal(taken(), before + 1, "the call went over TCP");
+      return outcome;
+    } finally {
+      products.close();
+    }
+  };
+
+  test("a user that declared the service calls it over TCP", TIMEOUT, async () => {
+    const nc = await secured.connectAs(shopper("shopper-a", [ProductService.typeName]));
+    assert.equal(await callOverTcp(nc), "s");
+  });
+
+  test("a user that did not declare it is refused, naming the subject, as on the bus", TIMEOUT, async () => {
+    const nc = await secured.connectAs(shopper("shopper-b", []));
+    const outcome = await callOverTcp(nc);
+    assert.ok(outcome instanceof ConnectError, `refused, got ${String(outcome)}`);
+    assert.equal(outcome.code, Code.PermissionDenied);
+    assert.match(
+      outcome.rawMessage,
+      new RegExp(
+        `not permitted to publish to rpc\\.shop\\.v1\\.ProductService\\.GetProduct\\.${catalogueActor.id} \\(user shopper-b\\)`,
+      ),
+    );
+  });
+
+  test("no proof, or a user of another account, and the listener ends the connection", TIMEOUT, async () => {
+    const address = catalogueActor.direct?.address ?? assert.fail("no address");
+    const port = Number(address.split(":")[1]);
+    const strangers = createAuthKeys();
+    const mallory = await issueUser(strangers, "mallory");
+    const credentials = parseCallerCredentials(mallory.creds) ?? assert.fail("no credentials");
+    /** Connects, reads HELLO, sends what `answer` makes of its nonce; true once the listener closes. */
+    const closedAfter = (answer: (nonce: Uint8Array) => Uint8Array) =>
+      new Promise<boolean>((resolve) => {
+        const socket = tcpConnect({ host: "127.0.0.1", port });
+        const decoder = new FrameDecoder(1 << 20);
+        socket.on("data", (chunk: Uint8Array) => {
+          for (const frame of decoder.push(chunk)) {
+            if (frame.kind === FrameKind.hello) {
+              assert.equal(frame.id, 1, "the listener asks for a proof");
+              socket.write(answer(frame.payload));
+            }
+            if (frame.kind === FrameKind.welcome || frame.kind === FrameKind.reply) resolve(false);
+          }
+        });
+        socket.on("close", () => resolve(true));
+        socket.on("error", () => {});
+      });
+    const request = encodeRequest(
+      1,
+      "rpc.shop.v1.ProductService.GetProduct",
+      new Uint8Array(0),
+      new Uint8Array(0),
+    );
+    assert.ok(await closedAfter(() => request), "a call without a proof");
+    const forged = (nonce: Uint8Array) =>
+      encodeSignal(
+        FrameKind.auth,
+        0,
+        new TextEncoder().encode(JSON.stringify(proveIdentity(credentials, nonce))),
+      );
+    assert.ok(await closedAfter(forged), "a proof by a user of another account");
+    // The listener still serves a user of its own.
+    const nc = await secured.connectAs(shopper("shopper-c", [ProductService.typeName]));
+    assert.equal(await callOverTcp(nc), "s");
   });
 });
