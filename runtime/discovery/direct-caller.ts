@@ -86,7 +86,10 @@ export function createDirectCaller<S extends DescService>(
   const channels = new Map<string, DirectChannel>();
   let known: { instances: readonly ServiceInstance[]; at: number } | undefined;
 
-  const discover = async (): Promise<readonly ServiceInstance[]> => {
+  // One discovery at a time: the calls that find the list out of date (64 in flight, say) wait
+  // for the same answer instead of each asking every instance for its stats.
+  let asking: Promise<readonly ServiceInstance[]> | undefined;
+  const ask = async (): Promise<readonly ServiceInstance[]> => {
     const instances = await discoverServing(nc, service, {
       ...options.discover,
       stats: options.strategy === "fastest",
@@ -99,6 +102,12 @@ export function createDirectCaller<S extends DescService>(
       channels.delete(id);
     }
     return instances;
+  };
+  const discover = (): Promise<readonly ServiceInstance[]> => {
+    asking ??= ask().finally(() => {
+      asking = undefined;
+    });
+    return asking;
   };
   const instances = async () =>
     known !== undefined && performance.now() - known.at < options.discoveryTtlMs
