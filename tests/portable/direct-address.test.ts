@@ -33,6 +33,7 @@ import {
   startSecuredNatsServer,
 } from "troupe/testing";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
+import { formatServiceInfo } from "../../runtime/cli/commands/info-command.ts";
 import {
   encodeRequest,
   encodeSignal,
@@ -142,6 +143,12 @@ describe("direct calls by address", () => {
       assert.match(a.direct.address, /^127\.0\.0\.1:\d+$/);
       const [found] = await discoverService(nc, "catalogue");
       assert.equal(found?.address, a.direct.address, "discovery reports the address");
+      assert.ok(
+        formatServiceInfo(found === undefined ? [] : [found], NAMESPACE).some(
+          (line) => line.includes(`tcp ${a.direct?.address}`) && line.includes("calls by address"),
+        ),
+        "troupe info shows it",
+      );
       // Without `direct`, an actor takes calls over NATS only and advertises nothing.
       const plain = await serveActor(connections[0] as NatsConnection, catalogue("plain"), {
         namespace: "plain",

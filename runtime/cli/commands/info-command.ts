@@ -130,6 +130,11 @@ export function formatServiceInfo(instances: readonly ServiceInstance[], namespa
     }
     for (const i of instances) subjectRows.push([`instance ${i.id}`, `${prefix}.<Method>.${i.id}`, ""]);
   }
+  // Unary calls by address, over TCP rather than a subject (ADR 31).
+  for (const i of instances) {
+    if (i.address !== undefined)
+      subjectRows.push([`instance ${i.id}`, `tcp ${i.address}`, "calls by address"]);
+  }
   if (subjectRows.length > 0) lines.push(...formatTable(["REACHES", "SUBJECT", ""], subjectRows));
   return lines;
 }
