@@ -127,8 +127,8 @@ export interface ActorDefinition<State = unknown, P extends Publishes = Publishe
    * Also take unary calls directly over TCP, for callers that call by address after discovery
    * (docs/adr/0031-direct-calls-by-address.md). The listener is on 127.0.0.1 with a free port
    * unless TROUPE_DIRECT_LISTEN names another address (or `off`). With credentials, callers
-   * prove their NATS user and may call only what it may publish to; there is no TLS yet: keep it
-   * on a private network.
+   * prove their NATS user and may call only what it may publish to; with TROUPE_DIRECT_CERT and
+   * TROUPE_DIRECT_KEY it speaks TLS.
    */
   readonly direct?: boolean;
   /** Builds what one instance keeps; runs once per instance, after connecting. */

@@ -98,8 +98,8 @@ export interface ServeActorOptions {
    * (`troupe.direct`) for callers that ask for it (docs/adr/0031-direct-calls-by-address.md);
    * `false`: calls come over NATS only; undefined (the default): as the definition's `direct`
    * says, on 127.0.0.1 with a free port. With credentials on the connection, callers must prove
-   * a NATS user of the same account and may call what it may publish to; no TLS yet: listen on a
-   * private interface.
+   * a NATS user of the same account and may call what it may publish to; without `tls`, listen on
+   * a private interface.
    */
   readonly direct: Partial<DirectListenOptions> | false | undefined;
 }

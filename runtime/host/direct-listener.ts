@@ -17,7 +17,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import type { Logger } from "../observability/logger.ts";
-import { type ByteStream, listenTcp, type TcpListener } from "../platform/tcp.ts";
+import { type ByteStream, listenTcp, type TcpListener, type TlsIdentity } from "../platform/tcp.ts";
 import {
   encodeHeaders,
   encodeReply,
@@ -48,6 +48,11 @@ export interface DirectListenOptions {
   readonly advertise: string | undefined;
   /** Frames longer than this end the connection: the peer does not speak the protocol. */
   readonly maxFrameBytes: number;
+  /**
+   * Serve TLS with this certificate and key (PEM); the address is then advertised as
+   * `tls://host:port`, and callers verify the certificate against the CA they trust for NATS.
+   */
+  readonly tls: TlsIdentity | undefined;
 }
 
 export const defaultDirectListenOptions: DirectListenOptions = {
@@ -55,10 +60,11 @@ export const defaultDirectListenOptions: DirectListenOptions = {
   port: 0,
   advertise: undefined,
   maxFrameBytes: 8 * 1024 * 1024,
+  tls: undefined,
 };
 
 export interface DirectListener {
-  /** `host:port`, as discovery advertises it. */
+  /** `host:port` (`tls://host:port` with TLS), as discovery advertises it. */
   readonly address: string;
   /** Calls taken over TCP since the start. */
   readonly served: number;
@@ -88,81 +94,87 @@ export async function listenDirect(
   let served = 0;
   let denied = 0;
 
-  const listener: TcpListener = await listenTcp(options.host, options.port, (stream) => {
-    const connection = new DirectConnection(stream, options.maxFrameBytes);
-    open.add(connection);
-    const nonce = crypto.getRandomValues(new Uint8Array(32));
-    if (authority === undefined) connection.caller = ANYONE;
-    stream.write(encodeSignal(FrameKind.hello, authority === undefined ? 0 : 1, nonce));
-    if (draining) connection.goAway();
-    const refuse = (reason: string) => {
-      logger.log("warn", "direct caller refused", { peer: stream.peer, reason });
-      stream.destroy();
-    };
-    return {
-      onData(chunk) {
-        let frames: ReturnType<FrameDecoder["push"]>;
-        try {
-          frames = connection.decoder.push(chunk);
-        } catch (err) {
-          const reason = err instanceof FrameError ? err.message : String(err);
-          logger.log("warn", "direct connection ended: not a frame stream", { peer: stream.peer, reason });
-          stream.destroy();
-          return;
-        }
-        for (const frame of frames) {
-          if (frame.kind === FrameKind.auth && authority !== undefined && connection.caller === undefined) {
-            let proof: DirectProof;
-            try {
-              proof = JSON.parse(new TextDecoder().decode(frame.payload)) as DirectProof;
-            } catch {
-              return refuse("its proof of identity is not JSON");
-            }
-            const caller = authority(proof, nonce);
-            if (typeof caller === "string") return refuse(caller);
-            connection.caller = caller;
-            stream.write(encodeSignal(FrameKind.welcome, 0));
-            continue;
-          }
-          if (frame.kind !== FrameKind.request) continue; // only callers' frames are requests
-          const caller = connection.caller;
-          if (caller === undefined) return refuse("it called before proving who it is");
-          if (draining) {
-            stream.write(encodeSignal(FrameKind.refused, frame.id));
-            continue;
-          }
-          const msg = new FrameMsg(frame, (payload, hdrs) => connection.answer(frame.id, payload, hdrs));
-          connection.pending++;
-          if (!caller.mayCall(frame.subject)) {
-            // What nats-server would refuse this caller's user, the listener refuses too.
-            const why = `not permitted to publish to ${frame.subject} (user ${caller.name})`;
-            replyError(msg, new ConnectError(why, Code.PermissionDenied));
-            denied++;
-            continue;
-          }
-          let taken: boolean;
+  const listener: TcpListener = await listenTcp(
+    options.host,
+    options.port,
+    (stream) => {
+      const connection = new DirectConnection(stream, options.maxFrameBytes);
+      open.add(connection);
+      const nonce = crypto.getRandomValues(new Uint8Array(32));
+      if (authority === undefined) connection.caller = ANYONE;
+      stream.write(encodeSignal(FrameKind.hello, authority === undefined ? 0 : 1, nonce));
+      if (draining) connection.goAway();
+      const refuse = (reason: string) => {
+        logger.log("warn", "direct caller refused", { peer: stream.peer, reason });
+        stream.destroy();
+      };
+      return {
+        onData(chunk) {
+          let frames: ReturnType<FrameDecoder["push"]>;
           try {
-            taken = dispatch(msg);
+            frames = connection.decoder.push(chunk);
           } catch (err) {
-            taken = false;
-            logger.log("error", "unexpected failure serving a direct call", { reason: String(err) });
+            const reason = err instanceof FrameError ? err.message : String(err);
+            logger.log("warn", "direct connection ended: not a frame stream", { peer: stream.peer, reason });
+            stream.destroy();
+            return;
           }
-          if (!taken) {
-            connection.pending--;
-            stream.write(encodeSignal(FrameKind.refused, frame.id));
-          } else {
-            served++;
+          for (const frame of frames) {
+            if (frame.kind === FrameKind.auth && authority !== undefined && connection.caller === undefined) {
+              let proof: DirectProof;
+              try {
+                proof = JSON.parse(new TextDecoder().decode(frame.payload)) as DirectProof;
+              } catch {
+                return refuse("its proof of identity is not JSON");
+              }
+              const caller = authority(proof, nonce);
+              if (typeof caller === "string") return refuse(caller);
+              connection.caller = caller;
+              stream.write(encodeSignal(FrameKind.welcome, 0));
+              continue;
+            }
+            if (frame.kind !== FrameKind.request) continue; // only callers' frames are requests
+            const caller = connection.caller;
+            if (caller === undefined) return refuse("it called before proving who it is");
+            if (draining) {
+              stream.write(encodeSignal(FrameKind.refused, frame.id));
+              continue;
+            }
+            const msg = new FrameMsg(frame, (payload, hdrs) => connection.answer(frame.id, payload, hdrs));
+            connection.pending++;
+            if (!caller.mayCall(frame.subject)) {
+              // What nats-server would refuse this caller's user, the listener refuses too.
+              const why = `not permitted to publish to ${frame.subject} (user ${caller.name})`;
+              replyError(msg, new ConnectError(why, Code.PermissionDenied));
+              denied++;
+              continue;
+            }
+            let taken: boolean;
+            try {
+              taken = dispatch(msg);
+            } catch (err) {
+              taken = false;
+              logger.log("error", "unexpected failure serving a direct call", { reason: String(err) });
+            }
+            if (!taken) {
+              connection.pending--;
+              stream.write(encodeSignal(FrameKind.refused, frame.id));
+            } else {
+              served++;
+            }
           }
-        }
-      },
-      onClose() {
-        open.delete(connection);
-        connection.closed();
-      },
-    };
-  });
+        },
+        onClose() {
+          open.delete(connection);
+          connection.closed();
+        },
+      };
+    },
+    options.tls,
+  );
 
-  const address = options.advertise ?? `${options.host}:${listener.port}`;
+  const hostPort = options.advertise ?? `${options.host}:${listener.port}`;
+  const address = options.tls === undefined ? hostPort : `tls://${hostPort}`;
   return {
     address,
     get served() {

@@ -1,11 +1,12 @@
 /**
  * Plain TCP byte streams for direct calls (docs/adr/0031-direct-calls-by-address.md): Bun's own
  * sockets on Bun (tcp-bun.ts; its `node:net` costs a third of a busy server's CPU in writes),
- * `node:net` on Deno and Node. The rest of the runtime sees only this interface: bytes in, bytes
- * out, one close.
+ * `node:net` on Deno and Node; with TLS, `node:tls` on all three. The rest of the runtime sees
+ * only this interface: bytes in, bytes out, one close.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { setImmediate } from "node:timers";
+import { connect as connectTls, createServer as createTlsServer } from "node:tls";
 import { bunConnectTcp, bunListenTcp, isBun } from "./tcp-bun.ts";
 
 export interface ByteStream {
@@ -20,6 +21,17 @@ export interface ByteStream {
   destroy(): void;
   /** "host:port" of the peer. */
   readonly peer: string;
+}
+
+/** A listener's certificate and key (PEM). */
+export interface TlsIdentity {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** What a TLS client trusts (PEM of the CA that signs the listener's certificate). */
+export interface TlsTrust {
+  readonly caPem: string;
 }
 
 export interface ByteStreamHandlers {
@@ -84,10 +96,15 @@ export function connectTcp(
   port: number,
   timeoutMs: number,
   handlers: (stream: ByteStream) => ByteStreamHandlers,
+  tls?: TlsTrust,
 ): Promise<ByteStream> {
-  if (isBun()) return bunConnectTcp(host, port, timeoutMs, handlers);
+  if (isBun() && tls === undefined) return bunConnectTcp(host, port, timeoutMs, handlers);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
+    // The certificate must name the host as it was dialled (an IP address: an IP SAN).
+    const socket =
+      tls === undefined
+        ? connect({ host, port })
+        : connectTls({ host, port, ca: tls.caPem, servername: isIp(host) ? "" : host });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no TCP connection to ${host}:${port} within ${timeoutMs} ms`));
@@ -98,7 +115,7 @@ export function connectTcp(
       reject(error);
     };
     socket.once("error", failed);
-    socket.once("connect", () => {
+    socket.once(tls === undefined ? "connect" : "secureConnect", () => {
       clearTimeout(timer);
       socket.off("error", failed);
       const delegate: ByteStreamHandlers = {
@@ -125,17 +142,23 @@ export function listenTcp(
   host: string,
   port: number,
   accept: (stream: ByteStream) => ByteStreamHandlers,
+  tls?: TlsIdentity,
 ): Promise<TcpListener> {
-  if (isBun()) return bunListenTcp(host, port, accept);
+  if (isBun() && tls === undefined) return bunListenTcp(host, port, accept);
   return new Promise((resolve, reject) => {
-    const server: Server = createServer((socket) => {
+    const onSocket = (socket: Socket) => {
       const delegate: ByteStreamHandlers = {
         onData: (chunk) => own.onData(chunk),
         onClose: (error) => own.onClose(error),
       };
       const stream = wrap(socket, delegate);
       const own = accept(stream);
-    });
+    };
+    const server: Server =
+      tls === undefined
+        ? createServer(onSocket)
+        : createTlsServer({ cert: tls.certPem, key: tls.keyPem }, onSocket);
+    if (tls !== undefined) server.on("tlsClientError", () => {}); // a failed handshake ends that socket only
     server.once("error", reject);
     server.listen({ host, port }, () => {
       server.off("error", reject);
@@ -148,4 +171,8 @@ export function listenTcp(
       });
     });
   });
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
 }

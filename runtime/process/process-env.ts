@@ -25,7 +25,7 @@ import {
 } from "../protocol/server-version.ts";
 import { privateInboxPrefix } from "../protocol/subjects.ts";
 import { seedOfCreds } from "../security/credentials.ts";
-import { rememberCredentials } from "../security/direct-auth.ts";
+import { rememberCredentials, rememberTrustedCa } from "../security/direct-auth.ts";
 import { describeNatsConnectError, natsTlsFromEnv } from "./nats-tls-from-env.ts";
 
 /** A whole number (≥ 0) from the environment, `fallback` when unset; throws when it is not one. */
@@ -126,6 +126,9 @@ export async function connectFromEnv(name: string): Promise<NatsConnection> {
   setDefaultReplicas(nc, replicas);
   // Calls by address prove this user, and a listener asks callers for the same account's users.
   if (creds !== undefined) rememberCredentials(nc, creds);
+  // Calls by address to a `tls://` address trust the CA that nats-server's certificate is checked with.
+  const caPem = tls?.caFile === undefined ? undefined : readTextFile(tls.caFile);
+  if (caPem !== undefined) rememberTrustedCa(nc, caPem);
   return nc;
 }
 

@@ -21,7 +21,8 @@
  * (`host:port`, port 0 for any, or `off`: where an actor takes unary calls over TCP, advertised in
  * discovery for callers that call by address; docs/adr/0031-direct-calls-by-address.md; unset,
  * one whose definition says `direct: true` listens on 127.0.0.1 with a free port) and
- * TROUPE_DIRECT_ADVERTISE (the `host:port` callers are told, when it differs).
+ * TROUPE_DIRECT_ADVERTISE (the `host:port` callers are told, when it differs), TROUPE_DIRECT_CERT
+ * and TROUPE_DIRECT_KEY (PEM files: the listener speaks TLS, and callers verify it with NATS_CA).
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { declarationOf } from "../actor/actor-declaration.ts";
@@ -34,6 +35,7 @@ import {
 } from "../actor/serve-actor.ts";
 import { createJsonLogger, errorFields, type LogLevel } from "../observability/logger.ts";
 import { readEnv } from "../platform/env.ts";
+import { readTextFile } from "../platform/files.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
@@ -82,7 +84,7 @@ export async function runActor(definition: ActorDefinition): Promise<ActorProces
   const graceMs = wholeNumber("TROUPE_DRAIN_GRACE_MS", 10_000);
   let direct: ServeActorOptions["direct"];
   try {
-    direct = directFromEnv();
+    direct = directFromEnv(definition.direct === true);
   } catch (err) {
     return fail("the actor cannot start", err);
   }
@@ -161,22 +163,37 @@ export function actorNameMismatch(
 }
 
 /**
- * The direct listener TROUPE_DIRECT_LISTEN and TROUPE_DIRECT_ADVERTISE ask for: `false` for `off`,
- * undefined when unset (the actor definition's `direct` decides).
+ * The direct listener the environment asks for: TROUPE_DIRECT_LISTEN (`off`, or `host:port`;
+ * unset: on 127.0.0.1 with a free port when the definition says `direct: true`),
+ * TROUPE_DIRECT_ADVERTISE, and TROUPE_DIRECT_CERT + TROUPE_DIRECT_KEY (PEM files: TLS).
  */
-function directFromEnv(): ServeActorOptions["direct"] {
+function directFromEnv(wanted: boolean): ServeActorOptions["direct"] {
   const listen = readEnv("TROUPE_DIRECT_LISTEN");
-  if (listen === undefined || listen === "") return undefined; // as the definition says
-  if (listen === "off") return false;
-  const at = parseAddress(listen);
-  if (at === undefined) throw new Error(`TROUPE_DIRECT_LISTEN must be host:port, not "${listen}"`);
+  if (listen === "off" || ((listen === undefined || listen === "") && !wanted)) return false;
+  const at = listen === undefined || listen === "" ? undefined : parseAddress(listen);
+  if (listen !== undefined && listen !== "" && (at === undefined || at.tls)) {
+    throw new Error(`TROUPE_DIRECT_LISTEN must be host:port or off, not "${listen}"`);
+  }
   const advertise = readEnv("TROUPE_DIRECT_ADVERTISE");
-  if (advertise !== undefined && parseAddress(advertise) === undefined) {
+  if (advertise !== undefined && (parseAddress(advertise)?.tls ?? true)) {
     throw new Error(`TROUPE_DIRECT_ADVERTISE must be host:port, not "${advertise}"`);
   }
+  const certFile = readEnv("TROUPE_DIRECT_CERT");
+  const keyFile = readEnv("TROUPE_DIRECT_KEY");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new Error("TROUPE_DIRECT_CERT and TROUPE_DIRECT_KEY go together: the certificate and its key");
+  }
+  let tls: { certPem: string; keyPem: string } | undefined;
+  if (certFile !== undefined && keyFile !== undefined) {
+    const certPem = readTextFile(certFile);
+    const keyPem = readTextFile(keyFile);
+    if (certPem === undefined) throw new Error(`cannot read TROUPE_DIRECT_CERT file ${certFile}`);
+    if (keyPem === undefined) throw new Error(`cannot read TROUPE_DIRECT_KEY file ${keyFile}`);
+    tls = { certPem, keyPem };
+  }
   return {
-    host: at.host,
-    port: at.port,
+    ...(at === undefined ? {} : { host: at.host, port: at.port }),
     ...(advertise === undefined ? {} : { advertise }),
+    ...(tls === undefined ? {} : { tls }),
   };
 }

@@ -45,6 +45,17 @@ export function credentialsOf(nc: NatsConnection): CallerCredentials | undefined
   return remembered.get(nc);
 }
 
+const trusted = new WeakMap<NatsConnection, string>();
+
+/** Records the CA (PEM) a connection verifies nats-server with: calls by address to `tls://` trust it too. */
+export function rememberTrustedCa(nc: NatsConnection, caPem: string): void {
+  trusted.set(nc, caPem);
+}
+
+export function trustedCaOf(nc: NatsConnection): string | undefined {
+  return trusted.get(nc);
+}
+
 /** What a caller sends in answer to the nonce. */
 export interface DirectProof {
   readonly jwt: string;

@@ -29,7 +29,7 @@ import {
   FrameKind,
   FrameMsg,
 } from "../protocol/direct-frames.ts";
-import { credentialsOf, proveIdentity } from "../security/direct-auth.ts";
+import { credentialsOf, proveIdentity, trustedCaOf } from "../security/direct-auth.ts";
 
 const encoder = new TextEncoder();
 
@@ -41,6 +41,11 @@ export interface DirectChannelOptions {
   readonly maxBackoffMs: number;
   /** Replies longer than this end the connection. */
   readonly maxFrameBytes: number;
+  /**
+   * The CA (PEM) that signs the certificates of `tls://` addresses; by default the one the NATS
+   * connection was opened with (NATS_CA). None known: such an address is not used.
+   */
+  readonly caPem: string | undefined;
 }
 
 export const defaultDirectChannelOptions: DirectChannelOptions = {
@@ -48,6 +53,7 @@ export const defaultDirectChannelOptions: DirectChannelOptions = {
   backoffMs: 1_000,
   maxBackoffMs: 30_000,
   maxFrameBytes: 8 * 1024 * 1024,
+  caPem: undefined,
 };
 
 export interface DirectChannel extends ReplyMux {
@@ -57,6 +63,13 @@ export interface DirectChannel extends ReplyMux {
   readonly counts: { readonly direct: number; readonly nats: number };
   /** True while calls go over TCP. */
   readonly connected: boolean;
+  /** Why the last connection attempt failed or the last connection ended, if one did. */
+  readonly lastFailure: string | undefined;
+  /**
+   * Connects now unless connected or backing off, and resolves when that attempt is over: true
+   * when calls go over TCP, false when they stay on NATS.
+   */
+  connect(): Promise<boolean>;
   /** Closes the connection; later calls go over NATS. */
   close(): void;
 }
@@ -67,12 +80,15 @@ interface Sent {
   readonly hdrs: MsgHdrs | undefined;
 }
 
-/** Splits `host:port` (a bracketed IPv6 host too); port 0 means "any" to a listener. */
-export function parseAddress(address: string): { host: string; port: number } | undefined {
-  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
+/**
+ * Splits `host:port` or `tls://host:port` (a bracketed IPv6 host too); port 0 means "any" to a
+ * listener.
+ */
+export function parseAddress(address: string): { host: string; port: number; tls: boolean } | undefined {
+  const match = /^(tls:\/\/)?\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
   if (match === null) return undefined;
-  const port = Number(match[2]);
-  return port < 65_536 ? { host: match[1] as string, port } : undefined;
+  const port = Number(match[3]);
+  return port < 65_536 ? { host: match[2] as string, port, tls: match[1] !== undefined } : undefined;
 }
 
 export function createDirectChannel(
@@ -82,8 +98,11 @@ export function createDirectChannel(
 ): DirectChannel {
   const options = { ...defaultDirectChannelOptions, ...partial };
   const parsed = parseAddress(address);
-  // An address nobody can connect to leaves every call on NATS.
-  const target = parsed !== undefined && parsed.port > 0 ? parsed : undefined;
+  const caPem = options.caPem ?? trustedCaOf(nc);
+  // An address nobody can connect to, or a TLS one without a CA to verify it, leaves every call
+  // on NATS.
+  const target =
+    parsed !== undefined && parsed.port > 0 && (!parsed.tls || caPem !== undefined) ? parsed : undefined;
   const nats = replyMuxOf(nc);
   const pending = new Map<number, Sent>();
   const counts = { direct: 0, nats: 0 };
@@ -94,6 +113,12 @@ export function createDirectChannel(
   let failures = 0;
   let retryAt = 0;
   let nextId = 1;
+  let lastFailure: string | undefined;
+  /** Whoever waits for the attempt in progress (connect()). */
+  const attemptOver: ((ready: boolean) => void)[] = [];
+  const endAttempt = (ready: boolean) => {
+    for (const resolve of attemptOver.splice(0)) resolve(ready);
+  };
 
   const settle = (sent: Sent): boolean => {
     if (pending.get(sent.call.token) !== sent) return false;
@@ -117,6 +142,8 @@ export function createDirectChannel(
 
   const lost = (error: Error | undefined) => {
     stream = undefined;
+    lastFailure = error?.message ?? "closed";
+    endAttempt(false);
     if (!closed && !goneAway) {
       failures++;
       retryAt = performance.now() + Math.min(options.maxBackoffMs, options.backoffMs * 2 ** (failures - 1));
@@ -165,7 +192,9 @@ export function createDirectChannel(
     connecting = true;
     const decoder = new FrameDecoder(options.maxFrameBytes);
     let ready = false;
+    let failure: Error | undefined;
     const fail = (opened: ByteStream, error: Error) => {
+      failure ??= error;
       opened.destroy();
       if (stream === opened) lost(error);
     };
@@ -178,47 +207,59 @@ export function createDirectChannel(
       }
       failures = 0;
       stream = opened;
+      endAttempt(true);
     };
-    connectTcp(target.host, target.port, options.connectTimeoutMs, (opened) => ({
-      onData(chunk) {
-        let frames: Frame[];
-        try {
-          frames = decoder.push(chunk);
-        } catch (err) {
-          fail(opened, err instanceof FrameError ? err : new Error(String(err)));
-          return;
-        }
-        for (const frame of frames) {
-          if (ready) {
-            onFrame(frame);
-          } else if (frame.kind === FrameKind.hello) {
-            if (frame.id === 0) {
-              becomeReady(opened);
-              continue;
-            }
-            // The host asks who is calling: the user this connection to NATS was opened as.
-            const own = credentialsOf(nc);
-            if (own === undefined) {
-              opened.destroy(); // no credentials to show: the calls stay on NATS
-              continue;
-            }
-            const proof = encoder.encode(JSON.stringify(proveIdentity(own, frame.payload)));
-            opened.write(encodeSignal(FrameKind.auth, 0, proof));
-          } else if (frame.kind === FrameKind.welcome) {
-            becomeReady(opened);
+    const tls = target.tls && caPem !== undefined ? { caPem } : undefined;
+    connectTcp(
+      target.host,
+      target.port,
+      options.connectTimeoutMs,
+      (opened) => ({
+        onData(chunk) {
+          let frames: Frame[];
+          try {
+            frames = decoder.push(chunk);
+          } catch (err) {
+            fail(opened, err instanceof FrameError ? err : new Error(String(err)));
+            return;
           }
-        }
-      },
-      onClose(error) {
-        if (stream === opened) lost(error);
-        else if (!ready) {
-          connecting = false;
-          lost(error ?? new Error("the host ended the connection before it was ready"));
-        }
-      },
-    })).catch(() => {
+          for (const frame of frames) {
+            if (ready) {
+              onFrame(frame);
+            } else if (frame.kind === FrameKind.hello) {
+              if (frame.id === 0) {
+                becomeReady(opened);
+                continue;
+              }
+              // The host asks who is calling: the user this connection to NATS was opened as.
+              const own = credentialsOf(nc);
+              if (own === undefined) {
+                // No credentials to show: the calls stay on NATS.
+                fail(
+                  opened,
+                  new Error("the host asks for a proof of identity and this connection has no creds"),
+                );
+                continue;
+              }
+              const proof = encoder.encode(JSON.stringify(proveIdentity(own, frame.payload)));
+              opened.write(encodeSignal(FrameKind.auth, 0, proof));
+            } else if (frame.kind === FrameKind.welcome) {
+              becomeReady(opened);
+            }
+          }
+        },
+        onClose(error) {
+          if (stream === opened) lost(error);
+          else if (!ready) {
+            connecting = false;
+            lost(failure ?? error ?? new Error("the host ended the connection before it was ready"));
+          }
+        },
+      }),
+      tls,
+    ).catch((err: unknown) => {
       connecting = false;
-      lost(undefined);
+      lost(err instanceof Error ? err : new Error(String(err)));
     });
   };
 
@@ -227,6 +268,18 @@ export function createDirectChannel(
     counts,
     get connected() {
       return stream !== undefined && !goneAway;
+    },
+    get lastFailure() {
+      return lastFailure;
+    },
+    connect() {
+      if (stream !== undefined && !goneAway) return Promise.resolve(true);
+      if (!connecting && (target === undefined || closed || performance.now() < retryAt)) {
+        return Promise.resolve(false);
+      }
+      const over = new Promise<boolean>((resolve) => attemptOver.push(resolve));
+      connectNow();
+      return over;
     },
     request(call, data, hdrs) {
       if (stream === undefined || goneAway) {

@@ -25,7 +25,13 @@ import {
   silentLogger,
 } from "troupe";
 import { discoverService } from "troupe/discovery";
-import { createAuthKeys, issueUser, type ProcessDeclaration } from "troupe/security";
+import {
+  createAuthKeys,
+  createLocalCa,
+  issueCertificate,
+  issueUser,
+  type ProcessDeclaration,
+} from "troupe/security";
 import {
   type NatsServer,
   type SecuredNatsServer,
@@ -159,22 +165,21 @@ describe("direct calls by address", () => {
 
       const products = caller();
       try {
-        // The first call may go over NATS while the connection opens; then TCP carries them.
+        // The first call goes over NATS and opens the connection; once it is open, TCP carries them.
         const tags = new Set<string>();
-        for (let i = 0; i < 50; i++) {
+        const getProduct = async (id: string) => {
           const { product } = await products.call(ProductService.method.getProduct, (client) =>
-            client.getProduct({ id: `p-${i}` }),
+            client.getProduct({ id }),
           );
           tags.add(product?.name ?? "");
-        }
-        assert.deepEqual([...tags], ["a"]);
+        };
+        await getProduct("p-0");
         const channel = products.channels().get(a.id);
         assert.ok(channel !== undefined, "a channel to the instance's address");
-        assert.equal(channel.counts.direct + channel.counts.nats, 50);
-        assert.ok(
-          channel.counts.direct >= 45,
-          `most calls went over TCP (${JSON.stringify(channel.counts)})`,
-        );
+        assert.equal(await channel.connect(), true, channel.lastFailure ?? "");
+        for (let i = 1; i < 50; i++) await getProduct(`p-${i}`);
+        assert.deepEqual([...tags], ["a"]);
+        assert.deepEqual(channel.counts, { direct: 49, nats: 1 }, "the calls after the first went over TCP");
         assert.equal(a.direct.served, channel.counts.direct, "the listener served exactly those");
 
         const tenant = await products.call(ProductService.method.getProduct, (client) =>
@@ -194,7 +199,7 @@ describe("direct calls by address", () => {
         );
         assert.equal(slow.code, Code.DeadlineExceeded);
         assert.ok(performance.now() - started < 2_000, "the deadline holds over TCP");
-        assert.ok(channel.counts.direct >= 48, "those went over TCP too");
+        assert.deepEqual(channel.counts, { direct: 52, nats: 1 }, "those went over TCP too");
       } finally {
         products.close();
       }
@@ -205,6 +210,14 @@ describe("direct calls by address", () => {
     const b = await serve("b");
     const products = caller();
     try {
+      // Both instances' channels open before the load, so the calls before the kill go over TCP.
+      for (let i = 0; i < 200 && products.channels().size < 2; i++) {
+        await products.call(ProductService.method.getProduct, (client) => client.getProduct({ id: "w" }));
+      }
+      const warm = [...products.channels().values()];
+      assert.equal(warm.length, 2, "a channel to each instance");
+      assert.deepEqual(await Promise.all(warm.map((c) => c.connect())), [true, true]);
+      const before = warm.map((c) => ({ ...c.counts }));
       let killed = false;
       const total = 2_000;
       const result = await load(
@@ -228,10 +241,11 @@ describe("direct calls by address", () => {
       );
       assert.equal(result.ok, total);
       const channels = [...products.channels().values()];
-      const direct = channels.reduce((n, c) => n + c.counts.direct, 0);
-      const overNats = channels.reduce((n, c) => n + c.counts.nats, 0);
-      assert.ok(direct >= 300, `calls went over TCP before the kill (${direct})`);
-      assert.ok(overNats >= 1_000, `and over NATS after it (${overNats})`);
+      const sum = (pick: (i: number) => number) => channels.reduce((n, _c, i) => n + pick(i), 0);
+      const direct = sum((i) => (channels[i]?.counts.direct ?? 0) - (before[i]?.direct ?? 0));
+      const overNats = sum((i) => (channels[i]?.counts.nats ?? 0) - (before[i]?.nats ?? 0));
+      assert.ok(direct >= 400, `the calls before the kill went over TCP (${direct})`);
+      assert.ok(overNats >= 1_000, `the calls after it over NATS (${overNats})`);
       assert.ok(
         channels.every((c) => !c.connected),
         "no channel is connected to a dead address",
@@ -267,6 +281,60 @@ describe("direct calls by address", () => {
       products.close();
     }
   });
+
+  test(
+    "with a certificate the listener speaks TLS; callers verify it against their CA",
+    TIMEOUT,
+    async () => {
+      for (const actor of actors.splice(0)) await actor.drain(0);
+      const ca = await createLocalCa();
+      const stranger = await createLocalCa();
+      const issued = await issueCertificate(ca, { commonName: "localhost" });
+      const own = await connect({ servers: server.url });
+      connections.push(own);
+      const t = await serveActor(own, catalogue("t"), {
+        namespace: NAMESPACE,
+        logger: silentLogger,
+        direct: { tls: { certPem: issued.certPem, keyPem: issued.keyPem } },
+      });
+      actors.push(t);
+      assert.match(t.direct?.address ?? "", /^tls:\/\/127\.0\.0\.1:\d+$/);
+      /** Connects a channel with `caPem` trusted, then makes 30 calls: where they went, and why not TCP. */
+      const callWith = async (caPem: string | undefined) => {
+        const products = createDirectCaller(nc, ProductService, {
+          byAddress: true,
+          transport: { namespace: NAMESPACE },
+          direct: caPem === undefined ? {} : { caPem },
+        });
+        try {
+          // The first call makes the channel (over NATS, while it connects); then wait for the attempt.
+          await products.call(ProductService.method.getProduct, (client) => client.getProduct({ id: "t-0" }));
+          const channel = products.channels().get(t.id) ?? assert.fail("no channel");
+          const connected = await channel.connect();
+          for (let i = 1; i < 30; i++) {
+            const { product } = await products.call(ProductService.method.getProduct, (client) =>
+              client.getProduct({ id: `t-${i}` }),
+            );
+            assert.equal(product?.name, "t");
+          }
+          return { connected, counts: { ...channel.counts }, failure: channel.lastFailure };
+        } finally {
+          products.close();
+        }
+      };
+      const trusted = await callWith(ca.certPem);
+      assert.equal(trusted.connected, true, trusted.failure ?? "");
+      assert.deepEqual(trusted.counts, { direct: 29, nats: 1 }, "over TLS once connected");
+      // A CA that did not sign the certificate: the handshake fails, the calls go over NATS.
+      const untrusted = await callWith(stranger.certPem);
+      assert.equal(untrusted.connected, false);
+      assert.match(untrusted.failure ?? "", /certificate|verify|self.signed|issuer/i);
+      assert.deepEqual(untrusted.counts, { direct: 0, nats: 30 });
+      // No CA at all: a tls:// address is not dialled.
+      const none = await callWith(undefined);
+      assert.deepEqual([none.connected, none.counts], [false, { direct: 0, nats: 30 }]);
+    },
+  );
 
   test("garbage on the port ends that connection only", TIMEOUT, async () => {
     for (const actor of actors.splice(0)) await actor.drain(0);
@@ -333,18 +401,16 @@ describe("direct calls by address on a bus with credentials", () => {
     await secured?.dispose();
   });
 
-  /** Calls until the channel to the catalogue is connected, then once more; that call's outcome. */
+  /** Connects a channel to the catalogue, then calls once over it: that call's outcome. */
   const callOverTcp = async (nc: NatsConnection) => {
     const products = createDirectCaller(nc, ProductService, { byAddress: true });
     try {
       const call = () =>
         products.call(ProductService.method.getProduct, (client) => client.getProduct({ id: "p-1" }));
-      const until = performance.now() + 10_000;
-      while (!(products.channels().get(catalogueActor.id)?.connected ?? false)) {
-        assert.ok(performance.now() < until, "the channel connects");
-        await call().catch(() => {});
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      // The first call makes the channel (and goes over NATS while it connects).
+      await call().catch(() => {});
+      const channel = products.channels().get(catalogueActor.id) ?? assert.fail("no channel");
+      assert.equal(await channel.connect(), true, channel.lastFailure ?? "");
       const taken = () => (catalogueActor.direct?.served ?? 0) + (catalogueActor.direct?.denied ?? 0);
       const before = taken();
       const outcome = await call().then(

@@ -85,6 +85,8 @@ const OWN_ENV = [
   "TROUPE_DRAIN_GRACE_MS",
   "TROUPE_ACTOR_NAME",
   "TROUPE_ACTOR_FILE",
+  "TROUPE_DIRECT_CERT",
+  "TROUPE_DIRECT_KEY",
   CONTRACTS_ENV,
   "GATEWAY_PORT",
   "GATEWAY_HOST",
@@ -198,6 +200,7 @@ export async function runDev(partial: Partial<DevOptions>): Promise<number> {
   let natsCa: string | undefined;
   let tlsConfig = "";
   /** NATS_CREDS of the process `name` when the server runs with authentication. */
+  let directTlsEnv: Record<string, string> = {};
   const credsEnv = (name: string): Record<string, string> => {
     const file = auth?.creds.get(name);
     return file === undefined ? {} : { NATS_CREDS: file };
@@ -241,6 +244,12 @@ export async function runDev(partial: Partial<DevOptions>): Promise<number> {
         const tlsDir = joinPath(dataDir, "tls");
         const certificates = await ensureLocalCertificates(tlsDir);
         natsCa = certificates.caFile;
+        // Actors that take calls by address serve them with TLS too, on the local server
+        // certificate (127.0.0.1), verified with the same CA (docs/adr/0031-direct-calls-by-address.md).
+        directTlsEnv = {
+          TROUPE_DIRECT_CERT: certificates.server.certFile,
+          TROUPE_DIRECT_KEY: certificates.server.keyFile,
+        };
         tlsConfig = [
           "tls {",
           `  cert_file: ${JSON.stringify(certificates.server.certFile)}`,
@@ -384,7 +393,7 @@ export async function runDev(partial: Partial<DevOptions>): Promise<number> {
           ...env,
           ...(actor === gatewayActor
             ? {}
-            : { TROUPE_ACTOR_NAME: actor.name, TROUPE_ACTOR_FILE: shown(actor.file) }),
+            : { TROUPE_ACTOR_NAME: actor.name, TROUPE_ACTOR_FILE: shown(actor.file), ...directTlsEnv }),
           ...credsEnv(actor === gatewayActor ? GATEWAY_SERVICE_NAME : actor.name),
         },
         printer,
