@@ -29,6 +29,7 @@ await servePeer(async (natsUrl) => {
     },
   };
   const broker = await startBroker(natsUrl, [api], [MOLECULER_PRODUCTS]);
+  // moleculer-web keeps its node:http server on the service, untyped.
   const server = (broker.getLocalService("api") as unknown as { server: { address(): AddressInfo } }).server;
   return { target: `http://127.0.0.1:${server.address().port}`, close: () => broker.stop() };
 });
