@@ -77,5 +77,11 @@ try {
 } finally {
   await syncing?.dispose();
   // The measuring processes delete the queue when they end well; this covers the others.
-  if (amqpQueue !== undefined) await deleteQueue(amqpUrl, amqpQueue);
+  if (amqpQueue !== undefined) {
+    await deleteQueue(amqpUrl, amqpQueue).catch((err: unknown) =>
+      log(
+        `could not delete RabbitMQ queue ${amqpQueue}: ${err instanceof Error ? err.message : String(err)}`,
+      ),
+    );
+  }
 }
