@@ -2,12 +2,14 @@
  * Where the events benchmark's events live, named as ADR 7 names them for EchoRequest events of
  * proto package troupe.bench.v1 (troupe/protocol), and the stream work around a
  * measurement that is not itself measured: a fresh stream, and waiting until the server has
- * every ack. Both peers use the same stream configuration.
+ * every ack. Both JetStream peers (raw and Troupe) use the same stream configuration.
  */
-import { AckPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerConfig, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { eventStream } from "troupe/jetstream";
 import { eventConsumerName, eventFilter, eventStreamName, eventSubject } from "troupe/protocol";
 import { EchoRequestSchema } from "../../proto/gen/troupe/bench/v1/bench_pb.ts";
+import type { EventStore } from "./events-peer.ts";
 
 /** `troupe.bench.v1`: the proto package, which names the event stream. */
 const PACKAGE = EchoRequestSchema.file.proto.package;
@@ -87,4 +89,25 @@ export async function waitAllAcked(jsm: JetStreamManager, count: number, timeout
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+}
+
+/** The JetStream peers' store, administered on a connection of its own (closed by `close()`). */
+export interface JetStreamStore extends EventStore {
+  close(): Promise<void>;
+}
+
+/**
+ * The stream above as an EventStore, on its own connection to `natsUrl`, so that the peer's
+ * connection carries only the peer's traffic.
+ */
+export async function openJetStreamStore(natsUrl: string): Promise<JetStreamStore> {
+  const admin = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(admin);
+  return {
+    fresh: () => freshStream(jsm),
+    messages: () => streamMessages(jsm),
+    waitAllAcked: (count, timeoutMs) => waitAllAcked(jsm, count, timeoutMs),
+    remove: () => deleteStream(jsm),
+    close: () => admin.close(),
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * The measuring process: one peer, one payload size, on the runtime under test. On a fresh
- * stream each time it
+ * stream (or queue: the peer's store) each time it
  *   1. publishes with `--in-flight` publishes outstanding (a closed loop: each worker publishes
  *      again as soon as its last publish is acknowledged) → publishes/s in the `--seconds`
  *      window after `--warmup-seconds`;
@@ -14,12 +14,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { writeChildLine } from "../shared/child-line.ts";
 import { runtimeLabel } from "../shared/runtime-label.ts";
 import { runConcurrent } from "../shared/workloads.ts";
-import { deleteStream, freshStream, streamMessages, waitAllAcked } from "./bench-stream.ts";
 import type { EventsResult, ResultLine } from "./child-line.ts";
 import type { EventsPeer, PublishEvent } from "./events-peer.ts";
 import { isPeerName, PEERS } from "./peers.ts";
@@ -48,13 +45,11 @@ const inFlight = Number(values["in-flight"]);
 const messages = Number(values.messages);
 
 const peer = await (await PEERS[peerName].load())(natsUrl);
-// Stream administration on a connection of its own, so the peer's carries only its traffic.
-const admin = await connect({ servers: natsUrl });
-const jsm = await jetstreamManager(admin);
+const { store } = peer;
 const publish = peer.publisher(sizeBytes);
 
 // 1. Publish.
-await freshStream(jsm);
+await store.fresh();
 let next = 0;
 const published = await runConcurrent(
   () => publish(next++),
@@ -64,15 +59,14 @@ const published = await runConcurrent(
 );
 
 // 2. Pre-fill, then consume.
-await freshStream(jsm);
+await store.fresh();
 await fill(publish, messages, inFlight);
-const stored = await streamMessages(jsm);
-if (stored !== messages) throw new Error(`pre-filled ${messages} events, the stream holds ${stored}`);
-const consumed = await consumeAll(peer, jsm, messages);
-await deleteStream(jsm);
+const stored = await store.messages();
+if (stored !== messages) throw new Error(`pre-filled ${messages} events, the store holds ${stored}`);
+const consumed = await consumeAll(peer, messages);
+await store.remove();
 
 await peer.close();
-await admin.close();
 const result: EventsResult = {
   sizeBytes,
   inFlight,
@@ -100,11 +94,7 @@ async function fill(publish: PublishEvent, count: number, inFlight: number): Pro
  * Consumes the `count` events in the stream; the time runs from the handler's last warm-up
  * event (the first tenth) until the server holds every ack.
  */
-async function consumeAll(
-  peer: EventsPeer,
-  jsm: JetStreamManager,
-  count: number,
-): Promise<{ warmup: number; seconds: number }> {
+async function consumeAll(peer: EventsPeer, count: number): Promise<{ warmup: number; seconds: number }> {
   const warmup = Math.floor(count / 10);
   let handled = 0;
   let warmedUp = performance.now();
@@ -122,7 +112,7 @@ async function consumeAll(
         throw new Error(`the consume loop ended after ${handled} of ${count} events`);
       }),
     ]);
-    await waitAllAcked(jsm, count, ACKS_TIMEOUT_MS);
+    await peer.store.waitAllAcked(count, ACKS_TIMEOUT_MS);
     const seconds = (performance.now() - warmedUp) / 1000;
     if (handled !== count) throw new Error(`handled ${handled} events, ${count} were published`);
     return { warmup, seconds };

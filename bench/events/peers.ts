@@ -1,11 +1,15 @@
 /**
- * The peers of the events benchmark. Each loads lazily, so a measuring process loads only its
- * own peer's code.
+ * The peers of the events benchmark. "troupe-sync" is the Troupe peer on a second nats-server of
+ * the driver that syncs every JetStream write to disk (run.ts), so that its durability matches
+ * RabbitMQ's confirms; "rabbitmq" is RabbitMQ through amqplib, on the broker this machine runs.
+ * Each loads lazily, so a measuring process loads only its own peer's code.
  */
 import type { OpenEventsPeer } from "./events-peer.ts";
 
-export const PEER_NAMES = ["raw", "troupe"] as const;
+export const PEER_NAMES = ["raw", "troupe", "troupe-sync", "rabbitmq"] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
+/** The peers a user might pick instead, and Troupe on equal durability: asked for by name. */
+export const DURABLE_PEERS: readonly PeerName[] = ["troupe-sync", "rabbitmq"];
 
 export interface Peer {
   /** How the tables name it. */
@@ -21,6 +25,14 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
   troupe: {
     label: "Troupe",
     load: async () => (await import("./peers/troupe.ts")).openTroupePeer,
+  },
+  "troupe-sync": {
+    label: "Troupe, fsync every write",
+    load: async () => (await import("./peers/troupe.ts")).openTroupePeer,
+  },
+  rabbitmq: {
+    label: "RabbitMQ (amqplib)",
+    load: async () => (await import("./peers/rabbitmq.ts")).openRabbitmqPeer,
   },
 };
 

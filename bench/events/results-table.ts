@@ -27,6 +27,8 @@ export type Measurement = MeasurementOf<
 export const TARGETS = {
   publishVsRaw: 0.9,
   consumeVsRaw: 0.9,
+  /** Issue 14: Troupe against RabbitMQ, publishing and consuming: at least. */
+  vsRabbitmq: 2,
 } as const;
 
 /** The line of a failure that says what went wrong: the first naming an error, else the first. */
@@ -38,7 +40,12 @@ function telling(reason: string): string {
 /** Which number of a result a table shows. */
 type Pick = (result: EventsResult) => number;
 
-export function resultsTable(input: RunOptions, measurements: readonly Measurement[]): string {
+/** `notes`: lines the driver adds under the tables (a peer it skipped, and why). */
+export function resultsTable(
+  input: RunOptions,
+  measurements: readonly Measurement[],
+  notes: readonly string[] = [],
+): string {
   const { runtimes, sizes } = input;
   // Columns in the canonical order, whatever order the peers ran in.
   const peers = PEER_NAMES.filter((peer) => input.peers.includes(peer));
@@ -54,6 +61,10 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
     return values.length === 0 ? undefined : median(values);
   };
   const labels = peers.map((peer) => PEERS[peer].label);
+  /** Troupe's rows against RabbitMQ: at the default sync and at fsync on every write. */
+  const vsRabbitmq = peers.includes("rabbitmq")
+    ? (["troupe", "troupe-sync"] as const).filter((peer) => peers.includes(peer))
+    : [];
 
   const table = (pick: Pick, target: number, withCount: boolean) => {
     const rows = runtimes.flatMap((runtime) =>
@@ -63,6 +74,13 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
         ...(withCount ? [messagesFor(input, size).toLocaleString("en-US")] : []),
         ...peers.map((peer) => medianCell(valuesOf(runtime, peer, size, pick))),
         ratioCell(medianOf(runtime, "troupe", size, pick), medianOf(runtime, "raw", size, pick), target),
+        ...vsRabbitmq.map((peer) =>
+          ratioCell(
+            medianOf(runtime, peer, size, pick),
+            medianOf(runtime, "rabbitmq", size, pick),
+            TARGETS.vsRabbitmq,
+          ),
+        ),
       ]),
     );
     const header = [
@@ -71,6 +89,10 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
       ...(withCount ? ["events"] : []),
       ...labels,
       `Troupe / raw (≥ ${target.toFixed(2)})`,
+      ...vsRabbitmq.map(
+        (peer) =>
+          `${peer === "troupe" ? "Troupe" : "Troupe fsync"} / RabbitMQ (≥ ${TARGETS.vsRabbitmq.toFixed(2)})`,
+      ),
     ];
     return markdownTable(header, rows, 2);
   };
@@ -87,10 +109,13 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
         table: table((r) => r.consumedPerSecond, TARGETS.consumeVsRaw, true),
       },
     ],
-    failureNotes(
-      measurements,
-      ({ round, runtime, peer, sizeBytes }, reason) =>
-        `- ${PEERS[peer].label} failed on ${runtime}, ${sizeBytes} B, round ${round}: ${telling(reason)}`,
-    ),
+    [
+      ...notes,
+      ...failureNotes(
+        measurements,
+        ({ round, runtime, peer, sizeBytes }, reason) =>
+          `- ${PEERS[peer].label} failed on ${runtime}, ${sizeBytes} B, round ${round}: ${telling(reason)}`,
+      ),
+    ],
   );
 }

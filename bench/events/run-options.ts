@@ -3,7 +3,7 @@
  * the common flags (shared/common-run-options.ts: --runtimes, --rounds, --peers, --seconds,
  * --warmup-seconds, --json):
  *
- *   --peers raw,troupe
+ *   --peers raw,troupe (also: troupe-sync, rabbitmq)
  *   --sizes 100,4096      encoded EchoRequest sizes in bytes
  *   --in-flight 256       publishes outstanding
  *   --seconds 5           publish window per size (after --warmup-seconds)
@@ -13,7 +13,7 @@
 import { type CommonRunOptions, commonFlags } from "../shared/common-run-options.ts";
 import { countFlag, numberFlag, sizesFlag } from "../shared/flags.ts";
 import { type Flags, parseFlags } from "../shared/parse-flags.ts";
-import { isPeerName, PEER_NAMES, type PeerName } from "./peers.ts";
+import { DURABLE_PEERS, isPeerName, PEER_NAMES, type PeerName } from "./peers.ts";
 
 export interface RunOptions extends CommonRunOptions<PeerName> {
   readonly sizes: readonly number[];
@@ -27,7 +27,8 @@ export interface RunOptions extends CommonRunOptions<PeerName> {
 export const defaultRunOptions: RunOptions = {
   runtimes: ["bun", "node"],
   rounds: 3,
-  peers: PEER_NAMES,
+  // Troupe on a syncing nats-server and RabbitMQ: asked for by name.
+  peers: PEER_NAMES.filter((peer) => !DURABLE_PEERS.includes(peer)),
   sizes: [100, 4096],
   inFlight: 256,
   seconds: 5,

@@ -1,10 +1,13 @@
 /**
  * The peers of the gateway benchmark: the server processes the driver starts for each (in
  * order; the last one's "ready" target is what the load generator calls), and the protocol
- * the load generator speaks to it.
+ * the load generator speaks to it. "moleculer" and "nestjs" are the frameworks a user might pick
+ * instead of Troupe, each an HTTP process in front of a service over NATS, like the gateway peer.
  */
-export const PEER_NAMES = ["gateway", "hono", "connect"] as const;
+export const PEER_NAMES = ["gateway", "hono", "connect", "moleculer", "nestjs"] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
+/** The frameworks one would pick instead of Troupe: asked for by name. */
+export const FRAMEWORK_PEERS: readonly PeerName[] = ["moleculer", "nestjs"];
 
 /** `http1`: autocannon, REST `GET /v1/products/{id}`; `h2`: Connect unary over HTTP/2. */
 export type LoadProtocol = "http1" | "h2";
@@ -25,6 +28,16 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
   },
   hono: { label: "Hono in-process", servers: ["peers/hono-server.ts"], protocol: "http1" },
   connect: { label: "connect-node HTTP/2", servers: ["peers/connect-server.ts"], protocol: "h2" },
+  moleculer: {
+    label: "moleculer-web → NATS → Moleculer",
+    servers: ["peers/moleculer-products.ts", "peers/moleculer-web-server.ts"],
+    protocol: "http1",
+  },
+  nestjs: {
+    label: "NestJS HTTP → NATS → Nest microservice",
+    servers: ["peers/nestjs-products.ts", "peers/nestjs-http.ts"],
+    protocol: "http1",
+  },
 };
 
 export function isPeerName(name: string): name is PeerName {

@@ -24,6 +24,9 @@ export type Measurement = MeasurementOf<PeerName, { readonly run: MeasurementRun
 export const TARGETS = {
   vsConnect: 5,
   vsHono: 0.5,
+  /** Issue 14: against the frameworks one would pick instead, each also going through NATS. */
+  vsMoleculer: 1.5,
+  vsNestjs: 2,
 } as const;
 
 export function resultsTable(input: RunOptions, measurements: readonly Measurement[]): string {
@@ -46,12 +49,20 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
     return p50 === undefined || p99 === undefined ? "failed" : `${Math.round(p50)} / ${Math.round(p99)}`;
   };
   const labels = peers.map((peer) => PEERS[peer].label);
+  const moleculerColumn = peers.includes("moleculer") && peers.includes("gateway");
+  const nestjsColumn = peers.includes("nestjs") && peers.includes("gateway");
 
   const throughput = runtimes.map((runtime) => [
     runtimeVersion(measurements, runtime),
     ...peers.map((peer) => medianCell(valuesOf(runtime, peer, (r) => r.requestsPerSecond))),
     ratioCell(rateOf(runtime, "gateway"), rateOf(runtime, "connect"), TARGETS.vsConnect),
     ratioCell(rateOf(runtime, "gateway"), rateOf(runtime, "hono"), TARGETS.vsHono),
+    ...(moleculerColumn
+      ? [ratioCell(rateOf(runtime, "gateway"), rateOf(runtime, "moleculer"), TARGETS.vsMoleculer)]
+      : []),
+    ...(nestjsColumn
+      ? [ratioCell(rateOf(runtime, "gateway"), rateOf(runtime, "nestjs"), TARGETS.vsNestjs)]
+      : []),
   ]);
   const latency = runtimes.map((runtime) => [
     runtimeVersion(measurements, runtime),
@@ -69,6 +80,8 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
             ...labels,
             `gateway / connect-node (≥ ${TARGETS.vsConnect.toFixed(2)})`,
             `gateway / Hono (≥ ${TARGETS.vsHono.toFixed(2)})`,
+            ...(moleculerColumn ? [`gateway / moleculer-web (≥ ${TARGETS.vsMoleculer.toFixed(2)})`] : []),
+            ...(nestjsColumn ? [`gateway / NestJS (≥ ${TARGETS.vsNestjs.toFixed(2)})`] : []),
           ],
           throughput,
           1,

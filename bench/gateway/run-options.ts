@@ -3,7 +3,7 @@
  * the common flags (shared/common-run-options.ts: --runtimes, --rounds, --peers, --seconds,
  * --warmup-seconds, --json; here --runtimes are those of the servers under test):
  *
- *   --peers gateway,hono,connect
+ *   --peers gateway,hono,connect (also: moleculer, nestjs)
  *   --concurrency 64           HTTP/1.1 connections, or HTTP/2 streams, kept busy
  *   --sessions 4               HTTP/2 sessions the Connect load spreads its streams over
  *   --seconds 5                measured window (after --warmup-seconds)
@@ -11,7 +11,7 @@
 import { type CommonRunOptions, commonFlags } from "../shared/common-run-options.ts";
 import { countFlag } from "../shared/flags.ts";
 import { parseFlags } from "../shared/parse-flags.ts";
-import { isPeerName, PEER_NAMES, type PeerName } from "./peers.ts";
+import { FRAMEWORK_PEERS, isPeerName, PEER_NAMES, type PeerName } from "./peers.ts";
 
 export interface RunOptions extends CommonRunOptions<PeerName> {
   readonly concurrency: number;
@@ -21,7 +21,8 @@ export interface RunOptions extends CommonRunOptions<PeerName> {
 export const defaultRunOptions: RunOptions = {
   runtimes: ["bun", "node"],
   rounds: 3,
-  peers: PEER_NAMES,
+  // The frameworks (moleculer, nestjs) add a minute a round: asked for by name.
+  peers: PEER_NAMES.filter((peer) => !FRAMEWORK_PEERS.includes(peer)),
   concurrency: 64,
   sessions: 4,
   seconds: 5,

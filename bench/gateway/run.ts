@@ -1,7 +1,8 @@
 /**
  * bench/gateway driver: `GET /v1/products/{id}` through Troupe's gateway to an actor over NATS,
  * the same handler in an in-process Hono route, and GetProduct with the Connect protocol over
- * HTTP/2 straight to a connect-node server. The servers run in their own processes on each
+ * HTTP/2 straight to a connect-node server; by name, moleculer-web in front of a Moleculer service and
+ * a NestJS HTTP controller in front of a Nest microservice, both over NATS. The servers run in their own processes on each
  * runtime under test; the load generator (autocannon for HTTP/1.1, a node:http2 client for
  * Connect) in its own process on Node. Starts its own nats-server (never the system one), runs
  * every peer once per round, rotating the order of peers (and runtimes) from round to round so
@@ -9,7 +10,7 @@
  * (shared/run-driver.ts). Progress goes to stderr; the report to stdout.
  *
  *   node_modules/.bin/node --conditions=troupe-source bench/gateway/run.ts [--runtimes bun,node] [--rounds 3]
- *     [--peers gateway,hono,connect] [--concurrency 64] [--seconds 5] [--json results.json]
+ *     [--peers gateway,hono,connect,moleculer,nestjs] [--concurrency 64] [--seconds 5] [--json results.json]
  *
  * See run-options.ts for every flag and bench/README.md for the method and the results.
  */

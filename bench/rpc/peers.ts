@@ -5,7 +5,9 @@
  * second nats-server, whose client port speaks TLS, and "secured" the Troupe peer on a third one
  * that also demands credentials, with the least-privilege user of a declaration (run.ts);
  * "direct" is the Troupe peer called by address over TCP after discovery, and "tcp" a plain TCP
- * echo, its floor. Clients load lazily, so a client process loads only its own peer's code.
+ * echo, its floor; "moleculer" and "nestjs" are the frameworks a user might pick instead of
+ * Troupe, on the same nats-server (json-echo.ts). Clients load lazily, so a client process loads
+ * only its own peer's code.
  */
 import type { ConnectPeerClient } from "./peer-client.ts";
 
@@ -20,10 +22,14 @@ export const PEER_NAMES = [
   "secured",
   "direct",
   "tcp",
+  "moleculer",
+  "nestjs",
 ] as const;
 /** The peers that run against one of the driver's TLS nats-servers. */
 export const TLS_PEERS: readonly PeerName[] = ["tls", "raw-tls", "secured"];
 export type PeerName = (typeof PEER_NAMES)[number];
+/** The frameworks one would pick instead of Troupe: asked for by name, like the TLS peers. */
+export const FRAMEWORK_PEERS: readonly PeerName[] = ["moleculer", "nestjs"];
 
 export interface Peer {
   /** How the tables name it. */
@@ -83,6 +89,16 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
     label: "TCP echo",
     serverFile: "peers/tcp-echo-server.ts",
     loadClient: async () => (await import("./peers/tcp-echo-client.ts")).connectTcpEchoClient,
+  },
+  moleculer: {
+    label: "Moleculer",
+    serverFile: "peers/moleculer-server.ts",
+    loadClient: async () => (await import("./peers/moleculer-client.ts")).connectMoleculerClient,
+  },
+  nestjs: {
+    label: "NestJS",
+    serverFile: "peers/nestjs-server.ts",
+    loadClient: async () => (await import("./peers/nestjs-client.ts")).connectNestjsClient,
   },
 };
 

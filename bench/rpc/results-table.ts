@@ -34,6 +34,10 @@ export const TARGETS = {
   directVsNats: 1.5,
   /** At one in flight, the p50 of Troupe called by address over Troupe over NATS: at most. */
   directP50VsNats: 0.7,
+  /** At N in flight, Troupe over Moleculer on the same nats-server: at least (issue 14). */
+  vsMoleculer: 1.5,
+  /** At N in flight, Troupe over NestJS microservices on the same nats-server: at least (issue 14). */
+  vsNestjs: 2,
 } as const;
 
 interface Medians {
@@ -67,6 +71,8 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
   const securedColumn = peers.includes("secured") && peers.includes("troupe");
   const directColumn = peers.includes("direct") && peers.includes("troupe");
   const floorColumn = peers.includes("direct") && peers.includes("tcp");
+  const moleculerColumn = peers.includes("moleculer") && peers.includes("troupe");
+  const nestjsColumn = peers.includes("nestjs") && peers.includes("troupe");
 
   const throughput: string[][] = [];
   const latency: string[][] = [];
@@ -89,6 +95,8 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
         ...(securedColumn ? [ratioCell(calls("secured"), calls("troupe"), TARGETS.tlsVsCleartext)] : []),
         ...(directColumn ? [ratioCell(calls("direct"), calls("troupe"), TARGETS.directVsNats)] : []),
         ...(floorColumn ? [plainRatio(calls("direct"), calls("tcp"))] : []),
+        ...(moleculerColumn ? [ratioCell(calls("troupe"), calls("moleculer"), TARGETS.vsMoleculer)] : []),
+        ...(nestjsColumn ? [ratioCell(calls("troupe"), calls("nestjs"), TARGETS.vsNestjs)] : []),
       ]);
       latency.push([
         ...lead,
@@ -122,6 +130,8 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
             ...(securedColumn ? [`creds + TLS / Troupe (≥ ${limit(TARGETS.tlsVsCleartext)})`] : []),
             ...(directColumn ? [`by address / Troupe (≥ ${limit(TARGETS.directVsNats)})`] : []),
             ...(floorColumn ? ["by address / TCP echo"] : []),
+            ...(moleculerColumn ? [`Troupe / Moleculer (≥ ${limit(TARGETS.vsMoleculer)})`] : []),
+            ...(nestjsColumn ? [`Troupe / NestJS (≥ ${limit(TARGETS.vsNestjs)})`] : []),
           ],
           throughput,
           2,

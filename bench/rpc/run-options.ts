@@ -3,7 +3,7 @@
  * the common flags (shared/common-run-options.ts: --runtimes, --rounds, --peers, --seconds,
  * --warmup-seconds, --json):
  *
- *   --peers raw,mux,connect,troupe,policies (also: tls, raw-tls, secured)
+ *   --peers raw,mux,connect,troupe,policies (also: tls, raw-tls, secured, moleculer, nestjs)
  *   --sizes 100,4096      encoded EchoRequest sizes in bytes
  *   --calls 5000          sequential calls timed per size (after --warmup-calls)
  *   --warmup-calls 1000
@@ -13,7 +13,7 @@
 import { type CommonRunOptions, commonFlags } from "../shared/common-run-options.ts";
 import { countFlag, sizesFlag } from "../shared/flags.ts";
 import { parseFlags } from "../shared/parse-flags.ts";
-import { isPeerName, PEER_NAMES, type PeerName, TLS_PEERS } from "./peers.ts";
+import { FRAMEWORK_PEERS, isPeerName, PEER_NAMES, type PeerName, TLS_PEERS } from "./peers.ts";
 
 export interface RunOptions extends CommonRunOptions<PeerName> {
   readonly sizes: readonly number[];
@@ -25,8 +25,9 @@ export interface RunOptions extends CommonRunOptions<PeerName> {
 export const defaultRunOptions: RunOptions = {
   runtimes: ["bun", "node"],
   rounds: 3,
-  // The TLS peers need a second nats-server: asked for by name (--peers raw,troupe,tls,raw-tls).
-  peers: PEER_NAMES.filter((peer) => !TLS_PEERS.includes(peer)),
+  // The TLS peers need a second nats-server, and the frameworks add minutes: asked for by name
+  // (--peers raw,troupe,tls,raw-tls,moleculer,nestjs).
+  peers: PEER_NAMES.filter((peer) => !TLS_PEERS.includes(peer) && !FRAMEWORK_PEERS.includes(peer)),
   sizes: [100, 4096],
   calls: 5000,
   warmupCalls: 1000,

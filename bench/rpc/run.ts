@@ -1,13 +1,14 @@
 /**
  * bench/rpc driver: unary Echo calls through Troupe, raw nats.js `nc.request`, a minimal NATS
- * request multiplexer and Connect over HTTP/2, with client and server in separate processes,
- * on each runtime under test. Starts its own nats-server (never the system one), runs every
- * peer once per round, rotating the order of peers (and runtimes) from round to round so that
- * drift hits all of them alike, and prints Markdown tables of the medians over rounds
- * (shared/run-driver.ts). Progress goes to stderr; the report to stdout.
+ * request multiplexer, Connect over HTTP/2, and (by name) Moleculer and NestJS microservices on the
+ * same nats-server, with client and server in separate processes, on each runtime under test.
+ * Starts its own nats-server (never the system one), runs every peer once per round, rotating the
+ * order of peers (and runtimes) from round to round so that drift hits all of them alike, and
+ * prints Markdown tables of the medians over rounds (shared/run-driver.ts). Progress goes to
+ * stderr; the report to stdout.
  *
  *   node_modules/.bin/node --conditions=troupe-source bench/rpc/run.ts [--runtimes bun,node] [--rounds 3] [--seconds 3]
- *     [--peers raw,mux,connect,troupe,policies,tls,raw-tls,secured] [--sizes 100,4096] [--json results.json]
+ *     [--peers raw,mux,connect,troupe,policies,tls,raw-tls,secured,moleculer,nestjs] [--sizes 100,4096] [--json results.json]
  *
  * See run-options.ts for every flag and bench/README.md for the method and the results.
  */

@@ -8,14 +8,16 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { encodedEchoRequestOfSize } from "../../shared/echo-request.ts";
-import { CONSUMER, KEY_SUBJECTS, RAW_CONSUMER_CONFIG, STREAM } from "../bench-stream.ts";
+import { CONSUMER, KEY_SUBJECTS, openJetStreamStore, RAW_CONSUMER_CONFIG, STREAM } from "../bench-stream.ts";
 import { checkPayload, type EventsPeer } from "../events-peer.ts";
 
 export async function openRawPeer(natsUrl: string): Promise<EventsPeer> {
   const nc = await connect({ servers: natsUrl });
   const js = jetstream(nc);
+  const store = await openJetStreamStore(natsUrl);
   const jsm = await jetstreamManager(nc);
   return {
+    store,
     publisher(sizeBytes) {
       const payload = encodedEchoRequestOfSize(sizeBytes);
       return async (keyIndex) => {
@@ -41,6 +43,9 @@ export async function openRawPeer(natsUrl: string): Promise<EventsPeer> {
         },
       };
     },
-    close: () => nc.close(),
+    async close() {
+      await nc.close();
+      await store.close();
+    },
   };
 }

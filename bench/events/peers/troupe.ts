@@ -11,7 +11,7 @@ import { publishEvent } from "troupe";
 import { consume, eventConsumer, reconcileConsumer } from "troupe/jetstream";
 import { EchoRequestSchema } from "../../../proto/gen/troupe/bench/v1/bench_pb.ts";
 import { echoRequestOfSize } from "../../shared/echo-request.ts";
-import { CONSUMER, KEYS, STREAM } from "../bench-stream.ts";
+import { CONSUMER, KEYS, openJetStreamStore, STREAM } from "../bench-stream.ts";
 import { checkPayload, type EventsPeer } from "../events-peer.ts";
 
 /** The service whose event consumer is read: its durable name is `bench_EchoRequest` (CONSUMER). */
@@ -22,7 +22,9 @@ const STOP_GRACE_MS = 5_000;
 export async function openTroupePeer(natsUrl: string): Promise<EventsPeer> {
   const nc = await connect({ servers: natsUrl });
   const js = jetstream(nc);
+  const store = await openJetStreamStore(natsUrl);
   return {
+    store,
     publisher(sizeBytes) {
       const message = echoRequestOfSize(sizeBytes);
       return async (keyIndex) => {
@@ -60,6 +62,9 @@ export async function openTroupePeer(natsUrl: string): Promise<EventsPeer> {
       ended.catch(() => {}); // observed by the measuring process; may settle after stop()
       return { ended, stop: () => running.stop(STOP_GRACE_MS) };
     },
-    close: () => nc.close(),
+    async close() {
+      await nc.close();
+      await store.close();
+    },
   };
 }
