@@ -23,7 +23,7 @@ export type Measurement = MeasurementOf<PeerName, { readonly run: MeasurementRun
 /** The issue's targets for the gateway, same run, same runtime: at least these ratios of requests/s. */
 export const TARGETS = {
   vsConnect: 5,
-  vsHono: 0.5,
+  vsHono: 0.7,
   /** Issue 14: against the frameworks one would pick instead, each also going through NATS. */
   vsMoleculer: 1.5,
   vsNestjs: 2,
