@@ -3,7 +3,8 @@
  * `runActor(defineActor(…))` from the public API `troupe`, configured from the environment
  * (NATS_URL, which the driver sets). It writes nothing for the driver; the driver spawns it
  * and asks `$SRV.PING.adoption-bench` until it answers (the `--subject` it passes is for the
- * bare responder, and ignored here).
+ * bare responder, and ignored here). Self-contained on purpose (not bench/rpc's echo actor, which
+ * loads the TLS helpers of the rpc driver): what it imports is what its start is measured with.
  *
  *   NATS_URL=nats://127.0.0.1:4333 <runtime> bench/adoption/peers/bench-actor.ts
  */
