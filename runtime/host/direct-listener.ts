@@ -20,7 +20,7 @@ import type { Logger } from "../observability/logger.ts";
 import { type ByteStream, listenTcp, type TcpListener, type TlsIdentity } from "../platform/tcp.ts";
 import {
   encodeHeaders,
-  encodeReply,
+  encodeReplyHead,
   encodeSignal,
   FrameDecoder,
   FrameError,
@@ -223,7 +223,9 @@ class DirectConnection {
   }
 
   answer(id: number, payload: Uint8Array, hdrs: MsgHdrs | undefined): boolean {
-    const written = this.stream.write(encodeReply(id, encodeHeaders(hdrs), payload));
+    const written =
+      this.stream.write(encodeReplyHead(id, encodeHeaders(hdrs), payload.length)) &&
+      this.stream.write(payload);
     this.pending--;
     if (this.#goingAway && this.pending === 0) this.stream.end();
     return written;

@@ -50,18 +50,11 @@ function wrap(socket: Socket, handlers: ByteStreamHandlers): ByteStream {
     queued = [];
     const size = queuedBytes;
     queuedBytes = 0;
-    if (closed || socket.destroyed) return;
-    if (chunks.length === 1) {
-      socket.write(chunks[0] as Uint8Array);
-      return;
-    }
-    const joined = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      joined.set(chunk, at);
-      at += chunk.length;
-    }
-    socket.write(joined);
+    if (closed || socket.destroyed || size === 0) return;
+    // One writev of every chunk, no copy into a joined buffer.
+    socket.cork();
+    for (const chunk of chunks) socket.write(chunk);
+    socket.uncork();
   };
   socket.setNoDelay(true);
   socket.on("data", (chunk: Uint8Array) => handlers.onData(chunk));

@@ -46,19 +46,23 @@ const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
-export function encodeRequest(
+/**
+ * A request frame up to its payload: written before the payload (ByteStream writes both in one
+ * system call), so the payload is not copied into a frame of its own.
+ */
+export function encodeRequestHead(
   id: number,
   subject: string,
   headers: Uint8Array,
-  payload: Uint8Array,
+  payloadLength: number,
 ): Uint8Array {
   const subjectBytes = utf8.encode(subject);
   if (subjectBytes.length > 0xffff)
     throw new RangeError(`subject of ${subjectBytes.length} bytes is too long`);
-  const body = 2 + subjectBytes.length + 4 + headers.length + payload.length;
-  const frame = new Uint8Array(PREFIX + body);
+  const head = 2 + subjectBytes.length + 4 + headers.length;
+  const frame = new Uint8Array(PREFIX + head);
   const view = new DataView(frame.buffer);
-  view.setUint32(0, 5 + body);
+  view.setUint32(0, 5 + head + payloadLength);
   view.setUint8(4, FrameKind.request);
   view.setUint32(5, id);
   let at = PREFIX;
@@ -67,20 +71,41 @@ export function encodeRequest(
   at += 2 + subjectBytes.length;
   view.setUint32(at, headers.length);
   frame.set(headers, at + 4);
-  frame.set(payload, at + 4 + headers.length);
   return frame;
 }
 
-export function encodeReply(id: number, headers: Uint8Array, payload: Uint8Array): Uint8Array {
-  const body = 4 + headers.length + payload.length;
-  const frame = new Uint8Array(PREFIX + body);
+/** A reply frame up to its payload (see encodeRequestHead). */
+export function encodeReplyHead(id: number, headers: Uint8Array, payloadLength: number): Uint8Array {
+  const head = 4 + headers.length;
+  const frame = new Uint8Array(PREFIX + head);
   const view = new DataView(frame.buffer);
-  view.setUint32(0, 5 + body);
+  view.setUint32(0, 5 + head + payloadLength);
   view.setUint8(4, FrameKind.reply);
   view.setUint32(5, id);
   view.setUint32(PREFIX, headers.length);
   frame.set(headers, PREFIX + 4);
-  frame.set(payload, PREFIX + 4 + headers.length);
+  return frame;
+}
+
+/** A whole request frame, head and payload in one array. */
+export function encodeRequest(
+  id: number,
+  subject: string,
+  headers: Uint8Array,
+  payload: Uint8Array,
+): Uint8Array {
+  return joined(encodeRequestHead(id, subject, headers, payload.length), payload);
+}
+
+/** A whole reply frame, head and payload in one array. */
+export function encodeReply(id: number, headers: Uint8Array, payload: Uint8Array): Uint8Array {
+  return joined(encodeReplyHead(id, headers, payload.length), payload);
+}
+
+function joined(head: Uint8Array, payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(head.length + payload.length);
+  frame.set(head);
+  frame.set(payload, head.length);
   return frame;
 }
 

@@ -21,7 +21,7 @@ import { type ReplyCall, type ReplyMux, replyMuxOf } from "../nats/reply-mux.ts"
 import { type ByteStream, connectTcp } from "../platform/tcp.ts";
 import {
   encodeHeaders,
-  encodeRequest,
+  encodeRequestHead,
   encodeSignal,
   type Frame,
   FrameDecoder,
@@ -293,12 +293,13 @@ export function createDirectChannel(
       const sent: Sent = { call, data, hdrs };
       pending.set(id, sent);
       deadlines.schedule(call);
-      if (!stream.write(encodeRequest(id, call.subject, encodeHeaders(hdrs), data))) {
+      if (!stream.write(encodeRequestHead(id, call.subject, encodeHeaders(hdrs), data.length))) {
         // The connection is closing (its close event is on its way): not sent, so NATS takes it.
         settle(sent);
         overNats(call, data, hdrs);
         return;
       }
+      stream.write(data);
       counts.direct++;
     },
     forget(call) {
