@@ -12,6 +12,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { DescriptorSet } from "../protocol/descriptor-set.ts";
 import { isPayloadTooLarge } from "../protocol/errors.ts";
 import { descriptorsBucketName } from "../protocol/subjects.ts";
+import { retryDeclaration } from "./declare-streams.ts";
 import { defaultReplicas } from "./default-replicas.ts";
 import {
   isJetStreamMissing,
@@ -19,7 +20,7 @@ import {
   isWrongLastSequence,
   stateError,
 } from "./jetstream-errors.ts";
-import { reconcileBucket } from "./state-reconcile.ts";
+import { reconcileBucket, whileJustCreated } from "./state-reconcile.ts";
 
 export interface DescriptorStoreOptions {
   /** Prefixes the bucket name, as it prefixes subjects. */
@@ -54,13 +55,19 @@ export async function storeDescriptors(
   const limits = { ...LIMITS, replicas: partial.replicas ?? defaultReplicas(nc) };
   let kv: KV;
   try {
-    kv = await new Kvm(nc).create(bucket, {
-      ...limits,
-      description: "Troupe contract descriptors: FileDescriptorSets by SHA-256",
-      // Leader reads: a replica behind its leader would not know a set just stored (ADR 0020).
-      allow_direct: false,
-    });
-    await reconcileBucket(nc, bucket, limits);
+    // Every actor of a system opens this bucket at start, often at the same moment: on a cluster
+    // one may find it half made, so the declaration is retried as the state stores' are.
+    kv = await retryDeclaration(() =>
+      whileJustCreated(() =>
+        new Kvm(nc).create(bucket, {
+          ...limits,
+          description: "Troupe contract descriptors: FileDescriptorSets by SHA-256",
+          // Leader reads: a replica behind its leader would not know a set just stored (ADR 0020).
+          allow_direct: false,
+        }),
+      ),
+    );
+    await retryDeclaration(() => reconcileBucket(nc, bucket, limits));
   } catch (err) {
     if (isJetStreamMissing(err)) return "no-jetstream";
     throw storeError(err, `descriptors bucket ${bucket}`, set, true);

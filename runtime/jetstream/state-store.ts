@@ -30,7 +30,7 @@ import { isWrongLastSequence, revisionConflict, stateError, undecodableValue } f
 import { checkStateKey, checkStateKeyFilter, stateBucketName } from "./state-keys.ts";
 import { mirrorState, type StateMirror } from "./state-mirror.ts";
 import { type OnceEffect, type OnceOptions, onceOf } from "./state-once.ts";
-import { reconcileBucket } from "./state-reconcile.ts";
+import { reconcileBucket, whileJustCreated } from "./state-reconcile.ts";
 
 export interface StateStoreOptions<Desc extends DescMessage = DescMessage> {
   /** The bucket: `[A-Za-z0-9_-]+`, prefixed by the namespace (`acme_users`). */
@@ -175,7 +175,9 @@ export async function openStateStore<Desc extends DescMessage>(
     const limits = { history: options.history, ttl: options.ttlMs, replicas: options.replicas };
     // Leader reads (no direct gets): on a cluster a direct get may be answered by a replica
     // that has not applied the latest write, and state decides on what it reads (ADR 0020).
-    kv = await retryDeclaration(() => new Kvm(nc).create(bucket, { ...limits, allow_direct: false }));
+    kv = await retryDeclaration(() =>
+      whileJustCreated(() => new Kvm(nc).create(bucket, { ...limits, allow_direct: false })),
+    );
     await retryDeclaration(() => reconcileBucket(nc, bucket, limits));
   } catch (err) {
     throw stateError(err, where, true);
