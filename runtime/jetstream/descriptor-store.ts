@@ -12,7 +12,6 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { DescriptorSet } from "../protocol/descriptor-set.ts";
 import { isPayloadTooLarge } from "../protocol/errors.ts";
 import { descriptorsBucketName } from "../protocol/subjects.ts";
-import { retryDeclaration } from "./declare-streams.ts";
 import { defaultReplicas } from "./default-replicas.ts";
 import {
   isJetStreamMissing,
@@ -56,18 +55,18 @@ export async function storeDescriptors(
   let kv: KV;
   try {
     // Every actor of a system opens this bucket at start, often at the same moment: on a cluster
-    // one may find it half made, so the declaration is retried as the state stores' are.
-    kv = await retryDeclaration(() =>
-      whileJustCreated(() =>
-        new Kvm(nc).create(bucket, {
-          ...limits,
-          description: "Troupe contract descriptors: FileDescriptorSets by SHA-256",
-          // Leader reads: a replica behind its leader would not know a set just stored (ADR 0020).
-          allow_direct: false,
-        }),
-      ),
+    // one may find it "not found" for a moment, so that is asked again (whileJustCreated). No
+    // answer at all is not retried here: the caller warns and stores the set later
+    // (publish-descriptors.ts), so a start does not wait for JetStream.
+    kv = await whileJustCreated(() =>
+      new Kvm(nc).create(bucket, {
+        ...limits,
+        description: "Troupe contract descriptors: FileDescriptorSets by SHA-256",
+        // Leader reads: a replica behind its leader would not know a set just stored (ADR 0020).
+        allow_direct: false,
+      }),
     );
-    await retryDeclaration(() => reconcileBucket(nc, bucket, limits));
+    await reconcileBucket(nc, bucket, limits);
   } catch (err) {
     if (isJetStreamMissing(err)) return "no-jetstream";
     throw storeError(err, `descriptors bucket ${bucket}`, set, true);
