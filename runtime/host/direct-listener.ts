@@ -26,6 +26,7 @@ import {
   FrameError,
   FrameKind,
   FrameMsg,
+  formatDirectAddress,
 } from "../protocol/direct-frames.ts";
 import type { DirectCaller, DirectProof } from "../security/direct-auth.ts";
 import { replyError } from "./reply.ts";
@@ -174,7 +175,7 @@ export async function listenDirect(
   );
 
   const hostPort = options.advertise ?? `${options.host}:${listener.port}`;
-  const address = options.tls === undefined ? hostPort : `tls://${hostPort}`;
+  const address = formatDirectAddress(hostPort, options.tls !== undefined);
   return {
     address,
     get served() {

@@ -4,7 +4,7 @@
  * `node:net` on Deno and Node; with TLS, `node:tls` on all three. The rest of the runtime sees
  * only this interface: bytes in, bytes out, one close.
  */
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, isIP, type Server, type Socket } from "node:net";
 import { setImmediate } from "node:timers";
 import { connect as connectTls, createServer as createTlsServer } from "node:tls";
 import { bunConnectTcp, bunListenTcp, isBun } from "./tcp-bun.ts";
@@ -44,13 +44,10 @@ function wrap(socket: Socket, handlers: ByteStreamHandlers): ByteStream {
   let closed = false;
   let failure: Error | undefined;
   let queued: Uint8Array[] = [];
-  let queuedBytes = 0;
   const flush = () => {
     const chunks = queued;
     queued = [];
-    const size = queuedBytes;
-    queuedBytes = 0;
-    if (closed || socket.destroyed || size === 0) return;
+    if (closed || socket.destroyed) return;
     // One writev of every chunk, no copy into a joined buffer.
     socket.cork();
     for (const chunk of chunks) socket.write(chunk);
@@ -70,7 +67,6 @@ function wrap(socket: Socket, handlers: ByteStreamHandlers): ByteStream {
     write(bytes) {
       if (closed || socket.destroyed) return false;
       if (queued.push(bytes) === 1) setImmediate(flush);
-      queuedBytes += bytes.length;
       return true;
     },
     end() {
@@ -97,7 +93,7 @@ export function connectTcp(
     const socket =
       tls === undefined
         ? connect({ host, port })
-        : connectTls({ host, port, ca: tls.caPem, servername: isIp(host) ? "" : host });
+        : connectTls({ host, port, ca: tls.caPem, servername: isIP(host) === 0 ? host : "" });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no TCP connection to ${host}:${port} within ${timeoutMs} ms`));
@@ -164,8 +160,4 @@ export function listenTcp(
       });
     });
   });
-}
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(":");
 }

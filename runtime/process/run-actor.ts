@@ -39,7 +39,7 @@ import { readTextFile } from "../platform/files.ts";
 import { hostName, runtimeInfo } from "../platform/runtime-info.ts";
 import { exitProcess } from "../platform/shutdown-signals.ts";
 import type { TracingSdk } from "../platform/tracing-sdk.ts";
-import { parseAddress } from "../transports/direct-channel.ts";
+import { parseDirectAddress } from "../protocol/direct-frames.ts";
 import { declarationRequested, printDeclarationAndExit } from "./print-declaration.ts";
 import {
   connectFromEnv,
@@ -170,12 +170,12 @@ export function actorNameMismatch(
 function directFromEnv(wanted: boolean): ServeActorOptions["direct"] {
   const listen = readEnv("TROUPE_DIRECT_LISTEN");
   if (listen === "off" || ((listen === undefined || listen === "") && !wanted)) return false;
-  const at = listen === undefined || listen === "" ? undefined : parseAddress(listen);
+  const at = listen === undefined || listen === "" ? undefined : parseDirectAddress(listen);
   if (listen !== undefined && listen !== "" && (at === undefined || at.tls)) {
     throw new Error(`TROUPE_DIRECT_LISTEN must be host:port or off, not "${listen}"`);
   }
   const advertise = readEnv("TROUPE_DIRECT_ADVERTISE");
-  if (advertise !== undefined && (parseAddress(advertise)?.tls ?? true)) {
+  if (advertise !== undefined && (parseDirectAddress(advertise)?.tls ?? true)) {
     throw new Error(`TROUPE_DIRECT_ADVERTISE must be host:port, not "${advertise}"`);
   }
   const certFile = readEnv("TROUPE_DIRECT_CERT");

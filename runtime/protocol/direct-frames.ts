@@ -29,6 +29,26 @@ export const FrameKind = {
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
+/** A listener's address as discovery advertises it (`troupe.direct`): `host:port` or `tls://host:port`. */
+export interface DirectAddress {
+  readonly host: string;
+  /** 0 means "any" to a listener. */
+  readonly port: number;
+  readonly tls: boolean;
+}
+
+export function formatDirectAddress(hostPort: string, tls: boolean): string {
+  return tls ? `tls://${hostPort}` : hostPort;
+}
+
+/** Splits `host:port` or `tls://host:port` (a bracketed IPv6 host too); undefined when it is neither. */
+export function parseDirectAddress(address: string): DirectAddress | undefined {
+  const match = /^(tls:\/\/)?\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
+  if (match === null) return undefined;
+  const port = Number(match[3]);
+  return port < 65_536 ? { host: match[2] as string, port, tls: match[1] !== undefined } : undefined;
+}
+
 /** Bytes before the body: length, kind, id. */
 const PREFIX = 9;
 

@@ -28,6 +28,7 @@ import {
   FrameError,
   FrameKind,
   FrameMsg,
+  parseDirectAddress,
 } from "../protocol/direct-frames.ts";
 import { credentialsOf, proveIdentity, trustedCaOf } from "../security/direct-auth.ts";
 
@@ -80,24 +81,13 @@ interface Sent {
   readonly hdrs: MsgHdrs | undefined;
 }
 
-/**
- * Splits `host:port` or `tls://host:port` (a bracketed IPv6 host too); port 0 means "any" to a
- * listener.
- */
-export function parseAddress(address: string): { host: string; port: number; tls: boolean } | undefined {
-  const match = /^(tls:\/\/)?\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
-  if (match === null) return undefined;
-  const port = Number(match[3]);
-  return port < 65_536 ? { host: match[2] as string, port, tls: match[1] !== undefined } : undefined;
-}
-
 export function createDirectChannel(
   nc: NatsConnection,
   address: string,
   partial: Partial<DirectChannelOptions> = {},
 ): DirectChannel {
   const options = { ...defaultDirectChannelOptions, ...partial };
-  const parsed = parseAddress(address);
+  const parsed = parseDirectAddress(address);
   const caPem = options.caPem ?? trustedCaOf(nc);
   // An address nobody can connect to, or a TLS one without a CA to verify it, leaves every call
   // on NATS.

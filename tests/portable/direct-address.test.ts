@@ -25,6 +25,7 @@ import {
   silentLogger,
 } from "troupe";
 import { discoverService } from "troupe/discovery";
+import { rpcInstanceSubject, rpcMethodSubject } from "troupe/protocol";
 import {
   createAuthKeys,
   createLocalCa,
@@ -434,12 +435,8 @@ describe("direct calls by address on a bus with credentials", () => {
     const outcome = await callOverTcp(nc);
     assert.ok(outcome instanceof ConnectError, `refused, got ${String(outcome)}`);
     assert.equal(outcome.code, Code.PermissionDenied);
-    assert.match(
-      outcome.rawMessage,
-      new RegExp(
-        `not permitted to publish to rpc\\.shop\\.v1\\.ProductService\\.GetProduct\\.${catalogueActor.id} \\(user shopper-b\\)`,
-      ),
-    );
+    const subject = rpcInstanceSubject(ProductService.method.getProduct, catalogueActor.id);
+    assert.equal(outcome.rawMessage, `not permitted to publish to ${subject} (user shopper-b)`);
   });
 
   test("no proof, or a user of another account, and the listener ends the connection", TIMEOUT, async () => {
@@ -467,7 +464,7 @@ describe("direct calls by address on a bus with credentials", () => {
       });
     const request = encodeRequest(
       1,
-      "rpc.shop.v1.ProductService.GetProduct",
+      rpcMethodSubject(ProductService.method.getProduct),
       new Uint8Array(0),
       new Uint8Array(0),
     );
