@@ -1,6 +1,6 @@
 /**
- * `troupe/jetstream`: streams, consumers, dead letters, state watches and route records below
- * the actor API (docs/adr/0007-events-queues-and-dead-letters.md, 0012).
+ * `troupe/jetstream`: streams, consumers, dead letters, state watches, route records and keyed
+ * actors' reminders below the actor API (docs/adr/0007-events-queues-and-dead-letters.md, 0012).
  */
 export {
   type ConsumeOptions,
@@ -42,6 +42,17 @@ export {
 } from "./declare-streams.ts";
 export { loadDescriptors } from "./descriptor-store.ts";
 export { defaultIdempotencyGuardOptions, type IdempotencyGuardOptions } from "./idempotency-guard.ts";
+export {
+  type ConsumeRemindersOptions,
+  consumeReminders,
+  defaultConsumeRemindersOptions,
+  defaultReminderOptions,
+  type FiredReminder,
+  openReminders,
+  type ReminderOptions,
+  type Reminders,
+  reminderStream,
+} from "./reminders.ts";
 export {
   defaultRouteStoreOptions,
   defaultWatchRoutesOptions,

@@ -352,3 +352,141 @@ export function parseSubject(subject: string, namespace = ""): ParsedSubject | u
       return undefined;
   }
 }
+
+/**
+ * The first tokens of a keyed actor's reminder subjects (runtime/jetstream/reminders.ts, NATS
+ * ADR-51 message schedules), under the namespace prefix like every Troupe subject:
+ *
+ *   troupe.rem.<package>.<Service>.at.<key token>.<name>     the reminder's schedule
+ *   troupe.rem.<package>.<Service>.fire.<key token>.<name>   where the stream stores it when due
+ */
+export const REMINDER_PREFIX = "troupe.rem";
+const REMINDER_SCHEDULE = "at";
+const REMINDER_FIRED = "fire";
+
+/** The longest reminder key, in UTF-8 bytes (the key of a keyed actor, ADR 32). */
+export const MAX_REMINDER_KEY_BYTES = 256;
+/** A key that stands in a subject as it is; any other is `=` and its UTF-8 in unpadded base64url. */
+const PLAIN_REMINDER_KEY = /^[A-Za-z0-9_-]{1,128}$/;
+const ENCODED_REMINDER_KEY = /^=[A-Za-z0-9_-]+$/;
+const REMINDER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The subject token of a reminder's key: the key itself when it matches `[A-Za-z0-9_-]{1,128}`,
+ * else `=` followed by the unpadded base64url of its UTF-8 (`=` is in neither alphabet, so the
+ * two never meet). Throws for an empty key, one longer than MAX_REMINDER_KEY_BYTES, or one that is
+ * not well-formed UTF-16 (a lone surrogate would not come back from its bytes).
+ */
+export function reminderKeyToken(key: string): string {
+  if (PLAIN_REMINDER_KEY.test(key)) return key;
+  if (key === "") throw new Error("a reminder's key cannot be empty");
+  const bytes = new TextEncoder().encode(key);
+  if (bytes.length > MAX_REMINDER_KEY_BYTES) {
+    throw new Error(`a reminder's key is ${bytes.length} bytes, more than ${MAX_REMINDER_KEY_BYTES}`);
+  }
+  if (new TextDecoder().decode(bytes) !== key) throw new Error("a reminder's key is not well-formed Unicode");
+  return `=${base64Url(key)}`;
+}
+
+/**
+ * The key a token of `reminderKeyToken` stands for. Throws for anything `reminderKeyToken` does
+ * not make, an encoded key that could stand as it is included, so one key has one subject.
+ */
+export function keyOfReminderToken(token: string): string {
+  if (PLAIN_REMINDER_KEY.test(token)) return token;
+  if (ENCODED_REMINDER_KEY.test(token)) {
+    let key: string | undefined;
+    try {
+      const binary = atob(token.slice(1).replaceAll("-", "+").replaceAll("_", "/"));
+      key = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    } catch {
+      key = undefined;
+    }
+    if (key !== undefined && key !== "" && !PLAIN_REMINDER_KEY.test(key) && `=${base64Url(key)}` === token) {
+      return key;
+    }
+  }
+  throw new Error(`"${token}" is not a reminder key token`);
+}
+
+/** Throws unless `name` can name a reminder (`[A-Za-z0-9_-]{1,64}`); returns it. */
+export function assertReminderName(name: string): string {
+  if (!REMINDER_NAME.test(name)) throw new Error(`reminder name "${name}" must match [A-Za-z0-9_-]{1,64}`);
+  return name;
+}
+
+/** `troupe.rem.>`: every reminder of a namespace, scheduled or fired (its stream's subjects). */
+export function reminderFilter(namespace = ""): string {
+  return `${namespacePrefix(namespace)}${REMINDER_PREFIX}.>`;
+}
+
+function reminderServicePrefix(service: Pick<DescService, "typeName">, namespace: string): string {
+  return `${namespacePrefix(namespace)}${REMINDER_PREFIX}.${service.typeName}`;
+}
+
+/** `troupe.rem.shop.v1.CartService.at.<key token>.<name>`: where a reminder's schedule is kept. */
+export function reminderScheduleSubject(
+  service: Pick<DescService, "typeName">,
+  key: string,
+  name: string,
+  namespace = "",
+): string {
+  return `${reminderServicePrefix(service, namespace)}.${REMINDER_SCHEDULE}.${reminderKeyToken(key)}.${assertReminderName(name)}`;
+}
+
+/** `troupe.rem.shop.v1.CartService.fire.<key token>.<name>`: where the stream stores a reminder when it is due. */
+export function reminderFireSubject(
+  service: Pick<DescService, "typeName">,
+  key: string,
+  name: string,
+  namespace = "",
+): string {
+  return `${reminderServicePrefix(service, namespace)}.${REMINDER_FIRED}.${reminderKeyToken(key)}.${assertReminderName(name)}`;
+}
+
+/**
+ * `troupe.rem.shop.v1.CartService.fire.*.*`: every fired reminder of one service, its consumer's
+ * filter. Exactly two tokens after `fire`, so no other service's subjects match it.
+ */
+export function reminderFireFilter(service: Pick<DescService, "typeName">, namespace = ""): string {
+  return `${reminderServicePrefix(service, namespace)}.${REMINDER_FIRED}.*.*`;
+}
+
+/** `troupe.rem.shop.v1.CartService.*.<key token>.<name>`: one reminder's schedule and its fired message. */
+export function reminderSubjectsOf(
+  service: Pick<DescService, "typeName">,
+  key: string,
+  name: string,
+  namespace = "",
+): string {
+  return `${reminderServicePrefix(service, namespace)}.*.${reminderKeyToken(key)}.${assertReminderName(name)}`;
+}
+
+/** The key and name of a fired reminder of `service`; undefined when `subject` is not one. */
+export function parseReminderFireSubject(
+  subject: string,
+  service: Pick<DescService, "typeName">,
+  namespace = "",
+): { readonly key: string; readonly name: string } | undefined {
+  const prefix = `${reminderServicePrefix(service, namespace)}.${REMINDER_FIRED}.`;
+  if (!subject.startsWith(prefix)) return undefined;
+  const [token, name, ...rest] = subject.slice(prefix.length).split(".");
+  if (token === undefined || name === undefined || rest.length > 0 || !REMINDER_NAME.test(name)) {
+    return undefined;
+  }
+  try {
+    return { key: keyOfReminderToken(token), name };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The stream of a namespace's reminders: `TROUPE_REMINDERS` (`acme_TROUPE_REMINDERS`). */
+export function reminderStreamName(namespace = ""): string {
+  return streamName(namespace, "TROUPE_REMINDERS");
+}
+
+/** The durable consumer of one service's fired reminders: `reminders_shop_v1_CartService`. */
+export function reminderConsumerName(service: Pick<DescService, "typeName">): string {
+  return consumerName(`reminders_${service.typeName.replaceAll(".", "_")}`);
+}
