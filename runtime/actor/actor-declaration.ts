@@ -9,6 +9,7 @@ import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { HandlerSpec } from "../jetstream/subscriptions.ts";
 import type { ProcessDeclaration } from "../protocol/declaration.ts";
+import { keyedContractOf } from "../protocol/partitions.ts";
 import type { ActorDefinition } from "./define-actor.ts";
 
 /** An actor's declaration as data (runtime/protocol/declaration.ts). */
@@ -29,11 +30,18 @@ export function declarationOf(actor: Declares): ActorDeclaration {
     name: actor.name,
     version: actor.version,
     serves: names(actor.serves),
+    ...keyedOf(actor.serves),
     calls: names(actor.calls),
     publishes: { events: names(actor.publishes?.events), jobs: names(actor.publishes?.jobs) },
     consumes: { events: names(actor.consumes?.events), jobs: names(actor.consumes?.jobs) },
     state: [...new Set(actor.state ?? [])],
   };
+}
+
+/** The keyed services among `serves`, when there are any. */
+function keyedOf(serves: readonly DescService[] | undefined): { keyed?: string[] } {
+  const keyed = names((serves ?? []).filter((s) => keyedContractOf(s) !== undefined));
+  return keyed.length === 0 ? {} : { keyed };
 }
 
 const shortName = (typeName: string) => typeName.slice(typeName.lastIndexOf(".") + 1);

@@ -17,6 +17,7 @@ import {
   ServiceMetadata,
 } from "../discovery/metadata-keys.ts";
 import { type ServiceResponder, startServiceResponder } from "../discovery/service-responder.ts";
+import { ActorRecordSchema } from "../gen/troupe/v1/keyed_pb.ts";
 import { type DirectListener, type DirectListenOptions, listenDirect } from "../host/direct-listener.ts";
 import { type ServiceHost, type ServiceRegistration, serveServices } from "../host/serve-services.ts";
 import type { RunningConsumer } from "../jetstream/consume.ts";
@@ -41,6 +42,7 @@ import { checkDeclaredBucket, checkDeclaredCall, checkDeclaredServing } from "./
 import { createActorTimers } from "./actor-timers.ts";
 import { callScopedHandler, callScopedServices } from "./call-scoped.ts";
 import type { ActorContext, ActorDefinition, ContextEnqueueOptions } from "./define-actor.ts";
+import { createKeyedHost, isKeyedRegistration, type KeyedHost } from "./keyed.ts";
 import { publishDescriptors } from "./publish-descriptors.ts";
 
 export interface ServeActorOptions {
@@ -201,6 +203,25 @@ export async function serveActor<State>(
     registrations.map((r) => r.service),
     handlers,
   );
+  // Keyed services (keyed.ts): their state bucket and the host that turns calls into turns.
+  const keyedHosts: KeyedHost[] = [];
+  for (const registration of registrations.filter(isKeyedRegistration)) {
+    const { bucket } = registration.keyed.implementation;
+    checkDeclaredBucket(actor, bucket);
+    keyedHosts.push(
+      createKeyedHost(registration, {
+        nc,
+        store: await openStateStore(nc, { bucket, schema: ActorRecordSchema, namespace, history: 1 }),
+        transport: createNatsTransport({ nc, namespace }),
+        instanceId: id,
+        namespace,
+        logger,
+      }),
+    );
+  }
+  const served = registrations.map(
+    (r) => keyedHosts.find((k) => k.registration.service === r.service)?.registration ?? r,
+  );
   const jetstreamOptions = {
     namespace,
     streams: options.streams,
@@ -218,7 +239,7 @@ export async function serveActor<State>(
     logger,
     retryDelayMs: 1_000,
   });
-  const host = await serveServices(nc, registrations.map(callScopedServices), {
+  const host = await serveServices(nc, served.map(callScopedServices), {
     name: actor.name,
     instanceId: id,
     version: actor.version,
@@ -244,8 +265,10 @@ export async function serveActor<State>(
       );
     }
     subscriptions = await serveSubscriptions(nc, actor.name, handlers, jetstreamOptions);
+    for (const keyedHost of keyedHosts) await keyedHost.start(host);
   } catch (err) {
     descriptors.stop();
+    await Promise.all(keyedHosts.map((k) => k.stop()));
     await Promise.all([host.drain(0), direct?.close()]);
     throw err;
   }
@@ -299,6 +322,7 @@ export async function serveActor<State>(
         ...options.extraStats?.(),
         ...(policies === undefined ? {} : { policies: policies.snapshot() }),
         host: { inFlight: host.inFlight, shed: host.shed },
+        ...(keyedHosts.length === 0 ? {} : { keyed: keyedHosts.map((k) => k.stats()) }),
         ...(direct === undefined
           ? {}
           : {
@@ -336,6 +360,9 @@ export async function serveActor<State>(
     async drain(graceMs) {
       descriptors.stop();
       await responder.stop();
+      // Partitions first: each is given up once its turns ended, so the next owner takes over
+      // without waiting for the lease to expire.
+      await Promise.all(keyedHosts.map((k) => k.stop()));
       await Promise.all([direct?.drain(), host.drain(graceMs), subscriptions.stop(graceMs), timers.stop()]);
       await actor.stop?.(context, state);
     },

@@ -21,6 +21,20 @@ import {
 import { isNoResponders } from "../protocol/errors.ts";
 import { createDeadlineQueue, type DeadlineEntry } from "./deadline-queue.ts";
 
+const noResponders = new WeakSet<ConnectError>();
+
+/** The error of a request nobody was subscribed to: nothing ran, so trying again is safe. */
+export function noRespondersError(subject: string): ConnectError {
+  const error = new ConnectError(`no responders on ${subject}`, Code.Unavailable);
+  noResponders.add(error);
+  return error;
+}
+
+/** True for an error made by `noRespondersError`. */
+export function isNoRespondersError(err: unknown): boolean {
+  return err instanceof ConnectError && noResponders.has(err);
+}
+
 /** A call waiting for its reply; the mux keeps `token` and `index`. Start both at -1. */
 export interface ReplyCall extends DeadlineEntry {
   readonly subject: string;
@@ -94,7 +108,7 @@ function createReplyMux(nc: NatsConnection): ReplyMux {
         const call = pending.get(Number(msg.subject.slice(prefixLength)));
         if (call === undefined || !settle(call)) return; // late reply to a call that gave up
         if (isNoResponders(msg)) {
-          call.onError(new ConnectError(`no responders on ${call.subject}`, Code.Unavailable));
+          call.onError(noRespondersError(call.subject));
         } else {
           call.onReply(msg);
         }

@@ -11,6 +11,11 @@ export interface ProcessDeclaration {
   readonly version: string;
   /** Full names of the services it serves: `shop.v1.OrderService`. */
   readonly serves: readonly string[];
+  /**
+   * Full names of the services it serves that are keyed (docs/adr/0032-keyed-virtual-actors.md):
+   * their instances hold partition leases, forward calls to each other and keep reminders.
+   */
+  readonly keyed?: readonly string[];
   /** Full names of the services it calls. */
   readonly calls: readonly string[];
   /**
@@ -46,6 +51,7 @@ export function parseDeclaration(text: string, from: string): ProcessDeclaration
     typeof value.version !== "string" ||
     !strings(value.serves) ||
     !strings(value.calls) ||
+    (value.keyed !== undefined && !strings(value.keyed)) ||
     (value.callsMethods !== undefined && !strings(value.callsMethods)) ||
     !kinds(value.publishes) ||
     !kinds(value.consumes) ||

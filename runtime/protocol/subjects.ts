@@ -267,6 +267,14 @@ export function processedBucketName(namespace = ""): string {
 }
 
 /**
+ * The KV bucket where instances of keyed services hold their partitions' leases and say they are
+ * alive (docs/adr/0032-keyed-virtual-actors.md): `troupe_placement` (`acme_troupe_placement`).
+ */
+export function placementBucketName(namespace = ""): string {
+  return streamName(namespace, "troupe_placement");
+}
+
+/**
  * The KV bucket of contract descriptors (docs/adr/0022-contract-descriptors.md): one
  * FileDescriptorSet per SHA-256, `troupe_descriptors` (`acme_troupe_descriptors`).
  */

@@ -33,9 +33,13 @@ import {
   jobStreamName,
   namespacePrefix,
   packageOf,
+  placementBucketName,
   privateInboxPrefix,
   processedBucketName,
+  REMINDER_PREFIX,
   RPC_PREFIX,
+  reminderConsumerName,
+  reminderStreamName,
   routesBucketName,
   stateBucketName,
 } from "../protocol/subjects.ts";
@@ -156,6 +160,30 @@ export function permissionsOf(declaration: ProcessDeclaration, namespace = ""): 
     add(pub, streamAccess(stream));
     add(pub, consumerAccess(stream, consumer));
     pub.add(deadLetterSubject(stream, consumer, namespace));
+  }
+
+  // Keyed services (docs/adr/0032-keyed-virtual-actors.md): calls and reminder turns forwarded to
+  // the partition's owner, the service's leases and membership, its reminders. Cancelling a
+  // reminder purges the shared reminders stream, whose purge filter is in the request body: a
+  // keyed actor's credentials cannot be narrowed to its own reminders there.
+  const keyed = declaration.keyed ?? [];
+  if (keyed.length > 0) {
+    const reminders = reminderStreamName(namespace);
+    add(pub, [...streamAccess(reminders), api("STREAM", "PURGE", reminders), ...streamAccess(dlq)]);
+    add(
+      pub,
+      bucketAccess(
+        placementBucketName(namespace),
+        keyed.map((service) => `${service}.>`),
+        false,
+      ),
+    );
+  }
+  for (const service of keyed) {
+    const consumer = reminderConsumerName({ typeName: service });
+    add(pub, [`${ns}${RPC_PREFIX}.${service}.>`, `${ns}${REMINDER_PREFIX}.${service}.>`]);
+    add(pub, consumerAccess(reminderStreamName(namespace), consumer));
+    pub.add(deadLetterSubject(reminderStreamName(namespace), consumer, namespace));
   }
 
   // Its own state buckets, and the runtime's shared ones.

@@ -9,6 +9,9 @@
  *    table has one, picks a version by weight;
  * 5. otherwise the method subject, where every instance of the actor shares the calls.
  *
+ * A keyed service's calls (runtime/protocol/partitions.ts) go to the subject of their key's
+ * partition instead of 2 to 5: only the partition's owner may run them, whatever its version.
+ *
  * A version or instance nobody serves is not replaced by another: the call fails `unavailable`
  * (NATS "no responders"), so a split never silently stops being the split that was asked for.
  * Subjects are built once per method and version; the default path is one map lookup.
@@ -16,6 +19,13 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Header } from "../protocol/headers.ts";
+import {
+  checkActorKey,
+  type KeyedContract,
+  keyedContractOf,
+  partitionOf,
+  rpcPartitionSubject,
+} from "../protocol/partitions.ts";
 import { pickVersion, type RouteTable } from "../protocol/route-record.ts";
 import {
   assertToken,
@@ -43,8 +53,11 @@ export interface CallRouterOptions {
   readonly random: () => number;
 }
 
-/** Returns the subject of a call of `method` with request headers `header`; throws a ConnectError. */
-export type CallRouter = (method: DescMethod, header: Headers | undefined) => string;
+/**
+ * Returns the subject of a call of `method` with request headers `header` and request `message`
+ * (needed for keyed services only); throws a ConnectError.
+ */
+export type CallRouter = (method: DescMethod, header: Headers | undefined, message?: object) => string;
 
 export function createCallRouter(options: CallRouterOptions): CallRouter {
   const { namespace, target, routes, random } = options;
@@ -89,7 +102,27 @@ export function createCallRouter(options: CallRouterOptions): CallRouter {
   }
   const fixedVersion = target !== undefined && "version" in target ? target.version : undefined;
   if (fixedVersion !== undefined) versionToken(fixedVersion); // a bad version fails here, not per call
-  return (method, header) => {
+  const partitionSubjects = new Map<DescMethod, string[]>();
+  const partitionSubject = (method: DescMethod, contract: KeyedContract, message: object): string => {
+    let subjects = partitionSubjects.get(method);
+    if (subjects === undefined) {
+      subjects = [];
+      partitionSubjects.set(method, subjects);
+    }
+    const partition = partitionOf(
+      checkActorKey(contract.keyOf(method, message), contract),
+      contract.partitions,
+    );
+    let subject = subjects[partition];
+    if (subject === undefined) {
+      subject = rpcPartitionSubject(method, partition, namespace);
+      subjects[partition] = subject;
+    }
+    return subject;
+  };
+  return (method, header, message) => {
+    const contract = keyedContractOf(method.parent);
+    if (contract !== undefined && message !== undefined) return partitionSubject(method, contract, message);
     const pin = header?.get(Header.version);
     if (pin !== null && pin !== undefined && pin !== "") return versionSubject(method, pin);
     if (fixedVersion !== undefined) return versionSubject(method, fixedVersion);

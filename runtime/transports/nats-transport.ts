@@ -32,7 +32,8 @@ import {
 } from "@connectrpc/connect";
 import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
-import { type ReplyCall, type ReplyMux, replyMuxOf } from "../nats/reply-mux.ts";
+import { PartitionMovedSchema } from "../gen/troupe/v1/keyed_pb.ts";
+import { isNoRespondersError, type ReplyCall, type ReplyMux, replyMuxOf } from "../nats/reply-mux.ts";
 import {
   endSpanWith,
   injectActiveContext,
@@ -49,6 +50,7 @@ import {
 import { isPayloadTooLarge } from "../protocol/errors.ts";
 import { Header } from "../protocol/headers.ts";
 import { appendMetadata } from "../protocol/metadata.ts";
+import { keyedContractOf } from "../protocol/partitions.ts";
 import type { RouteTable } from "../protocol/route-record.ts";
 import { rpcMethodSubject } from "../protocol/subjects.ts";
 import type { CallPolicy } from "../resilience/call-policies.ts";
@@ -152,6 +154,7 @@ export function createNatsTransport(
     }
     return subject;
   };
+  const isInstanceTarget = options.target !== undefined && "instance" in options.target;
   const routeOf = createCallRouter({
     namespace: options.namespace,
     target: options.target,
@@ -166,10 +169,46 @@ export function createNatsTransport(
     header: Headers | undefined,
     message: MessageShape<I>,
   ): Promise<UnaryResponse<I, O>> {
+    if (keyedContractOf(method.parent) === undefined || isInstanceTarget) {
+      return unaryOnce(method, signal, timeoutMs, header, message);
+    }
+    return keyedUnary(method, signal, timeoutMs, header, message);
+  }
+
+  /**
+   * A keyed call: while its partition has no owner (the owner died and its lease has not expired
+   * yet, or it is moving), the call is sent again after 20, 40 … 500 ms within its deadline.
+   * Nothing ran on the way: nobody listened, or the instance that got it did not own it.
+   */
+  async function keyedUnary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    header: Headers | undefined,
+    message: MessageShape<I>,
+  ): Promise<UnaryResponse<I, O>> {
+    const deadline = performance.now() + timeoutMs;
+    for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
+      try {
+        return await unaryOnce(method, signal, deadline - performance.now(), header, message);
+      } catch (err) {
+        if (!isPlacementMiss(err) || deadline - performance.now() <= delayMs) throw err;
+        await pause(delayMs, signal);
+      }
+    }
+  }
+
+  function unaryOnce<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    header: Headers | undefined,
+    message: MessageShape<I>,
+  ): Promise<UnaryResponse<I, O>> {
     if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
     let subject: string;
     try {
-      subject = routeOf(method, header);
+      subject = routeOf(method, header, message);
     } catch (err) {
       return Promise.reject(ConnectError.from(err, Code.InvalidArgument));
     }
@@ -354,6 +393,31 @@ class PendingUnary<I extends DescMessage, O extends DescMessage> implements Repl
   private unwatch(): void {
     if (this.onAbort !== undefined) this.signal?.removeEventListener("abort", this.onAbort);
   }
+}
+
+/** A keyed call that reached no owner of its partition: nothing ran, so it may be sent again. */
+function isPlacementMiss(err: unknown): boolean {
+  return (
+    isNoRespondersError(err) ||
+    (err instanceof ConnectError &&
+      err.code === Code.Unavailable &&
+      err.findDetails(PartitionMovedSchema).length > 0)
+  );
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", aborted);
+      resolve();
+    }
+    function aborted() {
+      clearTimeout(timer);
+      reject(ConnectError.from(signal?.reason, Code.Canceled));
+    }
+    signal?.addEventListener("abort", aborted, { once: true });
+  });
 }
 
 /** The ConnectError for a request that could not be published. */

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
 import {
   connect,
   createNatsTransport,
@@ -32,7 +32,10 @@ import { OrderPlacedSchema } from "../../proto/gen/shop/v1/order_pb.ts";
 import { PaymentService } from "../../proto/gen/shop/v1/payment_pb.ts";
 import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
 import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
+import { CounterService } from "../../proto/gen/troupe/testing/v1/counter_pb.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
+import { createCounterActor } from "../support/counter-actor.ts";
+import { eventually } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 60_000 };
 /** How nats.js (the server's error) or the runtime (`permission_denied`) words a refusal. */
@@ -171,6 +174,43 @@ describe("the bus with credentials from the declarations", () => {
     );
     assert.equal(refused.code, Code.PermissionDenied);
     assert.match(refused.message, /PaymentService\.Charge/);
+  });
+
+  test("a keyed actor works under its credentials: turns, forwarded calls, reminders", TIMEOUT, async () => {
+    const counter = createCounterActor({ bucket: "counters_secured", leaseMs: 1_000, renewMs: 250 });
+    for (let i = 0; i < 2; i++) {
+      const nc = await secured.connectAs(declarationOf(counter));
+      actors.push(await serveActor(nc, counter, { logger: silentLogger }));
+    }
+    const admin = await secured.connectAs("admin");
+    const counters = createClient(CounterService, createNatsTransport({ nc: admin }));
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => counters.increment({ counterId: `secured-${i % 8}`, by: 1n })),
+    );
+    let sum = 0n;
+    for (let i = 0; i < 8; i++) sum += (await counters.get({ counterId: `secured-${i}` })).turn?.value ?? 0n;
+    assert.equal(sum, 40n);
+    await counters.remind({ counterId: "secured-0", name: "ping", delayMs: 200 });
+    await eventually(
+      async () => (await counters.get({ counterId: "secured-0" })).turn?.reminded === 1n,
+      "the reminder fired",
+    );
+    // A caller that does not route by key (`nats req`) reaches any instance, which forwards the
+    // call to the owner of the key's partition.
+    const hdrs = headers();
+    hdrs.set("content-type", "application/json");
+    for (let i = 0; i < 8; i++) {
+      const reply = await admin.request(
+        "rpc.troupe.testing.v1.CounterService.Get",
+        new TextEncoder().encode(JSON.stringify({ counterId: `secured-${i}` })),
+        { headers: hdrs, timeout: 5_000 },
+      );
+      assert.equal(reply.headers?.get("Nats-Service-Error") ?? "", "", `secured-${i} answered`);
+      assert.equal(
+        (JSON.parse(reply.string()) as { turn: { counterId: string } }).turn.counterId,
+        `secured-${i}`,
+      );
+    }
   });
 
   test("after every refusal the actors still serve", TIMEOUT, async () => {

@@ -11,7 +11,7 @@
 
 import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MessageOptions, MethodOptions as MethodOptions$1 } from "@bufbuild/protobuf/wkt";
+import type { MessageOptions, MethodOptions as MethodOptions$1, ServiceOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file troupe/v1/options.proto.
  */
 export const file_troupe_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Chd0cm91cGUvdjEvb3B0aW9ucy5wcm90bxIJdHJvdXBlLnYxIjYKDU1ldGhvZE9wdGlvbnMSDgoGcHVibGljGAEgASgIEhUKDWF1dGhfcmVxdWlyZWQYAiABKAgiIQoMRXZlbnRPcHRpb25zEhEKCWtleV9maWVsZBgBIAEoCTpSCgZtZXRob2QSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiAkAMgASgLMhgudHJvdXBlLnYxLk1ldGhvZE9wdGlvbnNSBm1ldGhvZDpQCgVldmVudBIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxiBkAMgASgLMhcudHJvdXBlLnYxLkV2ZW50T3B0aW9uc1IFZXZlbnRiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("Chd0cm91cGUvdjEvb3B0aW9ucy5wcm90bxIJdHJvdXBlLnYxIjYKDU1ldGhvZE9wdGlvbnMSDgoGcHVibGljGAEgASgIEhUKDWF1dGhfcmVxdWlyZWQYAiABKAgiIQoMRXZlbnRPcHRpb25zEhEKCWtleV9maWVsZBgBIAEoCSI1CgxLZXllZE9wdGlvbnMSEQoJa2V5X2ZpZWxkGAEgASgJEhIKCnBhcnRpdGlvbnMYAiABKA06UgoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYgJADIAEoCzIYLnRyb3VwZS52MS5NZXRob2RPcHRpb25zUgZtZXRob2Q6UAoFZXZlbnQSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMYgZADIAEoCzIXLnRyb3VwZS52MS5FdmVudE9wdGlvbnNSBWV2ZW50OlAKBWtleWVkEh8uZ29vZ2xlLnByb3RvYnVmLlNlcnZpY2VPcHRpb25zGIKQAyABKAsyFy50cm91cGUudjEuS2V5ZWRPcHRpb25zUgVrZXllZGIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * How the gateway exposes one RPC method.
@@ -87,6 +87,39 @@ export const EventOptionsSchema: GenMessage<EventOptions> = /*@__PURE__*/
   messageDesc(file_troupe_v1_options, 1);
 
 /**
+ * Makes a service keyed: a virtual actor per key (a cart, an account), one call at a
+ * time per key, with durable state (docs/adr/0032-keyed-virtual-actors.md).
+ *
+ * @generated from message troupe.v1.KeyedOptions
+ */
+export type KeyedOptions = Message<"troupe.v1.KeyedOptions"> & {
+  /**
+   * Name of a top-level string field that the request message of every method
+   * of the service has; its value is the key of the actor the call is for,
+   * e.g. `cart_id`. A request whose key is empty is refused `invalid_argument`.
+   *
+   * @generated from field: string key_field = 1;
+   */
+  keyField: string;
+
+  /**
+   * How many partitions keys hash into (FNV-1a of the key's UTF-8 bytes,
+   * modulo this). Instances own partitions, not keys. 0 means 32. Callers and
+   * actors must agree on it: changing it is a breaking change of the contract.
+   *
+   * @generated from field: uint32 partitions = 2;
+   */
+  partitions: number;
+};
+
+/**
+ * Describes the message troupe.v1.KeyedOptions.
+ * Use `create(KeyedOptionsSchema)` to create a new message.
+ */
+export const KeyedOptionsSchema: GenMessage<KeyedOptions> = /*@__PURE__*/
+  messageDesc(file_troupe_v1_options, 2);
+
+/**
  * Gateway exposure of an RPC method, e.g.
  * `option (troupe.v1.method) = {public: true, auth_required: true};`
  *
@@ -103,4 +136,13 @@ export const method: GenExtension<MethodOptions$1, MethodOptions> = /*@__PURE__*
  */
 export const event: GenExtension<MessageOptions, EventOptions> = /*@__PURE__*/
   extDesc(file_troupe_v1_options, 1);
+
+/**
+ * Makes a service keyed, e.g.
+ * `option (troupe.v1.keyed) = {key_field: "cart_id"};`
+ *
+ * @generated from extension: troupe.v1.KeyedOptions keyed = 51202;
+ */
+export const keyed: GenExtension<ServiceOptions, KeyedOptions> = /*@__PURE__*/
+  extDesc(file_troupe_v1_options, 2);
 

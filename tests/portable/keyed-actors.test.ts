@@ -1,0 +1,446 @@
+/**
+ * Keyed virtual actors (docs/adr/0032-keyed-virtual-actors.md), counted: the counter of
+ * tests/support/counter-actor.ts on a harness nats-server. Every reply names the instance, lease
+ * epoch and time of its turn, so the tests check the log of turns, not only the totals: no two
+ * turns of one counter overlap in time, and a counter's turns never go back to an older epoch.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Kvm } from "@nats-io/kv";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import {
+  connect,
+  createNatsTransport,
+  IDEMPOTENCY_KEY_HEADER,
+  type RunningActor,
+  serveActor,
+  silentLogger,
+} from "troupe";
+import { serviceStats } from "troupe/discovery";
+import { type NatsServer, startNatsServer } from "troupe/testing";
+import {
+  CounterService,
+  CounterStateSchema,
+  type CounterTurn,
+} from "../../proto/gen/troupe/testing/v1/counter_pb.ts";
+import { ActorRecordSchema } from "../../runtime/gen/troupe/v1/keyed_pb.ts";
+import { type ActorProcess, type JsRuntime, startActorProcess } from "../support/actor-process.ts";
+import { connectErrorOf } from "../support/connect-error-of.ts";
+import { createCounterActor } from "../support/counter-actor.ts";
+import { eventually } from "../support/jetstream-test-kit.ts";
+
+const TIMEOUT = { timeout: 120_000 };
+
+/** The runtime running this test: the counter processes run on the same one. */
+function currentRuntime(): JsRuntime {
+  if (process.versions.bun !== undefined) return "bun";
+  if (process.versions.deno !== undefined) return "deno";
+  return "node";
+}
+
+/** The counter's client, answering each call's CounterTurn. */
+function counterClient(client: Client<typeof CounterService>) {
+  const turn = async (response: Promise<{ turn?: CounterTurn | undefined }>) => {
+    const { turn } = await response;
+    assert.ok(turn !== undefined, "a reply carries its turn");
+    return turn;
+  };
+  type Args<M extends keyof typeof client> = Parameters<(typeof client)[M]>;
+  return {
+    increment: (...args: Args<"increment">) => turn(client.increment(...args)),
+    get: (...args: Args<"get">) => turn(client.get(...args)),
+    callBack: (...args: Args<"callBack">) => turn(client.callBack(...args)),
+    arm: (...args: Args<"arm">) => turn(client.arm(...args)),
+    remind: (...args: Args<"remind">) => turn(client.remind(...args)),
+  };
+}
+type CounterClient = ReturnType<typeof counterClient>;
+
+/** Checks the log of turns: per counter, by value, epochs never decrease and turns never overlap. */
+function checkTurns(replies: readonly CounterTurn[]): { counters: number; epochs: number } {
+  const byCounter = new Map<string, CounterTurn[]>();
+  for (const reply of replies) {
+    const list = byCounter.get(reply.counterId) ?? [];
+    list.push(reply);
+    byCounter.set(reply.counterId, list);
+  }
+  const epochs = new Set<string>();
+  for (const [counter, list] of byCounter) {
+    list.sort((a, b) => Number(a.value - b.value));
+    const owners = new Map<bigint, string>();
+    for (let i = 0; i < list.length; i++) {
+      const turn = list[i] as CounterTurn;
+      epochs.add(`${turn.epoch}`);
+      const owner = owners.get(turn.epoch);
+      assert.ok(
+        owner === undefined || owner === turn.instance,
+        `${counter}: epoch ${turn.epoch} held by ${owner} and ${turn.instance}`,
+      );
+      owners.set(turn.epoch, turn.instance);
+      if (i === 0) continue;
+      const previous = list[i - 1] as CounterTurn;
+      assert.notEqual(turn.value, previous.value, `${counter}: two turns answered value ${turn.value}`);
+      assert.ok(
+        turn.epoch >= previous.epoch || turn.instance === previous.instance,
+        `${counter}: value ${turn.value} under epoch ${turn.epoch} after value ${previous.value} under ${previous.epoch}`,
+      );
+      assert.ok(
+        turn.startedMs >= previous.endedMs - 2,
+        `${counter}: the turn of value ${turn.value} (${turn.instance}) started ${(previous.endedMs - turn.startedMs).toFixed(1)} ms before the turn of value ${previous.value} (${previous.instance}) ended`,
+      );
+    }
+  }
+  return { counters: byCounter.size, epochs: epochs.size };
+}
+
+/** Runs `total` increments of 1 from `clients` concurrent loops over `keys` counters. */
+async function count(
+  client: CounterClient,
+  keys: readonly string[],
+  total: number,
+  clients: number,
+  idempotent = false,
+): Promise<{ replies: CounterTurn[]; applied: number[] }> {
+  const replies: CounterTurn[] = [];
+  /** Operations answered `already_exists`: applied by an earlier attempt whose reply was lost. */
+  const applied: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, worker) => {
+      for (let op = next++; op < total; op = next++) {
+        const counterId = keys[op % keys.length] as string;
+        const idempotencyKey = `op-${op}`;
+        // With an idempotency key a failed attempt is retried as the same operation.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            replies.push(
+              await client.increment(
+                { counterId, by: 1n },
+                idempotent ? { headers: { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey }, timeoutMs: 4_000 } : {},
+              ),
+            );
+            break;
+          } catch (err) {
+            // Applied before, its reply no longer kept: the operation happened once.
+            if (idempotent && err instanceof ConnectError && err.code === Code.AlreadyExists) {
+              applied.push(op);
+              break;
+            }
+            if (!idempotent || attempt >= 10) {
+              throw new Error(`worker ${worker}: increment ${op} failed (attempt ${attempt})`, {
+                cause: err,
+              });
+            }
+          }
+        }
+      }
+    }),
+  );
+  return { replies, applied };
+}
+
+describe("keyed actors: in-process instances", () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  const connections: NatsConnection[] = [];
+  const running: RunningActor[] = [];
+  let client: CounterClient;
+
+  const instance = async (options: Parameters<typeof createCounterActor>[0] = {}) => {
+    const own = await connect({ servers: server.url });
+    connections.push(own);
+    const actor = await serveActor(own, createCounterActor({ renewMs: 250, leaseMs: 1_000, ...options }), {
+      logger: silentLogger,
+    });
+    running.push(actor);
+    return actor;
+  };
+  const keyedStats = async (id: string) => {
+    const stats = await serviceStats(nc, { name: "counter" });
+    const mine = stats.find((s) => s.id === id);
+    const data = mine?.data as { keyed?: { partitions: number; active: number }[] } | undefined;
+    return data?.keyed?.[0];
+  };
+
+  const owned = async (id: string) => (await keyedStats(id))?.partitions ?? 0;
+
+  before(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    client = counterClient(createClient(CounterService, createNatsTransport({ nc })));
+  });
+  after(async () => {
+    await Promise.all(running.map((a) => a.drain(1_000)));
+    for (const c of connections) await c.close();
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  test(
+    "10,000 increments from 20 clients over 3 instances end at exactly 10,000, no turns overlapping",
+    TIMEOUT,
+    async () => {
+      const actors = await Promise.all([instance(), instance(), instance()]);
+      const keys = Array.from({ length: 100 }, (_, i) => `count-${i}`);
+      const { replies } = await count(client, keys, 10_000, 20);
+      assert.equal(replies.length, 10_000);
+      let sum = 0n;
+      for (const key of keys) sum += (await client.get({ counterId: key })).value;
+      assert.equal(sum, 10_000n, "the counters add up to the increments");
+      const { counters } = checkTurns(replies);
+      assert.equal(counters, 100);
+      // The partitions are spread: every instance answered turns.
+      const answered = new Set(replies.map((r) => r.instance));
+      assert.deepEqual([...answered].sort(), actors.map((a) => a.id).sort(), "every instance served turns");
+      await Promise.all(actors.map((a) => a.drain(1_000)));
+      running.length = 0;
+    },
+  );
+
+  test(
+    "an instance joining takes its share; one leaving hands its partitions over at once",
+    TIMEOUT,
+    async () => {
+      const first = await instance();
+      await eventually(
+        async () => (await keyedStats(first.id))?.partitions === 8,
+        "the only instance owns all 8",
+      );
+      const second = await instance();
+      await eventually(async () => {
+        const [mine, theirs] = [await owned(second.id), await owned(first.id)];
+        return mine > 0 && mine + theirs === 8;
+      }, "the second instance owns a share, the first the rest");
+      assert.ok((await owned(first.id)) < 8);
+      const values = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => client.increment({ counterId: `move-${i}`, by: 5n })),
+      );
+      const started = performance.now();
+      await first.drain(1_000);
+      running.splice(running.indexOf(first), 1);
+      await eventually(
+        async () => (await keyedStats(second.id))?.partitions === 8,
+        "the second owns all 8",
+        5_000,
+      );
+      const moveMs = performance.now() - started;
+      // The state moved with the partitions: each counter goes on from where it was.
+      for (const [i, before] of values.entries()) {
+        const after = await client.increment({ counterId: `move-${i}`, by: 1n });
+        assert.equal(after.value, before.value + 1n);
+        assert.equal(after.instance, second.id);
+      }
+      assert.ok(moveMs < 5_000, `partitions moved in ${Math.round(moveMs)} ms`);
+      await second.drain(1_000);
+      running.length = 0;
+    },
+  );
+
+  test(
+    "a turn waits for the one before; a call back into a busy actor ends at its deadline, saying why",
+    TIMEOUT,
+    async () => {
+      await instance();
+      // Two slow increments of one counter: the second starts when the first ended.
+      const [a, b] = await Promise.all([
+        client.increment({ counterId: "serial", by: 1n, holdMs: 200 }),
+        client.increment({ counterId: "serial", by: 1n, holdMs: 200 }),
+      ]);
+      const [first, second] = a.value < b.value ? [a, b] : [b, a];
+      assert.ok(second.startedMs >= first.endedMs - 1, "the turns did not overlap");
+
+      const started = performance.now();
+      const error = await connectErrorOf(
+        client.callBack({ counterId: "ping", otherId: "pong" }, { timeoutMs: 1_500 }),
+      );
+      const elapsed = performance.now() - started;
+      assert.equal(error.code, Code.DeadlineExceeded);
+      assert.match(error.rawMessage, /CounterService actor "ping" was busy with other turns/);
+      assert.ok(elapsed >= 1_300 && elapsed < 3_000, `ended after ${Math.round(elapsed)} ms`);
+      // Both actors serve again afterwards.
+      assert.equal((await client.get({ counterId: "ping" })).counterId, "ping");
+      assert.equal((await client.get({ counterId: "pong" })).counterId, "pong");
+      await Promise.all(running.map((r) => r.drain(1_000)));
+      running.length = 0;
+    },
+  );
+
+  test("timers run as turns; an idle actor is deactivated and its state stays", TIMEOUT, async () => {
+    const actor = await instance({ idleMs: 300 });
+    await client.arm({ counterId: "timed", delayMs: 50, times: 3 });
+    await eventually(async () => (await client.get({ counterId: "timed" })).timerFired === 3n, "three ticks");
+    await client.increment({ counterId: "timed", by: 7n });
+    // Deactivated after 300 ms without a turn; the timer that ended with its 3 ticks is gone.
+    await eventually(async () => (await keyedStats(actor.id))?.active === 0, "no actor active", 5_000);
+    const again = await client.get({ counterId: "timed" });
+    assert.deepEqual([again.value, again.timerFired], [7n, 3n], "the state outlived the activation");
+    await actor.drain(1_000);
+    running.length = 0;
+  });
+
+  test("reminders fire as turns, once each; a forgotten one never does", TIMEOUT, async () => {
+    await instance({ bucket: "counters_reminded" });
+    await client.remind({ counterId: "remind-1", name: "once", delayMs: 300 });
+    await client.remind({ counterId: "remind-1", name: "dropped", delayMs: 300 });
+    await client.remind({ counterId: "remind-1", name: "dropped", cancel: true });
+    // Set again before it fired: replaced, so it fires once.
+    await client.remind({ counterId: "remind-2", name: "once", delayMs: 200 });
+    await client.remind({ counterId: "remind-2", name: "once", delayMs: 400 });
+    // Due after the others: once it fired, theirs have had their chance.
+    await client.remind({ counterId: "remind-3", name: "last", delayMs: 900 });
+    await eventually(
+      async () => (await client.get({ counterId: "remind-3" })).reminded === 1n,
+      "the last fired",
+    );
+    assert.equal(
+      (await client.get({ counterId: "remind-1" })).reminded,
+      1n,
+      "fired once, the forgotten one never",
+    );
+    assert.equal((await client.get({ counterId: "remind-2" })).reminded, 1n, "replaced, fired once");
+    await Promise.all(running.map((r) => r.drain(1_000)));
+    running.length = 0;
+  });
+
+  test(
+    "a state changed under an active actor is not overwritten: the turn is refused, the next one reloads",
+    TIMEOUT,
+    async () => {
+      await instance({ bucket: "counters_stale" });
+      await client.increment({ counterId: "stale", by: 1n });
+      // Someone else writes the stored record while the actor is active.
+      const kv = await new Kvm(nc).open("counters_stale");
+      const record = create(ActorRecordSchema, {
+        state: toBinary(CounterStateSchema, create(CounterStateSchema, { value: 100n })),
+      });
+      await kv.put("stale", toBinary(ActorRecordSchema, record));
+      const refused = await connectErrorOf(client.increment({ counterId: "stale", by: 1n }));
+      assert.equal(refused.code, Code.Aborted);
+      assert.match(refused.rawMessage, /its stored state changed under this activation/);
+      assert.equal((await client.increment({ counterId: "stale", by: 1n })).value, 101n);
+      const stored = fromBinary(ActorRecordSchema, (await kv.get("stale"))?.value ?? new Uint8Array());
+      assert.equal(fromBinary(CounterStateSchema, stored.state).value, 101n);
+      await Promise.all(running.map((r) => r.drain(1_000)));
+      running.length = 0;
+    },
+  );
+
+  test(
+    "bad keys are refused; any key reaches its actor; a caller that does not route by key is forwarded",
+    TIMEOUT,
+    async () => {
+      await instance({ bucket: "counters_keys" });
+      const empty = await connectErrorOf(client.increment({ counterId: "", by: 1n }));
+      assert.equal(empty.code, Code.InvalidArgument);
+      assert.match(empty.rawMessage, /counter_id \(the actor's key\) is empty/);
+      assert.equal(
+        (await connectErrorOf(client.get({ counterId: "x".repeat(300) }))).code,
+        Code.InvalidArgument,
+      );
+
+      assert.equal((await client.increment({ counterId: "ann@example.com", by: 2n })).value, 2n);
+      const kv = await new Kvm(nc).open("counters_keys");
+      const keys: string[] = [];
+      for await (const key of await kv.keys()) keys.push(key);
+      assert.deepEqual(keys, ["=YW5uQGV4YW1wbGUuY29t"], "a key that is not a KV key is stored base64url");
+
+      // `nats req rpc.troupe.testing.v1.CounterService.Get '{"counterId":"ann@example.com"}'`
+      const hdrs = headers();
+      hdrs.set("content-type", "application/json");
+      const reply = await nc.request(
+        "rpc.troupe.testing.v1.CounterService.Get",
+        new TextEncoder().encode(JSON.stringify({ counterId: "ann@example.com" })),
+        { headers: hdrs, timeout: 5_000 },
+      );
+      assert.equal(reply.headers?.get("Nats-Service-Error-Code") ?? "", "");
+      assert.equal((JSON.parse(reply.string()) as { turn: { value: string } }).turn.value, "2");
+      await Promise.all(running.map((r) => r.drain(1_000)));
+      running.length = 0;
+    },
+  );
+});
+
+describe("keyed actors: processes SIGKILLed while counting", () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  const processes: ActorProcess[] = [];
+  const start = () =>
+    startActorProcess({
+      runtime: currentRuntime(),
+      file: "tests/support/counter-actor-main.ts",
+      natsUrl: server.url,
+      env: { KEYED_LEASE_MS: "2000", KEYED_RENEW_MS: "500" },
+    }).then((p) => {
+      processes.push(p);
+      return p;
+    });
+
+  before(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+  });
+  after(async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  test("reminders fire after every instance was SIGKILLed and started again", TIMEOUT, async () => {
+    const first = await Promise.all([start(), start()]);
+    const client = counterClient(createClient(CounterService, createNatsTransport({ nc })));
+    const keys = Array.from({ length: 10 }, (_, i) => `survivor-${i}`);
+    await Promise.all(keys.map((counterId) => client.remind({ counterId, name: "later", delayMs: 1_500 })));
+    await Promise.all(first.map((p) => p.kill()));
+    await Promise.all([start(), start()]);
+    // Due after the others, set once the new instances serve.
+    await client.remind({ counterId: "survivor-last", name: "last", delayMs: 500 }, { timeoutMs: 8_000 });
+    await eventually(
+      async () => (await client.get({ counterId: "survivor-last" }, { timeoutMs: 8_000 })).reminded === 1n,
+      "the last reminder fired",
+      20_000,
+    );
+    for (const counterId of keys) {
+      assert.equal((await client.get({ counterId })).reminded, 1n, `${counterId}'s reminder fired once`);
+    }
+    await Promise.all(processes.splice(0).map((p) => p.kill()));
+  });
+
+  test(
+    "with idempotency keys, increments are neither lost nor doubled when owners die",
+    TIMEOUT,
+    async () => {
+      const [a, b] = await Promise.all([start(), start(), start()]);
+      const client = counterClient(createClient(CounterService, createNatsTransport({ nc })));
+      const keys = Array.from({ length: 40 }, (_, i) => `kill-${i}`);
+      const total = 3_000;
+      const counting = count(client, keys, total, 20, true);
+      // Two owners SIGKILLed while the counting goes on, one restarted.
+      await eventually(
+        async () => (await client.get({ counterId: "kill-0" })).value >= 10n,
+        "counting started",
+      );
+      await a?.kill();
+      const restarted = start();
+      await eventually(
+        async () => (await client.get({ counterId: "kill-1" })).value >= 40n,
+        "counting went on",
+      );
+      await b?.kill();
+      await restarted;
+      const { replies, applied } = await counting;
+      assert.equal(replies.length + applied.length, total);
+      let sum = 0n;
+      const off: string[] = [];
+      for (const key of keys) {
+        const { value } = await client.get({ counterId: key }, { timeoutMs: 8_000 });
+        sum += value;
+        if (value !== BigInt(total / keys.length)) off.push(`${key}=${value}`);
+      }
+      assert.equal(sum, BigInt(total), `every increment counted once; off: ${off.join(", ")}`);
+      const { epochs } = checkTurns(replies);
+      assert.ok(epochs > 8, `partitions changed owners (${epochs} lease epochs)`);
+    },
+  );
+});
