@@ -17,15 +17,7 @@ export {
   defineActor,
 } from "./actor/define-actor.ts";
 // Keyed virtual actors: one per key, one turn at a time, durable state (docs/adr/0032-keyed-virtual-actors.md).
-export {
-  IDEMPOTENCY_KEY_HEADER,
-  type KeyedHandlers,
-  type KeyedImplementation,
-  type KeyedMethodImpl,
-  type KeyedRegistration,
-  keyed,
-  type Turn,
-} from "./actor/keyed.ts";
+export { type KeyedImplementation, keyed, type Turn } from "./actor/keyed.ts";
 export { type RunningActor, type ServeActorOptions, serveActor } from "./actor/serve-actor.ts";
 // Calling actors: a Connect transport over NATS, and direct calls to one chosen instance.
 export {

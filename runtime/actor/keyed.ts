@@ -193,9 +193,6 @@ export function isKeyedRegistration(registration: ServiceRegistration): registra
   return "keyed" in registration && registration.keyed !== undefined;
 }
 
-/** The header a caller sets so that a retried call that changed state is answered, not run again. */
-export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
-
 export interface KeyedHostOptions {
   readonly nc: NatsConnection;
   readonly store: StateStore<typeof ActorRecordSchema>;
@@ -467,7 +464,7 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
         throw moved(activation.partition);
       }
       if (!activation.loaded) await load(activation);
-      const idempotencyKey = call?.context.requestHeader.get(IDEMPOTENCY_KEY_HEADER) ?? "";
+      const idempotencyKey = call?.context.requestHeader.get(Header.idempotencyKey) ?? "";
       const methodName = call === undefined ? "" : `${call.method.parent.typeName}/${call.method.name}`;
       if (call !== undefined && idempotencyKey !== "") {
         const earlier = activation.applied.find((a) => a.idempotencyKey === idempotencyKey);

@@ -4,6 +4,13 @@
  * handler reads of the call it serves (the caller's identity, as the gateway verified it); and
  * what a handler of a list method needs for its page tokens (`pageCursor`).
  */
+// The types around `keyed` (troupe) that an actor author rarely names (docs/adr/0032-keyed-virtual-actors.md).
+export type {
+  DueReminder,
+  KeyedHandlers,
+  KeyedMethodImpl,
+  KeyedRegistration,
+} from "../actor/keyed.ts";
 export { type CallerIdentity, callerIdentity } from "./caller-identity.ts";
 export { type PageCursor, pageCursor } from "./page-cursor.ts";
 export {

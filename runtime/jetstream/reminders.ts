@@ -1,8 +1,7 @@
 /**
- * Durable reminders of keyed actors (docs/design.md, "Keyed actors"): a reminder is (service, key,
- * name) → a time and a payload, kept and fired by JetStream message schedules
- * (https://github.com/nats-io/nats-architecture-and-design/blob/main/adr/ADR-51.md, nats-server
- * 2.12+), so it fires even when every process stopped in between.
+ * Durable reminders of keyed actors (docs/adr/0032-keyed-virtual-actors.md): a reminder is
+ * (service, key, name) → a time and a payload, kept and fired by JetStream message schedules (NATS
+ * ADR-51, nats-server 2.12+), so it fires even when every process stopped in between.
  *
  * `set` stores a schedule message on `troupe.rem.<package>.<Service>.at.<key token>.<name>`
  * (runtime/protocol/subjects.ts) with `Nats-Schedule: @at <time>` and `Nats-Schedule-Target:
@@ -21,7 +20,7 @@
  *   request (one filter, `….*.<key token>.<name>`), so a reminder that fired while no consumer ran
  *   is not delivered after its cancel either.
  * - The schedule's other headers are copied onto the fired message (`troupe-key` for per-key
- *   ordering, REMINDER_DUE_HEADER), plus `Nats-Scheduler` and `Nats-Schedule-Next: purge`.
+ *   ordering, Header.reminderDue), plus `Nats-Scheduler` and `Nats-Schedule-Next: purge`.
  * - A target outside the stream is refused ("message schedules target is invalid"). Fired
  *   messages are stored, not published: a core NATS subscriber never sees them.
  *
@@ -78,12 +77,6 @@ import {
 } from "./declare-streams.ts";
 import { defaultReplicas } from "./default-replicas.ts";
 import { isStreamNotFound, publishFailed } from "./jetstream-errors.ts";
-
-/**
- * The header with a reminder's due time (epoch milliseconds, as `troupe-deadline`), set on the
- * schedule and copied by the stream onto the fired message.
- */
-export const REMINDER_DUE_HEADER = "troupe-reminder-due";
 
 /** A reminder that came due, as its handler gets it. */
 export interface FiredReminder {
@@ -166,7 +159,7 @@ export async function openReminders(
       ]);
       const hdrs = natsHeaders();
       hdrs.set(Header.key, token);
-      hdrs.set(REMINDER_DUE_HEADER, String(dueAt.getTime()));
+      hdrs.set(Header.reminderDue, String(dueAt.getTime()));
       const body = toBinary(BytesValueSchema, create(BytesValueSchema, { value: payload }));
       try {
         // Any past time fires at once; 1970 spares RFC 3339 the years before 0000 (written with a sign).
@@ -243,7 +236,7 @@ export async function consumeReminders(
         // Not a subject set() makes (a hand-made publish): no retry can help.
         throw new ConnectError(`${meta.subject} is not a fired reminder`, Code.InvalidArgument);
       }
-      const due = Number(meta.headers.get(REMINDER_DUE_HEADER) ?? Number.NaN);
+      const due = Number(meta.headers.get(Header.reminderDue) ?? Number.NaN);
       const dueAt = Number.isFinite(due) ? new Date(due) : meta.publishedAt;
       return handle({ ...reminder, payload: message.value, dueAt }, meta.signal);
     },

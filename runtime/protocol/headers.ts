@@ -33,6 +33,16 @@ export const Header = {
    * gateway forwards it from HTTP; it also reaches the handler as ordinary metadata.
    */
   version: "troupe-version",
+  /**
+   * Keyed actors: a state-changing call with this header is applied once; a retry with the same
+   * value gets the first reply (docs/adr/0032-keyed-virtual-actors.md).
+   */
+  idempotencyKey: "idempotency-key",
+  /**
+   * Reminders of keyed actors: when the reminder was due, in epoch milliseconds; set on its
+   * schedule and copied by the stream onto the fired message (runtime/jetstream/reminders.ts).
+   */
+  reminderDue: "troupe-reminder-due",
   /** JetStream's message id: the stream's duplicate window drops a republished id. */
   natsMsgId: "Nats-Msg-Id",
   /**

@@ -19,14 +19,14 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { keyed as keyedOption } from "../gen/troupe/v1/options_pb.ts";
-import { rpcMethodSubject, rpcServiceSubject } from "./subjects.ts";
+import { MAX_KEY_BYTES, rpcMethodSubject, rpcServiceSubject } from "./subjects.ts";
+
+export { MAX_KEY_BYTES };
 
 /** The partitions of a keyed service whose contract names none. */
 export const DEFAULT_PARTITIONS = 32;
 /** The most partitions a keyed service may have: each owned one is a subscription and a lease. */
 export const MAX_PARTITIONS = 4_096;
-/** The longest key, in UTF-8 bytes: a key is also a state bucket key and a reminder subject token. */
-export const MAX_KEY_BYTES = 256;
 
 /** How a keyed service's calls find their actor. */
 export interface KeyedContract {

@@ -372,8 +372,8 @@ export const REMINDER_PREFIX = "troupe.rem";
 const REMINDER_SCHEDULE = "at";
 const REMINDER_FIRED = "fire";
 
-/** The longest reminder key, in UTF-8 bytes (the key of a keyed actor, ADR 32). */
-export const MAX_REMINDER_KEY_BYTES = 256;
+/** The longest key of a keyed actor, in UTF-8 bytes: also a state bucket key and a reminder subject token (ADR 32). */
+export const MAX_KEY_BYTES = 256;
 /** A key that stands in a subject as it is; any other is `=` and its UTF-8 in unpadded base64url. */
 const PLAIN_REMINDER_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 const ENCODED_REMINDER_KEY = /^=[A-Za-z0-9_-]+$/;
@@ -382,15 +382,15 @@ const REMINDER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /**
  * The subject token of a reminder's key: the key itself when it matches `[A-Za-z0-9_-]{1,128}`,
  * else `=` followed by the unpadded base64url of its UTF-8 (`=` is in neither alphabet, so the
- * two never meet). Throws for an empty key, one longer than MAX_REMINDER_KEY_BYTES, or one that is
+ * two never meet). Throws for an empty key, one longer than MAX_KEY_BYTES, or one that is
  * not well-formed UTF-16 (a lone surrogate would not come back from its bytes).
  */
 export function reminderKeyToken(key: string): string {
   if (PLAIN_REMINDER_KEY.test(key)) return key;
   if (key === "") throw new Error("a reminder's key cannot be empty");
   const bytes = new TextEncoder().encode(key);
-  if (bytes.length > MAX_REMINDER_KEY_BYTES) {
-    throw new Error(`a reminder's key is ${bytes.length} bytes, more than ${MAX_REMINDER_KEY_BYTES}`);
+  if (bytes.length > MAX_KEY_BYTES) {
+    throw new Error(`a reminder's key is ${bytes.length} bytes, more than ${MAX_KEY_BYTES}`);
   }
   if (new TextDecoder().decode(bytes) !== key) throw new Error("a reminder's key is not well-formed Unicode");
   return `=${base64Url(key)}`;

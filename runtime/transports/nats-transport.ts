@@ -130,6 +130,9 @@ export function createNatsTransport(
   }
   const { nc, codec, codecOptions, interceptors, policies } = options;
   const mux = options.replies ?? replyMuxOf(nc);
+  // A keyed call goes to its partition's owner, whichever instance other replies reach (a call by
+  // address names one instance; the key may name another): over NATS.
+  const keyedMux = options.replies === undefined ? mux : replyMuxOf(nc);
   const coalesce = options.coalesceRequests === undefined ? undefined : batched(options.coalesceRequests);
   const requestHeaders = (
     timeoutMs: number,
@@ -170,7 +173,7 @@ export function createNatsTransport(
     message: MessageShape<I>,
   ): Promise<UnaryResponse<I, O>> {
     if (keyedContractOf(method.parent) === undefined || isInstanceTarget) {
-      return unaryOnce(method, signal, timeoutMs, header, message);
+      return unaryOnce(mux, method, signal, timeoutMs, header, message);
     }
     return keyedUnary(method, signal, timeoutMs, header, message);
   }
@@ -190,7 +193,7 @@ export function createNatsTransport(
     const deadline = performance.now() + timeoutMs;
     for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
       try {
-        return await unaryOnce(method, signal, deadline - performance.now(), header, message);
+        return await unaryOnce(keyedMux, method, signal, deadline - performance.now(), header, message);
       } catch (err) {
         if (!isPlacementMiss(err) || deadline - performance.now() <= delayMs) throw err;
         await pause(delayMs, signal);
@@ -199,6 +202,7 @@ export function createNatsTransport(
   }
 
   function unaryOnce<I extends DescMessage, O extends DescMessage>(
+    mux: ReplyMux,
     method: DescMethodUnary<I, O>,
     signal: AbortSignal | undefined,
     timeoutMs: number,

@@ -10,22 +10,17 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
-import {
-  connect,
-  createNatsTransport,
-  IDEMPOTENCY_KEY_HEADER,
-  type RunningActor,
-  serveActor,
-  silentLogger,
-} from "troupe";
+import { connect, createNatsTransport, type RunningActor, serveActor, silentLogger } from "troupe";
 import { serviceStats } from "troupe/discovery";
+import { ActorRecordSchema } from "troupe/gen/troupe/v1/keyed_pb.js";
+import { Header } from "troupe/protocol";
 import { type NatsServer, startNatsServer } from "troupe/testing";
 import {
   CounterService,
   CounterStateSchema,
   type CounterTurn,
 } from "../../proto/gen/troupe/testing/v1/counter_pb.ts";
-import { ActorRecordSchema } from "../../runtime/gen/troupe/v1/keyed_pb.ts";
+import { formatStats, summarizeStats } from "../../runtime/cli/commands/stats-command.ts";
 import { type ActorProcess, type JsRuntime, startActorProcess } from "../support/actor-process.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { createCounterActor } from "../support/counter-actor.ts";
@@ -118,7 +113,7 @@ async function count(
             replies.push(
               await client.increment(
                 { counterId, by: 1n },
-                idempotent ? { headers: { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey }, timeoutMs: 4_000 } : {},
+                idempotent ? { headers: { [Header.idempotencyKey]: idempotencyKey }, timeoutMs: 4_000 } : {},
               ),
             );
             break;
@@ -214,6 +209,14 @@ describe("keyed actors: in-process instances", () => {
         return mine > 0 && mine + theirs === 8;
       }, "the second instance owns a share, the first the rest");
       assert.ok((await owned(first.id)) < 8);
+      // What `troupe stats counter` shows of it.
+      const [report] = summarizeStats(await serviceStats(nc, { name: "counter" }), "");
+      assert.deepEqual(
+        report?.keyed.map((k) => k.partitions).reduce((a, b) => a + b),
+        8,
+        "the instances' partitions add up",
+      );
+      assert.ok(formatStats(report ? [report] : []).some((line) => line.includes("KEYED SERVICE")));
       const values = await Promise.all(
         Array.from({ length: 16 }, (_, i) => client.increment({ counterId: `move-${i}`, by: 5n })),
       );

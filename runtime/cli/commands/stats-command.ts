@@ -28,7 +28,9 @@ import { formatTable } from "../text-table.ts";
 export const statsUsage = `Usage: troupe stats [service] [options]
 
 Request statistics ($SRV.STATS) per endpoint: summed over the instances ("all") and per
-instance: requests, errors, calls in flight, latency p50/p95/p99 and average.
+instance: requests, errors, calls in flight, latency p50/p95/p99 and average. For keyed
+services, per instance: partitions owned, actors active, turns, forwarded calls, retries
+answered from memory, calls refused while a partition moved.
 
 Options:
 ${CONNECTION_USAGE}
@@ -90,6 +92,41 @@ export interface ServiceStatsReport {
   readonly name: string;
   readonly instances: number;
   readonly endpoints: readonly EndpointReport[];
+  /** Per instance and keyed service it serves (docs/adr/0032-keyed-virtual-actors.md); empty without. */
+  readonly keyed: readonly KeyedReport[];
+}
+
+/** What one instance reports of one keyed service it serves (`keyed` in its STATS data). */
+export interface KeyedReport {
+  readonly service: string;
+  readonly instance: string;
+  /** Partitions it owns now, actors active on it now. */
+  readonly partitions: number;
+  readonly active: number;
+  /** Since its start: turns run, calls forwarded to the owner, retries answered from memory, calls refused as moved. */
+  readonly turns: number;
+  readonly forwarded: number;
+  readonly replayed: number;
+  readonly moved: number;
+}
+
+function keyedOf(instance: StatsResponse): KeyedReport[] {
+  const data = instance.data;
+  const list = typeof data === "object" && data !== null ? (data as { keyed?: unknown }).keyed : undefined;
+  if (!Array.isArray(list)) return [];
+  const count = (v: unknown) => (typeof v === "number" ? v : 0);
+  return list
+    .filter((k): k is Record<string, unknown> => typeof k === "object" && k !== null)
+    .map((k) => ({
+      service: String(k.service ?? ""),
+      instance: instance.id,
+      partitions: count(k.partitions),
+      active: count(k.active),
+      turns: count(k.turns),
+      forwarded: count(k.forwarded),
+      replayed: count(k.replayed),
+      moved: count(k.moved),
+    }));
 }
 
 type Buckets = readonly (readonly [number | "+Inf", number])[];
@@ -189,7 +226,7 @@ export function summarizeStats(replies: readonly StatsResponse[], namespace: str
           })),
         };
       });
-      return { name, instances: sorted.length, endpoints };
+      return { name, instances: sorted.length, endpoints, keyed: sorted.flatMap(keyedOf) };
     });
 }
 
@@ -234,6 +271,24 @@ export function formatStats(reports: readonly ServiceStatsReport[]): string[] {
         rows,
       ).map((l) => `  ${l}`),
     );
+    if (report.keyed.length > 0) {
+      lines.push("");
+      lines.push(
+        ...formatTable(
+          ["KEYED SERVICE", "INSTANCE", "PARTITIONS", "ACTIVE", "TURNS", "FORWARDED", "REPLAYED", "MOVED"],
+          report.keyed.map((k) => [
+            k.service,
+            k.instance,
+            String(k.partitions),
+            String(k.active),
+            String(k.turns),
+            String(k.forwarded),
+            String(k.replayed),
+            String(k.moved),
+          ]),
+        ).map((l) => `  ${l}`),
+      );
+    }
   }
   return lines;
 }
