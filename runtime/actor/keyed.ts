@@ -31,7 +31,7 @@ import {
   type HandlerContext,
   type Transport,
 } from "@connectrpc/connect";
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { type Msg, type NatsConnection, RequestError, type Subscription } from "@nats-io/nats-core";
 import {
   type ActorRecordSchema,
   type AppliedCall,
@@ -689,7 +689,12 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
     ).then(() => undefined);
   };
 
-  /** A fired reminder from the stream: its turn runs here or at the partition's owner. */
+  /**
+   * A fired reminder from the stream: its turn runs here or at the partition's owner. While the
+   * partition has no owner (it is moving, or every instance just started and the old leases have
+   * not expired), it asks again for up to REMINDER_OWNER_WAIT_MS: a reminder is not an attempt
+   * lost to a move.
+   */
   const onFired = async (fired: FiredReminder) => {
     const turn = create(ReminderTurnSchema, {
       key: fired.key,
@@ -697,15 +702,29 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
       payload: fired.payload,
       dueAtMs: BigInt(fired.dueAt.getTime()),
     });
-    const here = remindHere(turn);
-    if (here !== undefined) return here;
     const subject = `${serviceSubject}.${REMINDER_METHOD}.p.${partitionOf(fired.key, contract.partitions)}`;
-    const reply = await options.nc.request(subject, toBinary(ReminderTurnSchema, turn), { timeout: 30_000 });
-    const code = reply.headers?.get(Header.serviceErrorCode) ?? "";
-    if (code !== "") {
-      throw new Error(
-        `the reminder's turn at ${subject} failed: ${code} ${reply.headers?.get(Header.serviceError)}`,
-      );
+    const until = performance.now() + REMINDER_OWNER_WAIT_MS;
+    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 1_000)) {
+      const here = remindHere(turn);
+      if (here !== undefined) return here;
+      let failure: string;
+      try {
+        const reply = await options.nc.request(subject, toBinary(ReminderTurnSchema, turn), {
+          timeout: REMINDER_OWNER_WAIT_MS,
+        });
+        const code = reply.headers?.get(Header.serviceErrorCode) ?? "";
+        if (code === "") return;
+        failure = `${code} ${reply.headers?.get(Header.serviceError)}`;
+        if (code !== String(MOVED_STATUS))
+          throw new Error(`the reminder's turn at ${subject} failed: ${failure}`);
+      } catch (err) {
+        if (!(err instanceof RequestError && err.isNoResponders())) throw err;
+        failure = "no owner";
+      }
+      if (performance.now() + delayMs > until) {
+        throw new Error(`the reminder's turn at ${subject} found no owner of the partition: ${failure}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   };
 
@@ -809,6 +828,12 @@ type AnyKeyedImpl = (request: unknown, turn: Turn<DescMessage>) => unknown;
  * proto method name.
  */
 const REMINDER_METHOD = "$reminder";
+
+/** How long a fired reminder waits for its partition to have an owner before it counts as failed. */
+const REMINDER_OWNER_WAIT_MS = 20_000;
+
+/** The status of an error reply saying the partition moved (`unavailable`). */
+const MOVED_STATUS = 503;
 
 /** Protocol headers a forwarded call sets itself. */
 const PROTOCOL_HEADERS = new Set(["content-type", "connect-timeout-ms"]);

@@ -70,6 +70,9 @@ export interface Placement {
   stop(): Promise<void>;
 }
 
+/** Renewals between two readings of the whole placement from the bucket. */
+const RESYNC_EVERY = 5;
+
 /** Keeps the renewal this far inside the lease: a renewal in flight, timer slack. */
 const SAFETY_MARGIN_FRACTION = 0.2;
 
@@ -266,7 +269,7 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
     requestCheck();
   };
 
-  await kv.put(memberKey, value);
+  await whileJustCreated(() => kv.put(memberKey, value));
   const watch: QueuedIterator<KvWatchEntry> = await kv.watch({ key: `${prefix}.>` });
   let watching: Promise<void> | undefined;
   const initialDone = new Promise<void>((resolve) => {
@@ -287,8 +290,33 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
   });
   await initialDone;
 
+  // The watch tells of every change, but a marker it missed (a long disconnection outlasting the
+  // markers' TTL) would leave a dead member or an expired lease in the view for ever: every few
+  // renewals the view is read again from the bucket.
+  const resync = async () => {
+    const present = new Set<string>();
+    try {
+      for await (const key of await kv.keys(`${prefix}.>`)) present.add(key);
+    } catch (err) {
+      logger.log("warn", "reading the placement again failed", {
+        service: service.typeName,
+        ...errorFields(err),
+      });
+      return;
+    }
+    for (const member of [...members]) {
+      if (member !== instanceId && !present.has(`${prefix}.m.${member}`)) members.delete(member);
+    }
+    for (const p of [...holders.keys()]) {
+      if (!present.has(leaseKey(p)) && !mine.has(p)) holders.delete(p);
+    }
+  };
+  let ticks = 0;
   const timer = setInterval(() => {
-    void renew().then(requestCheck);
+    const tick = ++ticks;
+    void renew()
+      .then(() => (tick % RESYNC_EVERY === 0 ? resync() : undefined))
+      .then(requestCheck);
   }, renewMs);
   requestCheck();
 
