@@ -245,7 +245,8 @@ interface Activation {
   revision: number;
   readonly mailbox: Task[];
   running: boolean;
-  idle: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() when its last turn ended: the sweep deactivates it `idleMs` later. */
+  lastTurnAt: number;
   readonly timers: Map<string, ReturnType<typeof setTimeout>>;
   /** Deactivate when the mailbox is empty (asked by a turn, or the activation went stale). */
   ending: boolean;
@@ -302,7 +303,6 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
   const deactivate = (activation: Activation) => {
     if (activation.closed) return;
     activation.closed = true;
-    clearTimeout(activation.idle);
     for (const timer of activation.timers.values()) clearTimeout(timer);
     activation.timers.clear();
     if (activations.get(activation.key) === activation) activations.delete(activation.key);
@@ -319,12 +319,17 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
     counts.deactivations++;
   };
 
-  const touch = (activation: Activation) => {
-    clearTimeout(activation.idle);
-    activation.idle = setTimeout(() => {
-      if (!activation.running && activation.mailbox.length === 0) deactivate(activation);
-    }, idleMs);
+  // One sweep for every activation, rather than a timer each: an active actor costs a map entry
+  // and its state. An idle actor goes between `idleMs` and 1.5 × `idleMs` after its last turn.
+  const sweep = () => {
+    const before = performance.now() - idleMs;
+    for (const activation of activations.values()) {
+      if (activation.lastTurnAt <= before && !activation.running && activation.mailbox.length === 0) {
+        deactivate(activation);
+      }
+    }
   };
+  let sweeper: ReturnType<typeof setInterval> | undefined;
 
   const activationOf = (key: string, partition: number, epoch: number): Activation => {
     let activation = activations.get(key);
@@ -345,7 +350,7 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
         revision: 0,
         mailbox: [],
         running: false,
-        idle: undefined,
+        lastTurnAt: performance.now(),
         timers: new Map(),
         ending: false,
         closed: false,
@@ -401,7 +406,7 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
     }
     activation.running = false;
     if (activation.ending) deactivate(activation);
-    else touch(activation);
+    else activation.lastTurnAt = performance.now();
   };
 
   const waitedTooLong = (activation: Activation, task: Task) =>
@@ -464,9 +469,15 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
         throw moved(activation.partition);
       }
       if (!activation.loaded) await load(activation);
-      const idempotencyKey = call?.context.requestHeader.get(Header.idempotencyKey) ?? "";
+      // Read only when it matters (an actor with remembered calls, a turn that changed the state):
+      // the call's metadata is parsed on first use.
+      let idempotencyKey: string | undefined;
+      const idempotencyKeyOf = () => {
+        idempotencyKey ??= call?.context.requestHeader.get(Header.idempotencyKey) ?? "";
+        return idempotencyKey;
+      };
       const methodName = call === undefined ? "" : `${call.method.parent.typeName}/${call.method.name}`;
-      if (call !== undefined && idempotencyKey !== "") {
+      if (call !== undefined && activation.applied.length > 0 && idempotencyKeyOf() !== "") {
         const earlier = activation.applied.find((a) => a.idempotencyKey === idempotencyKey);
         if (earlier !== undefined) {
           if (earlier.method !== methodName) {
@@ -519,10 +530,10 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
       const changed = !sameBytes(state, activation.stored);
       if (changed) {
         const applied =
-          reply !== undefined && idempotencyKey !== ""
+          reply !== undefined && idempotencyKeyOf() !== ""
             ? remember(
                 activation.applied,
-                idempotencyKey,
+                idempotencyKeyOf(),
                 methodName,
                 toBinary(call?.method.output as DescMessage, reply),
               )
@@ -771,6 +782,7 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
       implementation: implementation as unknown as ServiceRegistration["implementation"],
     },
     async start(host) {
+      sweeper = setInterval(sweep, Math.max(25, Math.min(idleMs / 2, 30_000)));
       placement = await startPlacement(options.nc, {
         service,
         partitions: contract.partitions,
@@ -814,6 +826,7 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
       };
     },
     async stop() {
+      clearInterval(sweeper);
       await reminderConsumer?.stop(5_000);
       await placement?.stop();
       for (const activation of [...activations.values()]) deactivate(activation);

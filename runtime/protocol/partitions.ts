@@ -104,11 +104,36 @@ export function checkActorKey(key: string, contract: KeyedContract): string {
 
 /** The partition of `key`: FNV-1a (32 bits) of its UTF-8 bytes, modulo `partitions`. */
 export function partitionOf(key: string, partitions: number): number {
+  // The UTF-8 bytes are hashed as they are produced, without encoding the key into a buffer.
   let hash = 0x811c9dc5;
-  const bytes = encoder.encode(key);
-  for (let i = 0; i < bytes.length; i++) {
-    hash ^= bytes[i] as number;
-    hash = Math.imul(hash, 0x01000193);
+  const byte = (b: number) => {
+    hash = Math.imul(hash ^ b, 0x01000193);
+  };
+  for (let i = 0; i < key.length; i++) {
+    let c = key.charCodeAt(i);
+    if (c < 0x80) {
+      byte(c);
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < key.length) {
+      const low = key.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // a lone surrogate, as TextEncoder writes it
+    if (c < 0x800) {
+      byte(0xc0 | (c >> 6));
+    } else if (c < 0x10000) {
+      byte(0xe0 | (c >> 12));
+      byte(0x80 | ((c >> 6) & 0x3f));
+    } else {
+      byte(0xf0 | (c >> 18));
+      byte(0x80 | ((c >> 12) & 0x3f));
+      byte(0x80 | ((c >> 6) & 0x3f));
+    }
+    byte(0x80 | (c & 0x3f));
   }
   return (hash >>> 0) % partitions;
 }
