@@ -2,7 +2,9 @@
  * The email actor: transactional email (shop.v1.EmailService). SendEmail renders the requested
  * template and hands the email to the mail server over SMTP (nodemailer), once per dedupe key:
  * the dedupe records are in a KV bucket shared by every instance (sent-emails.ts). It follows
- * UserRegistered and sends the welcome email (welcome.ts's `sendWelcome`), once per user.
+ * UserRegistered and sends the welcome email (welcome.ts's `sendWelcome`), once per user, and
+ * takes the cart actor's SendCartReminder jobs and sends the reminder of an abandoned cart
+ * (cart-reminder.ts's `sendCartReminder`), once per abandonment.
  *
  * Until the job queue exists, SendEmail delivers before it answers instead of queueing a
  * DeliverEmail job, so it answers SENT rather than QUEUED, and SMTP failures reach the caller:
@@ -13,9 +15,10 @@
  * `actors/email/main.ts` runs it as a process; tests serve it in-process with `serveActor`.
  */
 
-import { type ActorDefinition, defineActor, implement, onEvent } from "troupe";
-import { EmailService } from "../../proto/gen/shop/v1/email_pb.ts";
+import { type ActorDefinition, defineActor, implement, onEvent, onJob } from "troupe";
+import { EmailService, SendCartReminderSchema } from "../../proto/gen/shop/v1/email_pb.ts";
 import { UserRegisteredSchema } from "../../proto/gen/shop/v1/user_pb.ts";
+import { sendCartReminder } from "./cart-reminder.ts";
 import { createMailer, defaultMailerOptions, type MailerOptions, resolveMailerOptions } from "./mailer.ts";
 import { defaultSentEmailsOptions, openSentEmails, resolveSentEmailsOptions } from "./sent-emails.ts";
 import { sendWelcome } from "./welcome.ts";
@@ -46,7 +49,7 @@ export function createEmailActor(partial: Partial<EmailActorOptions> = {}): Acto
     version: "1.0.0",
     description: "Transactional email: renders the shop's emails and sends each one once over SMTP.",
     serves: [EmailService],
-    consumes: { events: [UserRegisteredSchema] },
+    consumes: { events: [UserRegisteredSchema], jobs: [SendCartReminderSchema] },
     state: ["email_sent"],
     // One mailer (one SMTP transporter) per instance; the dedupe records are shared by all.
     async setup(ctx) {
@@ -66,6 +69,11 @@ export function createEmailActor(partial: Partial<EmailActorOptions> = {}): Acto
         },
         { idempotent: true },
       ),
+      // The dedupe key (`cart-reminder:<cart>:<generation>:<revision>`) makes a job that comes
+      // again (redelivered, or enqueued again after the stream's duplicate window) send nothing.
+      onJob(SendCartReminderSchema, async (job) => {
+        await sendCartReminder(mailer, job);
+      }),
     ],
   });
 }

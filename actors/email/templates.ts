@@ -74,6 +74,20 @@ const templates: ReadonlyMap<EmailTemplate, Template> = new Map<EmailTemplate, T
       }),
     },
   ],
+  [
+    EmailTemplate.CART_REMINDER,
+    {
+      variables: ["display_name", "item_count", "subtotal"],
+      render: (v) => ({
+        subject: `${v.display_name}, your cart is waiting for you`,
+        text:
+          `Hello ${v.display_name},\n\n` +
+          `you left ${v.item_count === "1" ? "1 item" : `${v.item_count} items`} in your cart (${v.subtotal}). ` +
+          `They are still there whenever you want to check out.` +
+          signature,
+      }),
+    },
+  ],
 ]);
 
 // Control characters have no place in a subject or a one-line value (line breaks included).

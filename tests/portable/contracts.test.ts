@@ -146,6 +146,7 @@ test("the contracts define the shop's services and events", () => {
     "shop.v1.InventoryService",
     "shop.v1.EmailService",
     "shop.v1.BillingService",
+    "shop.v1.CartService",
     "shop.v1.UserRegistered",
     "shop.v1.OrderPlaced",
     "shop.v1.PaymentCaptured",

@@ -57,6 +57,7 @@ test("only services with a public method are fronted: EmailService and BillingSe
   assert.deepEqual(
     publicServices(contracts.services).map((s) => s.typeName),
     [
+      "shop.v1.CartService",
       "shop.v1.InventoryService",
       "shop.v1.OrderService",
       "shop.v1.PaymentService",
@@ -76,6 +77,7 @@ test("the gateway process without a list fronts the public services of TROUPE_CO
   try {
     const ready = await logLine(gateway, "gateway ready");
     assert.deepEqual(ready.services, [
+      "shop.v1.CartService",
       "shop.v1.InventoryService",
       "shop.v1.OrderService",
       "shop.v1.PaymentService",

@@ -6,6 +6,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Money } from "./money_pb.ts";
+import { file_shop_v1_money } from "./money_pb.ts";
 import { file_troupe_v1_options } from "troupe/gen/troupe/v1/options_pb.js";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
@@ -13,7 +15,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file shop/v1/email.proto.
  */
 export const file_shop_v1_email: GenFile = /*@__PURE__*/
-  fileDesc("ChNzaG9wL3YxL2VtYWlsLnByb3RvEgdzaG9wLnYxItwBChBTZW5kRW1haWxSZXF1ZXN0EhIKCmRlZHVwZV9rZXkYASABKAkSCgoCdG8YAiABKAkSKAoIdGVtcGxhdGUYAyABKA4yFi5zaG9wLnYxLkVtYWlsVGVtcGxhdGUSOwoJdmFyaWFibGVzGAQgAygLMiguc2hvcC52MS5TZW5kRW1haWxSZXF1ZXN0LlZhcmlhYmxlc0VudHJ5Eg8KB3VzZXJfaWQYBSABKAkaMAoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJLChFTZW5kRW1haWxSZXNwb25zZRIQCghlbWFpbF9pZBgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5zaG9wLnYxLkVtYWlsU3RhdHVzIo0BCgxEZWxpdmVyRW1haWwSEAoIZW1haWxfaWQYASABKAkSCgoCdG8YAiABKAkSDwoHc3ViamVjdBgDIAEoCRIRCgl0ZXh0X2JvZHkYBCABKAkSEQoJaHRtbF9ib2R5GAUgASgJEigKCHRlbXBsYXRlGAYgASgOMhYuc2hvcC52MS5FbWFpbFRlbXBsYXRlIqEBCglFbWFpbFNlbnQSEAoIZW1haWxfaWQYASABKAkSCgoCdG8YAiABKAkSKAoIdGVtcGxhdGUYAyABKA4yFi5zaG9wLnYxLkVtYWlsVGVtcGxhdGUSDwoHdXNlcl9pZBgEIAEoCRIrCgdzZW50X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoOioAZCgoIZW1haWxfaWQqtgEKDUVtYWlsVGVtcGxhdGUSHgoaRU1BSUxfVEVNUExBVEVfVU5TUEVDSUZJRUQQABIaChZFTUFJTF9URU1QTEFURV9XRUxDT01FEAESJQohRU1BSUxfVEVNUExBVEVfT1JERVJfQ09ORklSTUFUSU9OEAISGgoWRU1BSUxfVEVNUExBVEVfSU5WT0lDRRADEiYKIkVNQUlMX1RFTVBMQVRFX1JFRlVORF9DT05GSVJNQVRJT04QBCp0CgtFbWFpbFN0YXR1cxIcChhFTUFJTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNFTUFJTF9TVEFUVVNfUVVFVUVEEAESFQoRRU1BSUxfU1RBVFVTX1NFTlQQAhIXChNFTUFJTF9TVEFUVVNfRkFJTEVEEAMyVwoMRW1haWxTZXJ2aWNlEkcKCVNlbmRFbWFpbBIZLnNob3AudjEuU2VuZEVtYWlsUmVxdWVzdBoaLnNob3AudjEuU2VuZEVtYWlsUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_troupe_v1_options]);
+  fileDesc("ChNzaG9wL3YxL2VtYWlsLnByb3RvEgdzaG9wLnYxItwBChBTZW5kRW1haWxSZXF1ZXN0EhIKCmRlZHVwZV9rZXkYASABKAkSCgoCdG8YAiABKAkSKAoIdGVtcGxhdGUYAyABKA4yFi5zaG9wLnYxLkVtYWlsVGVtcGxhdGUSOwoJdmFyaWFibGVzGAQgAygLMiguc2hvcC52MS5TZW5kRW1haWxSZXF1ZXN0LlZhcmlhYmxlc0VudHJ5Eg8KB3VzZXJfaWQYBSABKAkaMAoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJLChFTZW5kRW1haWxSZXNwb25zZRIQCghlbWFpbF9pZBgBIAEoCRIkCgZzdGF0dXMYAiABKA4yFC5zaG9wLnYxLkVtYWlsU3RhdHVzIo0BCgxEZWxpdmVyRW1haWwSEAoIZW1haWxfaWQYASABKAkSCgoCdG8YAiABKAkSDwoHc3ViamVjdBgDIAEoCRIRCgl0ZXh0X2JvZHkYBCABKAkSEQoJaHRtbF9ib2R5GAUgASgJEigKCHRlbXBsYXRlGAYgASgOMhYuc2hvcC52MS5FbWFpbFRlbXBsYXRlIqEBCglFbWFpbFNlbnQSEAoIZW1haWxfaWQYASABKAkSCgoCdG8YAiABKAkSKAoIdGVtcGxhdGUYAyABKA4yFi5zaG9wLnYxLkVtYWlsVGVtcGxhdGUSDwoHdXNlcl9pZBgEIAEoCRIrCgdzZW50X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoOioAZCgoIZW1haWxfaWQisgEKEFNlbmRDYXJ0UmVtaW5kZXISDwoHY2FydF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEgoKAnRvGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRISCgpnZW5lcmF0aW9uGAUgASgDEhAKCHJldmlzaW9uGAYgASgDEhIKCml0ZW1fY291bnQYByABKAUSIAoIc3VidG90YWwYCCABKAsyDi5zaG9wLnYxLk1vbmV5KtgBCg1FbWFpbFRlbXBsYXRlEh4KGkVNQUlMX1RFTVBMQVRFX1VOU1BFQ0lGSUVEEAASGgoWRU1BSUxfVEVNUExBVEVfV0VMQ09NRRABEiUKIUVNQUlMX1RFTVBMQVRFX09SREVSX0NPTkZJUk1BVElPThACEhoKFkVNQUlMX1RFTVBMQVRFX0lOVk9JQ0UQAxImCiJFTUFJTF9URU1QTEFURV9SRUZVTkRfQ09ORklSTUFUSU9OEAQSIAocRU1BSUxfVEVNUExBVEVfQ0FSVF9SRU1JTkRFUhAFKnQKC0VtYWlsU3RhdHVzEhwKGEVNQUlMX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0VNQUlMX1NUQVRVU19RVUVVRUQQARIVChFFTUFJTF9TVEFUVVNfU0VOVBACEhcKE0VNQUlMX1NUQVRVU19GQUlMRUQQAzJXCgxFbWFpbFNlcnZpY2USRwoJU2VuZEVtYWlsEhkuc2hvcC52MS5TZW5kRW1haWxSZXF1ZXN0Ghouc2hvcC52MS5TZW5kRW1haWxSZXNwb25zZSIDkAICYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_v1_money, file_troupe_v1_options]);
 
 /**
  * Input of EmailService.SendEmail.
@@ -200,6 +202,80 @@ export const EmailSentSchema: GenMessage<EmailSent> = /*@__PURE__*/
   messageDesc(file_shop_v1_email, 3);
 
 /**
+ * Job (work queue `job.shop.v1.SendCartReminder`): remind a customer of the
+ * cart they left. Enqueued by the cart actor when a cart stayed non-empty and
+ * unchanged for its abandonment time (shop/v1/cart.proto); taken by one email
+ * actor instance, which sends the EMAIL_TEMPLATE_CART_REMINDER email once per
+ * cart, generation and revision (its dedupe key), however often the job comes.
+ *
+ * @generated from message shop.v1.SendCartReminder
+ */
+export type SendCartReminder = Message<"shop.v1.SendCartReminder"> & {
+  /**
+   * Id of the cart.
+   *
+   * @generated from field: string cart_id = 1;
+   */
+  cartId: string;
+
+  /**
+   * Customer the cart belongs to.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * The customer's email address.
+   *
+   * @generated from field: string to = 3;
+   */
+  to: string;
+
+  /**
+   * The customer's name, as emails show it.
+   *
+   * @generated from field: string display_name = 4;
+   */
+  displayName: string;
+
+  /**
+   * The cart's generation when it was left.
+   *
+   * @generated from field: int64 generation = 5;
+   */
+  generation: bigint;
+
+  /**
+   * The cart's revision when it was left.
+   *
+   * @generated from field: int64 revision = 6;
+   */
+  revision: bigint;
+
+  /**
+   * Units in the cart.
+   *
+   * @generated from field: int32 item_count = 7;
+   */
+  itemCount: number;
+
+  /**
+   * Sum of the cart's line totals.
+   *
+   * @generated from field: shop.v1.Money subtotal = 8;
+   */
+  subtotal?: Money | undefined;
+};
+
+/**
+ * Describes the message shop.v1.SendCartReminder.
+ * Use `create(SendCartReminderSchema)` to create a new message.
+ */
+export const SendCartReminderSchema: GenMessage<SendCartReminder> = /*@__PURE__*/
+  messageDesc(file_shop_v1_email, 4);
+
+/**
  * The emails the shop knows how to write.
  *
  * @generated from enum shop.v1.EmailTemplate
@@ -239,6 +315,14 @@ export const EmailTemplate = {
    * @generated from enum value: EMAIL_TEMPLATE_REFUND_CONFIRMATION = 4;
    */
   REFUND_CONFIRMATION: 4,
+
+  /**
+   * Reminder of a cart left with products in it. Variables: display_name,
+   * item_count, subtotal.
+   *
+   * @generated from enum value: EMAIL_TEMPLATE_CART_REMINDER = 5;
+   */
+  CART_REMINDER: 5,
 } as const;
 
 /**
@@ -306,12 +390,13 @@ export const EmailStatusSchema: GenEnum<EmailStatus> = /*@__PURE__*/
  * Transactional email. Owned by the `email` actor, which also follows
  * UserRegistered (welcome), OrderPlaced (order confirmation), InvoiceCreated
  * (invoice) and PaymentRefunded (refund confirmation) and sends the matching
- * email itself.
+ * email itself, and takes the SendCartReminder jobs of the cart actor
+ * (a reminder of an abandoned cart).
  *
  * SendEmail renders and queues; a DeliverEmail job does the delivery (with
  * retries and a dead-letter queue) and then publishes EmailSent.
  *
- * Publishes: EmailSent. Enqueues: DeliverEmail.
+ * Publishes: EmailSent. Enqueues: DeliverEmail. Takes: SendCartReminder.
  *
  * @generated from service shop.v1.EmailService
  */
