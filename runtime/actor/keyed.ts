@@ -51,6 +51,7 @@ import {
 import { isStateKey } from "../jetstream/state-keys.ts";
 import type { StateStore } from "../jetstream/state-store.ts";
 import { errorFields, type Logger } from "../observability/logger.ts";
+import { snapshotAsyncContext } from "../platform/async-context.ts";
 import { toConnectError } from "../protocol/errors.ts";
 import { Header } from "../protocol/headers.ts";
 import {
@@ -62,6 +63,7 @@ import {
   rpcPartitionWildcard,
 } from "../protocol/partitions.ts";
 import { methodNameOf, rpcServiceSubject } from "../protocol/subjects.ts";
+import { runOutsideCallScope } from "../resilience/call-scope.ts";
 import { defaultPlacementTiming, type Placement, type ReleaseReason, startPlacement } from "./placement.ts";
 
 /** What a handler of a keyed actor gets besides the request: its key, its state, its tools. */
@@ -434,11 +436,14 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
   ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const activation = activationOf(key, partition, epoch);
+      // The turn may be run by the loop another call started: it runs in its own call's context
+      // (deadline, cancellation, trace), captured here.
+      const resume = snapshotAsyncContext();
       const task: Task = {
         signal: call?.signal,
         queuedAt: performance.now(),
         reject,
-        run: (a) => body(a).then(resolve, (err) => reject(err)),
+        run: (a) => resume(() => body(a)).then(resolve, (err) => reject(err)),
         expiry: undefined,
       };
       activation.mailbox.push(task);
@@ -619,7 +624,10 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
       if (everyMs === undefined) activation.timers.delete(name);
       else activation.timers.set(name, setTimeout(fire, everyMs));
       const body = turnBody(async (turn) => onTimer(name, turn), undefined);
-      enqueue(activation.key, activation.partition, activation.epoch, undefined, body).catch((err) => {
+      // Not part of the call whose turn set the timer: that call may be long answered.
+      runOutsideCallScope(() =>
+        enqueue(activation.key, activation.partition, activation.epoch, undefined, body),
+      ).catch((err) => {
         logger.log("warn", "a keyed actor's timer turn failed", {
           service: service.typeName,
           key: activation.key,

@@ -36,6 +36,11 @@ export function runInCallScope<A extends unknown[], R>(
   return scope.run(value, fn, ...args);
 }
 
+/** Runs `fn()` outside any handled call: what it starts has no inherited deadline or signal. */
+export function runOutsideCallScope<R>(fn: () => R): R {
+  return scope.run(undefined, fn);
+}
+
 /**
  * The timeout of a nested call: its own, cut to what the handled call has left. Throws
  * `deadline_exceeded` when nothing is left, so a call that cannot finish is not sent.

@@ -270,6 +270,20 @@ describe("keyed actors: in-process instances", () => {
     },
   );
 
+  test("a turn queued behind another call's runs in its own call's scope", TIMEOUT, async () => {
+    await instance();
+    // In order on one connection: y is busy for 800 ms; on x, A (600 ms deadline, 300 ms of
+    // work) runs first, then B, whose turn asks y and waits for it until about 800 ms. In A's
+    // scope that ask would have A's last 300 ms; in its own it has B's 5 s.
+    const c = client.increment({ counterId: "scope-y", by: 1n, holdMs: 800 });
+    const a = client.increment({ counterId: "scope-x", by: 1n, holdMs: 300 }, { timeoutMs: 600 });
+    const b = client.callBack({ counterId: "scope-x", otherId: "scope-y", back: true }, { timeoutMs: 5_000 });
+    const [, , called] = await Promise.allSettled([c, a, b]);
+    assert.equal(called.status, "fulfilled", `B: ${called.status === "rejected" ? called.reason : ""}`);
+    await Promise.all(running.map((r) => r.drain(1_000)));
+    running.length = 0;
+  });
+
   test("timers run as turns; an idle actor is deactivated and its state stays", TIMEOUT, async () => {
     const actor = await instance({ idleMs: 300 });
     await client.arm({ counterId: "timed", delayMs: 50, times: 3 });
