@@ -18,14 +18,17 @@ import type { Authenticator } from "./authenticate.ts";
 import { methodExposure, methodPath } from "./method-exposure.ts";
 
 /**
- * Caller headers forwarded by default: W3C trace context and baggage, and the version pin
- * (docs/adr/0012-discovery-direct-calls-and-traffic.md), so a canary can be tried from outside.
+ * Caller headers forwarded by default: W3C trace context and baggage, the version pin
+ * (docs/adr/0012-discovery-direct-calls-and-traffic.md), so a canary can be tried from outside,
+ * and `Idempotency-Key`, so a client's retry of a keyed actor's call is answered, not applied
+ * twice (docs/adr/0032-keyed-virtual-actors.md).
  */
 export const DEFAULT_FORWARD_HEADERS: readonly string[] = [
   Header.traceparent,
   Header.tracestate,
   Header.baggage,
   Header.version,
+  Header.idempotencyKey,
 ];
 
 export interface GateOptions {

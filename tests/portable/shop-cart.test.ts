@@ -336,12 +336,19 @@ describe("the cart", () => {
     });
 
     /** A REST call as `sub` (no token when undefined); answers the status and the JSON body. */
-    const call = async (sub: string | undefined, method: string, path: string, body?: object) => {
+    const call = async (
+      sub: string | undefined,
+      method: string,
+      path: string,
+      body?: object,
+      extra: Record<string, string> = {},
+    ) => {
       const res = await fetch(`${gateway.url}${path}`, {
         method,
         headers: {
           ...(body === undefined ? {} : { "content-type": "application/json" }),
           ...(sub === undefined ? {} : { authorization: `Bearer ${await token(sub)}` }),
+          ...extra,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
@@ -360,7 +367,19 @@ describe("the cart", () => {
         const items = `/v1/carts/${id}/items`;
         const added = await call(id, "POST", items, { productId: "p-1002", quantity: 2 });
         assert.equal(added.status, 200, JSON.stringify(added.json));
-        await call(id, "POST", items, { productId: "p-1007", quantity: 1 });
+        // A client's retry with the same Idempotency-Key is answered, not added twice.
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const retried = await call(
+            id,
+            "POST",
+            items,
+            { productId: "p-1007", quantity: 1 },
+            {
+              "idempotency-key": `add-p-1007-${id}`,
+            },
+          );
+          assert.equal(retried.status, 200, JSON.stringify(retried.json));
+        }
         const read = await call(id, "GET", `/v1/carts/${id}`);
         assert.equal(read.status, 200);
         assert.deepEqual(
