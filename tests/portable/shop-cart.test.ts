@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import {
   connect,
   createNatsTransport,
@@ -20,7 +19,7 @@ import {
   serveActor,
   silentLogger,
 } from "troupe";
-import { gatewayDeclaration, type RunningGateway, serveGateway } from "troupe/gateway";
+import { gatewayDeclaration, type RunningGateway } from "troupe/gateway";
 import { deadLetterStreamName, deadLetterSubject, jobConsumerName, jobStreamName } from "troupe/protocol";
 import { type SecuredNatsServer, startSecuredNatsServer } from "troupe/testing";
 import { type ReceivedMail, type SmtpSink, startSmtpSink } from "troupe/testing/smtp";
@@ -34,6 +33,7 @@ import { CancelReason, OrderPlacedSchema, OrderStatus } from "../../proto/gen/sh
 import { PaymentCapturedSchema } from "../../proto/gen/shop/v1/payment_pb.ts";
 import { type User, UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
+import { serveGatewayWithTokens } from "../support/gateway-with-tokens.ts";
 import { deferred, eventually } from "../support/jetstream-test-kit.ts";
 import type { OrderStep } from "../support/order-steps.ts";
 import { ADDRESS, NAMESPACE, type ShopFixture, startShopFixture } from "../support/shop-fixture.ts";
@@ -314,22 +314,7 @@ describe("the cart", () => {
     let gateway: RunningGateway;
     let token: (sub: string) => Promise<string>;
     before(async () => {
-      const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-      gateway = await serveGateway(
-        {
-          nc: shop.nc,
-          namespace: NAMESPACE,
-          services: [CartService],
-          jwt: { publicKey: await exportSPKI(publicKey), algorithms: ["ES256"] },
-        },
-        { port: 0, hostname: "127.0.0.1", runtime: "test" },
-      );
-      token = (sub) =>
-        new SignJWT({})
-          .setProtectedHeader({ alg: "ES256" })
-          .setSubject(sub)
-          .setExpirationTime("5m")
-          .sign(privateKey);
+      ({ gateway, token } = await serveGatewayWithTokens(shop.nc, NAMESPACE, [CartService]));
     });
     after(async () => {
       await gateway?.stop(1_000);

@@ -11,8 +11,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { exportSPKI, generateKeyPair, SignJWT } from "jose";
-import { type RunningGateway, serveGateway } from "troupe/gateway";
+import type { RunningGateway } from "troupe/gateway";
 import { StockAdjustedSchema, StockAdjustmentReason } from "../../proto/gen/shop/v1/inventory_pb.ts";
 import {
   CancelReason,
@@ -22,6 +21,7 @@ import {
 } from "../../proto/gen/shop/v1/order_pb.ts";
 import { PaymentCapturedSchema, PaymentService, PaymentStatus } from "../../proto/gen/shop/v1/payment_pb.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
+import { serveGatewayWithTokens } from "../support/gateway-with-tokens.ts";
 import { deferred, eventually, withTimeout } from "../support/jetstream-test-kit.ts";
 import type { OrderStep, OrderStepName } from "../support/order-steps.ts";
 import { ADDRESS, NAMESPACE, type ShopFixture, startShopFixture } from "../support/shop-fixture.ts";
@@ -181,22 +181,7 @@ describe("order saga under faults", () => {
     let gateway: RunningGateway;
     let token: (sub: string) => Promise<string>;
     before(async () => {
-      const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-      gateway = await serveGateway(
-        {
-          nc: shop.nc,
-          namespace: NAMESPACE,
-          services: [OrderService, PaymentService],
-          jwt: { publicKey: await exportSPKI(publicKey), algorithms: ["ES256"] },
-        },
-        { port: 0, hostname: "127.0.0.1", runtime: "test" },
-      );
-      token = (sub) =>
-        new SignJWT({})
-          .setProtectedHeader({ alg: "ES256" })
-          .setSubject(sub)
-          .setExpirationTime("5m")
-          .sign(privateKey);
+      ({ gateway, token } = await serveGatewayWithTokens(shop.nc, NAMESPACE, [OrderService, PaymentService]));
     });
     after(async () => {
       await gateway?.stop(1_000);
