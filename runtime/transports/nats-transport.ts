@@ -191,12 +191,15 @@ export function createNatsTransport(
     message: MessageShape<I>,
   ): Promise<UnaryResponse<I, O>> {
     const deadline = performance.now() + timeoutMs;
-    for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
+    for (let delayMs = 20, left = timeoutMs; ; delayMs = Math.min(delayMs * 2, 500)) {
       try {
-        return await unaryOnce(keyedMux, method, signal, deadline - performance.now(), header, message);
+        // The first attempt passes the caller's timeout as it is, so a call with the default one
+        // reuses the header block encoded once.
+        return await unaryOnce(keyedMux, method, signal, left, header, message);
       } catch (err) {
         if (!isPlacementMiss(err) || deadline - performance.now() <= delayMs) throw err;
         await pause(delayMs, signal);
+        left = deadline - performance.now();
       }
     }
   }
