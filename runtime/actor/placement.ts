@@ -82,6 +82,8 @@ interface Lease {
   /** performance.now() until which this instance may serve the partition. */
   validUntil: number;
   releasing: boolean;
+  /** The renewal in flight, which a release waits for so that its delete names the last revision. */
+  renewing: Promise<number> | undefined;
 }
 
 export async function startPlacement(nc: NatsConnection, options: PlacementOptions): Promise<Placement> {
@@ -128,7 +130,8 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
       }),
       ...[...mine].map(async ([p, lease]) => {
         try {
-          lease.revision = await kv.update(leaseKey(p), value, lease.revision);
+          lease.renewing = kv.update(leaseKey(p), value, lease.revision);
+          lease.revision = await lease.renewing;
           if (mine.get(p) === lease) lease.validUntil = sentAt + leaseMs - margin;
         } catch (err) {
           if (isWrongLastSequence(err)) lose(p, "its lease key changed: another instance holds it");
@@ -172,6 +175,7 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
       revision,
       validUntil: sentAt + leaseMs - margin,
       releasing: false,
+      renewing: undefined,
     };
     mine.set(p, lease);
     holders.set(p, instanceId);
@@ -196,6 +200,8 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
     if (mine.get(p) !== lease) return; // lost meanwhile
     mine.delete(p);
     counts.released++;
+    // No renewal starts for it any more; one in flight would make the delete's revision stale.
+    await lease.renewing?.catch(() => {});
     await kv.delete(leaseKey(p), { previousSeq: lease.revision }).catch(() => {
       // Renewed meanwhile or the server is away: the key expires after the lease time.
     });

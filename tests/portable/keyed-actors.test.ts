@@ -159,6 +159,8 @@ describe("keyed actors: in-process instances", () => {
     return data?.keyed?.[0];
   };
 
+  /** Stops what a test before left running (a failed test does not reach its own stop). */
+  const stopAll = () => Promise.all(running.splice(0).map((a) => a.drain(1_000)));
   const owned = async (id: string) => (await keyedStats(id))?.partitions ?? 0;
 
   before(async () => {
@@ -177,7 +179,14 @@ describe("keyed actors: in-process instances", () => {
     "10,000 increments from 20 clients over 3 instances end at exactly 10,000, no turns overlapping",
     TIMEOUT,
     async () => {
+      await stopAll();
       const actors = await Promise.all([instance(), instance(), instance()]);
+      // Spread before the count: started together, the first to look takes every partition and
+      // hands the others' shares over as it sees them.
+      await eventually(async () => {
+        const shares = await Promise.all(actors.map((a) => owned(a.id)));
+        return shares.every((n) => n > 0) && shares.reduce((a, b) => a + b) === 8;
+      }, "the three instances share the 8 partitions");
       const keys = Array.from({ length: 100 }, (_, i) => `count-${i}`);
       const { replies } = await count(client, keys, 10_000, 20);
       assert.equal(replies.length, 10_000);
@@ -198,6 +207,7 @@ describe("keyed actors: in-process instances", () => {
     "an instance joining takes its share; one leaving hands its partitions over at once",
     TIMEOUT,
     async () => {
+      await stopAll();
       const first = await instance();
       await eventually(
         async () => (await keyedStats(first.id))?.partitions === 8,
@@ -245,6 +255,7 @@ describe("keyed actors: in-process instances", () => {
     "a turn waits for the one before; a call back into a busy actor ends at its deadline, saying why",
     TIMEOUT,
     async () => {
+      await stopAll();
       await instance();
       // Two slow increments of one counter: the second starts when the first ended.
       const [a, b] = await Promise.all([
@@ -271,6 +282,7 @@ describe("keyed actors: in-process instances", () => {
   );
 
   test("a turn queued behind another call's runs in its own call's scope", TIMEOUT, async () => {
+    await stopAll();
     await instance();
     // In order on one connection: y is busy for 800 ms; on x, A (600 ms deadline, 300 ms of
     // work) runs first, then B, whose turn asks y and waits for it until about 800 ms. In A's
@@ -285,6 +297,7 @@ describe("keyed actors: in-process instances", () => {
   });
 
   test("timers run as turns; an idle actor is deactivated and its state stays", TIMEOUT, async () => {
+    await stopAll();
     const actor = await instance({ idleMs: 300 });
     await client.arm({ counterId: "timed", delayMs: 50, times: 3 });
     await eventually(async () => (await client.get({ counterId: "timed" })).timerFired === 3n, "three ticks");
@@ -298,6 +311,7 @@ describe("keyed actors: in-process instances", () => {
   });
 
   test("reminders fire as turns, once each; a forgotten one never does", TIMEOUT, async () => {
+    await stopAll();
     await instance({ bucket: "counters_reminded" });
     await client.remind({ counterId: "remind-1", name: "once", delayMs: 300 });
     await client.remind({ counterId: "remind-1", name: "dropped", delayMs: 300 });
@@ -325,6 +339,7 @@ describe("keyed actors: in-process instances", () => {
     "a state changed under an active actor is not overwritten: the turn is refused, the next one reloads",
     TIMEOUT,
     async () => {
+      await stopAll();
       await instance({ bucket: "counters_stale" });
       await client.increment({ counterId: "stale", by: 1n });
       // Someone else writes the stored record while the actor is active.
@@ -348,6 +363,7 @@ describe("keyed actors: in-process instances", () => {
     "bad keys are refused; any key reaches its actor; a caller that does not route by key is forwarded",
     TIMEOUT,
     async () => {
+      await stopAll();
       await instance({ bucket: "counters_keys" });
       const empty = await connectErrorOf(client.increment({ counterId: "", by: 1n }));
       assert.equal(empty.code, Code.InvalidArgument);
@@ -383,6 +399,7 @@ describe("keyed actors: in-process instances", () => {
     "a nats-server restart while counting: nothing lost or doubled, partitions served again",
     TIMEOUT,
     async () => {
+      await stopAll();
       await Promise.all([instance({ bucket: "counters_restart" }), instance({ bucket: "counters_restart" })]);
       const keys = Array.from({ length: 20 }, (_, i) => `restart-${i}`);
       const counting = count(client, keys, 2_000, 10, true);
