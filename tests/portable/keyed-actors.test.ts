@@ -183,10 +183,18 @@ describe("keyed actors: in-process instances", () => {
       const actors = await Promise.all([instance(), instance(), instance()]);
       // Spread before the count: started together, the first to look takes every partition and
       // hands the others' shares over as it sees them.
-      await eventually(async () => {
-        const shares = await Promise.all(actors.map((a) => owned(a.id)));
-        return shares.every((n) => n > 0) && shares.reduce((a, b) => a + b) === 8;
-      }, "the three instances share the 8 partitions");
+      await eventually(
+        async () => {
+          const shares = await Promise.all(actors.map((a) => owned(a.id)));
+          return shares.every((n) => n > 0) && shares.reduce((a, b) => a + b) === 8;
+        },
+        "the three instances share the 8 partitions",
+        30_000,
+      ).catch(async (err: unknown) => {
+        // What each instance saw, for the failure's message.
+        const seen = await Promise.all(actors.map((a) => keyedStats(a.id)));
+        throw new Error(`${String(err)}; the instances' views: ${JSON.stringify(seen)}`);
+      });
       const keys = Array.from({ length: 100 }, (_, i) => `count-${i}`);
       const { replies } = await count(client, keys, 10_000, 20);
       assert.equal(replies.length, 10_000);
