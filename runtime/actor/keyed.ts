@@ -60,7 +60,9 @@ import {
   keyedContractOf,
   partitionOf,
   partitionOfSubject,
+  REMINDER_METHOD,
   rpcPartitionWildcard,
+  rpcReminderSubject,
 } from "../protocol/partitions.ts";
 import { methodNameOf, rpcServiceSubject } from "../protocol/subjects.ts";
 import { runOutsideCallScope } from "../resilience/call-scope.ts";
@@ -721,7 +723,11 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
       payload: fired.payload,
       dueAtMs: BigInt(fired.dueAt.getTime()),
     });
-    const subject = `${serviceSubject}.${REMINDER_METHOD}.p.${partitionOf(fired.key, contract.partitions)}`;
+    const subject = rpcReminderSubject(
+      service,
+      partitionOf(fired.key, contract.partitions),
+      options.namespace,
+    );
     const until = performance.now() + REMINDER_OWNER_WAIT_MS;
     for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 1_000)) {
       const here = remindHere(turn);
@@ -843,12 +849,6 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
 }
 
 type AnyKeyedImpl = (request: unknown, turn: Turn<DescMessage>) => unknown;
-
-/**
- * The method token of a reminder's turn on a partition's subject: `$` keeps it apart from every
- * proto method name.
- */
-const REMINDER_METHOD = "$reminder";
 
 /** How long a fired reminder waits for its partition to have an owner before it counts as failed. */
 const REMINDER_OWNER_WAIT_MS = 20_000;

@@ -154,6 +154,17 @@ export function rpcPartitionWildcard(service: DescService, partition: number, na
   return `${rpcServiceSubject(service, namespace)}.*.p.${partition}`;
 }
 
+/**
+ * The method token of a reminder's turn on a partition's subject: `$` keeps it apart from every
+ * proto method name.
+ */
+export const REMINDER_METHOD = "$reminder";
+
+/** `rpc.<package>.<Service>.$reminder.p.<partition>`: where a fired reminder's turn is asked of the owner. */
+export function rpcReminderSubject(service: DescService, partition: number, namespace = ""): string {
+  return `${rpcServiceSubject(service, namespace)}.${REMINDER_METHOD}.p.${partition}`;
+}
+
 /** The partition a subject names (`….p.<n>`), or undefined for any other RPC subject. */
 export function partitionOfSubject(subject: string): number | undefined {
   const at = subject.lastIndexOf(".p.");

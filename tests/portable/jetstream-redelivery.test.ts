@@ -23,7 +23,7 @@ import {
 import { deadLetterStreamName, jobStreamName } from "troupe/protocol";
 import { type NatsServer, startNatsServer } from "troupe/testing";
 import { FulfilOrderSchema } from "../../proto/gen/shop/v1/order_pb.ts";
-import { type ActorProcess, type JsRuntime, startActorProcess } from "../support/actor-process.ts";
+import { type ActorProcess, currentRuntime, startActorProcess } from "../support/actor-process.ts";
 import { createTally, eventually, type Tally, withTimeout, work } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 90_000 };
@@ -51,13 +51,6 @@ after(async () => {
   await nc?.close();
   await server?.dispose();
 });
-
-/** The runtime running this test: the worker runs on the same one. */
-function currentRuntime(): JsRuntime {
-  if (process.versions.bun !== undefined) return "bun";
-  if (process.versions.deno !== undefined) return "deno";
-  return "node";
-}
 
 function startWorker(namespace: string, env: Record<string, string> = {}): Promise<ActorProcess> {
   return startActorProcess({

@@ -21,19 +21,12 @@ import {
   type CounterTurn,
 } from "../../proto/gen/troupe/testing/v1/counter_pb.ts";
 import { formatStats, summarizeStats } from "../../runtime/cli/commands/stats-command.ts";
-import { type ActorProcess, type JsRuntime, startActorProcess } from "../support/actor-process.ts";
+import { type ActorProcess, currentRuntime, startActorProcess } from "../support/actor-process.ts";
 import { connectErrorOf } from "../support/connect-error-of.ts";
 import { createCounterActor } from "../support/counter-actor.ts";
 import { eventually } from "../support/jetstream-test-kit.ts";
 
 const TIMEOUT = { timeout: 120_000 };
-
-/** The runtime running this test: the counter processes run on the same one. */
-function currentRuntime(): JsRuntime {
-  if (process.versions.bun !== undefined) return "bun";
-  if (process.versions.deno !== undefined) return "deno";
-  return "node";
-}
 
 /** The counter's client, answering each call's CounterTurn. */
 function counterClient(client: Client<typeof CounterService>) {

@@ -18,6 +18,13 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..
 
 export type JsRuntime = "bun" | "deno" | "node";
 
+/** The runtime running this test, for processes that must run on the same one. */
+export function currentRuntime(): JsRuntime {
+  if (process.versions.bun !== undefined) return "bun";
+  if (process.versions.deno !== undefined) return "deno";
+  return "node";
+}
+
 /** One JSON log line of the actor. */
 export type LogLine = Readonly<Record<string, unknown>> & { readonly msg: string };
 
