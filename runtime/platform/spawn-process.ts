@@ -42,6 +42,9 @@ export interface SpawnOptions {
   readonly detached?: boolean;
 }
 
+/** How long after a process exited its output may still be arriving. */
+const OUTPUT_DRAIN_MS = 1_000;
+
 export function spawnProcess(
   command: string,
   args: readonly string[],
@@ -70,9 +73,17 @@ export function spawnProcess(
       exitStatus = { code: -1, signal: null };
       resolve(exitStatus);
     });
+    // "exit" can come before the last of the output has been read (a declaration printed just
+    // before exiting was lost so in a `troupe dev` start): resolve on "close", once the pipes are
+    // drained, or a second after "exit" when a grandchild still holds them open.
     child.once("exit", (code, signal) => {
-      exitStatus = { code, signal };
-      resolve(exitStatus);
+      const status = { code, signal };
+      exitStatus = status;
+      const timer = setTimeout(() => resolve(status), OUTPUT_DRAIN_MS);
+      child.once("close", () => {
+        clearTimeout(timer);
+        resolve(status);
+      });
     });
   });
   return {
