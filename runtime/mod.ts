@@ -9,13 +9,7 @@
 
 // Actors: define, serve, run as a process; what they declare (their credentials derive from it).
 export { declarationOf } from "./actor/actor-declaration.ts";
-export {
-  type ActorContext,
-  type ActorDefinition,
-  type ContextEnqueueOptions,
-  type ContextPublishOptions,
-  defineActor,
-} from "./actor/define-actor.ts";
+export { type ActorContext, type ActorDefinition, defineActor } from "./actor/define-actor.ts";
 // Keyed virtual actors: one per key, one turn at a time, durable state (docs/adr/0032-keyed-virtual-actors.md).
 export { type KeyedImplementation, keyed, type Turn } from "./actor/keyed.ts";
 export { type RunningActor, type ServeActorOptions, serveActor } from "./actor/serve-actor.ts";
@@ -57,6 +51,5 @@ export {
 export { readEnv } from "./platform/env.ts";
 export { connect } from "./platform/nats-connect.ts";
 export { type ActorProcess, runActor } from "./process/run-actor.ts";
-export type { CallTarget } from "./transports/call-router.ts";
 export { createNatsTransport, type NatsTransportOptions } from "./transports/nats-transport.ts";
 export { TROUPE_VERSION } from "./version.ts";

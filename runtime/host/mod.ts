@@ -4,6 +4,8 @@
  * handler reads of the call it serves (the caller's identity, as the gateway verified it); and
  * what a handler of a list method needs for its page tokens (`pageCursor`).
  */
+// The options of `ctx.publish`/`ctx.enqueue`, and where a call may be sent (troupe's ActorContext).
+export type { ContextEnqueueOptions, ContextPublishOptions } from "../actor/define-actor.ts";
 // The types around `keyed` (troupe) that an actor author rarely names (docs/adr/0032-keyed-virtual-actors.md).
 export type {
   DueReminder,
@@ -11,6 +13,7 @@ export type {
   KeyedMethodImpl,
   KeyedRegistration,
 } from "../actor/keyed.ts";
+export type { CallTarget } from "../transports/call-router.ts";
 export { type CallerIdentity, callerIdentity } from "./caller-identity.ts";
 export { type PageCursor, pageCursor } from "./page-cursor.ts";
 export {
