@@ -145,19 +145,6 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
     }
   };
 
-  const ownerOf = (p: number, alive: readonly string[]): string => {
-    let best = "";
-    let bestScore = -1;
-    for (const member of alive) {
-      const rank = score(`${member}:${p}`);
-      if (rank > bestScore || (rank === bestScore && member < best)) {
-        best = member;
-        bestScore = rank;
-      }
-    }
-    return best;
-  };
-
   const acquire = async (p: number) => {
     const sentAt = performance.now();
     let revision: number;
@@ -211,7 +198,7 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
     const alive = [...members].sort();
     const work: Promise<void>[] = [];
     for (let p = 0; p < partitions; p++) {
-      const wanted = ownerOf(p, alive);
+      const wanted = rendezvousOwner(p, alive);
       const lease = mine.get(p);
       if (lease === undefined) {
         if (wanted === instanceId && !holders.has(p)) work.push(acquire(p));
@@ -366,6 +353,25 @@ async function openPlacementBucket(nc: NatsConnection, bucket: string, leaseMs: 
   );
   await whileJustCreated(() => reconcileBucket(nc, bucket, { history: 1, ttl: leaseMs, replicas }));
   return kv;
+}
+
+/**
+ * The member that owns partition `p` among `members`: the highest rendezvous score of
+ * `<member>:<p>`, ties to the smaller id. Every instance computes it from the same view, and a
+ * member's arrival or departure moves only the partitions it wins or held. With few partitions
+ * per member, a member may win none: the spread is even only on average.
+ */
+export function rendezvousOwner(p: number, members: readonly string[]): string {
+  let best = "";
+  let bestScore = -1;
+  for (const member of members) {
+    const rank = score(`${member}:${p}`);
+    if (rank > bestScore || (rank === bestScore && member < best)) {
+      best = member;
+      bestScore = rank;
+    }
+  }
+  return best;
 }
 
 function holderOf(value: Uint8Array): string {
