@@ -1,7 +1,7 @@
 /**
  * The move measurement, driver side: 3 keyed instances with the lease and renewal times of the
  * measurement (measurements.ts), and the move client (move-client.ts) calling every partition.
- * Then `--kills` times: once the partitions are spread over the 3 (each owns some, together all)
+ * Then `--kills` times: once the partitions are spread over the 3 (each owns its rendezvous share)
  * and every partition answers, the client SIGKILLs the instance that owns the most partitions;
  * the driver asks the client every POLL_MS until every partition has answered a call started
  * after the kill, and starts a new instance in the victim's place.
@@ -9,6 +9,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "troupe";
 import { serviceStats } from "troupe/discovery";
+import { rendezvousOwner } from "../../runtime/actor/placement.ts";
 import type { Site } from "../shared/measurement.ts";
 import { withChildren } from "../shared/with-children.ts";
 import { KEYED_ACTOR } from "./counter-actors.ts";
@@ -108,12 +109,15 @@ async function untilAnswered(nc: NatsConnection): Promise<KillResult> {
 }
 
 /**
- * Resolves, with the partitions each instance owns, once every one of `ids` owns some and
- * together they own all, for SETTLED_FOR_MS, and every partition's last call succeeded.
+ * Resolves, with the partitions each instance owns, once each of `ids` owns the share rendezvous
+ * hashing gives it (which may be none) for SETTLED_FOR_MS, and every partition's last call
+ * succeeded.
  */
 async function untilSpread(nc: NatsConnection, ids: readonly string[]): Promise<Map<string, number>> {
   const deadline = performance.now() + SETTLE_TIMEOUT_MS;
   const partitions = partitionCount();
+  const owners = Array.from({ length: partitions }, (_, p) => rendezvousOwner(p, ids));
+  const expected = ids.map((id) => owners.filter((o) => o === id).length);
   let since: number | undefined;
   for (;;) {
     const stats = await serviceStats(nc, { name: KEYED_ACTOR });
@@ -123,15 +127,14 @@ async function untilSpread(nc: NatsConnection, ids: readonly string[]): Promise<
       owned.set(s.id, data?.keyed?.[0]?.partitions ?? 0);
     }
     const counts = ids.map((id) => owned.get(id) ?? 0);
-    const spread =
-      counts.every((n) => n > 0) &&
-      counts.reduce((a, b) => a + b, 0) === partitions &&
-      (await status(nc)).answering;
+    const spread = counts.every((n, i) => n === expected[i]) && (await status(nc)).answering;
     if (!spread) since = undefined;
     else if (since === undefined) since = performance.now();
     else if (performance.now() - since >= SETTLED_FOR_MS) return owned;
     if (performance.now() > deadline) {
-      throw new Error(`the partitions did not spread over the ${ids.length} instances: ${counts.join(", ")}`);
+      throw new Error(
+        `the partitions did not spread over the ${ids.length} instances: ${counts.join(", ")}, expected ${expected.join(", ")}`,
+      );
     }
     await sleep(250);
   }
