@@ -1,7 +1,8 @@
 /**
  * One parser from argv for every benchmark driver: its options are a table of flags (flags.ts),
- * each read into the option of the same key, or its default when absent. Unknown flags and
- * positional arguments are errors (`parseArgs`' strict mode).
+ * each read into the option of the same key, or its default when absent. `--help` lists the
+ * flags and their defaults; an unknown flag, a positional argument or a bad value is a one-line
+ * error that names the flags, and exits 2.
  */
 import { parseArgs } from "node:util";
 import type { Flag } from "./flags.ts";
@@ -15,15 +16,27 @@ export function parseFlags<Options extends object>(
   flags: Flags<Options>,
   defaults: Options,
 ): Options {
-  const table = Object.values(flags) as Flag<unknown>[];
-  const { values } = parseArgs({
-    args: [...args],
-    options: Object.fromEntries(table.map((flag) => [flag.name, { type: "string" as const }])),
-  });
-  const options: Partial<Record<keyof Options, unknown>> = {};
-  for (const key of Object.keys(defaults) as (keyof Options)[]) {
-    const flag = flags[key];
-    options[key] = flag.read(values[flag.name] as string | undefined, defaults[key]);
+  const keys = Object.keys(defaults) as (keyof Options)[];
+  const usage = keys
+    .map((key) => `  --${flags[key].name} (default ${JSON.stringify(defaults[key])})`)
+    .join("\n");
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`flags:\n${usage}\n`);
+    process.exit(0);
   }
-  return options as Options;
+  try {
+    const { values } = parseArgs({
+      args: [...args],
+      options: Object.fromEntries(keys.map((key) => [flags[key].name, { type: "string" as const }])),
+    });
+    const options: Partial<Record<keyof Options, unknown>> = {};
+    for (const key of keys) {
+      const flag = flags[key];
+      options[key] = flag.read(values[flag.name] as string | undefined, defaults[key]);
+    }
+    return options as Options;
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\nflags:\n${usage}\n`);
+    process.exit(2);
+  }
 }
