@@ -31,7 +31,7 @@ import { methodNameOf, rpcMethodSubject, rpcServiceSubject } from "../protocol/s
 import { createIdentityCheck } from "./identity-check.ts";
 import type { IncomingCall } from "./incoming-call.ts";
 import { replyError } from "./reply.ts";
-import { createRequestValidator, type RequestCheck } from "./request-validator.ts";
+import { type RequestCheck, requestChecksOf } from "./request-validator.ts";
 import { serveStream } from "./serve-stream.ts";
 import { createUnaryCalls, type LiveCall, serveUnary, type UnaryHost } from "./serve-unary.ts";
 import { servedSubjects } from "./served-subjects.ts";
@@ -183,11 +183,9 @@ export async function serveServices(
 
   const unaryHost: UnaryHost = { nc, options, calls: unaryCalls, finished };
   // Every method's check before anything subscribes: a rule that does not compile leaves nothing behind.
-  const validator = options.validateRequests ? createRequestValidator() : undefined;
-  const checks = new Map<DescMessage, RequestCheck | undefined>();
-  for (const { input } of registrations.flatMap((r) => r.service.methods)) {
-    if (!checks.has(input)) checks.set(input, validator?.checkOf(input));
-  }
+  const checks = options.validateRequests
+    ? await requestChecksOf(registrations.flatMap((r) => r.service.methods.map((m) => m.input)))
+    : new Map<DescMessage, RequestCheck>();
 
   for (const { service, implementation } of registrations) {
     const serviceSubject = rpcServiceSubject(service, options.namespace);

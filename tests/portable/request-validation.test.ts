@@ -8,11 +8,20 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { create, createFileRegistry, type MessageInitShape, setExtension } from "@bufbuild/protobuf";
+import {
+  create,
+  createFileRegistry,
+  type DescMessage,
+  hasOption,
+  type MessageInitShape,
+  setExtension,
+} from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, MessageOptionsSchema } from "@bufbuild/protobuf/wkt";
 import {
+  field as fieldRules,
   MessageRulesSchema,
   message as messageRules,
+  oneof as oneofRules,
   ViolationsSchema,
 } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -21,6 +30,12 @@ import { connect } from "@nats-io/transport-node";
 import { createNatsTransport, implement, silentLogger } from "troupe";
 import { serveServices } from "troupe/host";
 import { type NatsServer, startNatsServer } from "troupe/testing";
+import { CartService } from "../../proto/gen/shop/v1/cart_pb.ts";
+import { InventoryService } from "../../proto/gen/shop/v1/inventory_pb.ts";
+import { OrderService } from "../../proto/gen/shop/v1/order_pb.ts";
+import { PaymentService } from "../../proto/gen/shop/v1/payment_pb.ts";
+import { ProductService } from "../../proto/gen/shop/v1/product_pb.ts";
+import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import {
   PingRequestSchema,
   RepeatRequestSchema,
@@ -29,7 +44,7 @@ import {
   SignupRequestSchema,
   SignupService,
 } from "../../proto/gen/troupe/testing/v1/signup_pb.ts";
-import { createRequestValidator } from "../../runtime/host/request-validator.ts";
+import { requestChecksOf } from "../../runtime/host/request-validator.ts";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -245,10 +260,39 @@ describe("request validation", () => {
   );
 
   test("a method whose input has no rules gets no check", TIMEOUT, async () => {
-    const validator = createRequestValidator();
-    assert.equal(validator.checkOf(PingRequestSchema), undefined, "decided once, at serve time");
-    assert.equal(typeof validator.checkOf(RepeatRequestSchema), "function", "nested rules count");
+    const checks = await requestChecksOf([PingRequestSchema, RepeatRequestSchema, PingRequestSchema]);
+    assert.equal(checks.get(PingRequestSchema), undefined, "decided once, at serve time");
+    assert.equal(typeof checks.get(RepeatRequestSchema), "function", "nested rules count");
+    assert.equal((await requestChecksOf([PingRequestSchema])).size, 0, "no rules, no validator");
     assert.equal((await client.ping({})).text, "", "an empty request is fine where nothing is required");
+  });
+
+  test("rules are found without protovalidate's descriptors exactly where hasOption finds them", async () => {
+    // What the host read with protobuf-es's hasOption and buf.validate's extensions, before it
+    // learned to read the option's field number and load protovalidate only when needed.
+    const declares = (schema: DescMessage, seen: Set<DescMessage>): boolean => {
+      if (seen.has(schema)) return false;
+      seen.add(schema);
+      if (hasOption(schema, messageRules) || schema.oneofs.some((o) => hasOption(o, oneofRules))) return true;
+      return schema.fields.some(
+        (f) => hasOption(f, fieldRules) || (f.message !== undefined && declares(f.message, seen)),
+      );
+    };
+    const services = [
+      SignupService,
+      CartService,
+      InventoryService,
+      OrderService,
+      PaymentService,
+      ProductService,
+      UserService,
+    ];
+    const inputs = [...new Set(services.flatMap((s) => s.methods.map((m) => m.input)))];
+    const checks = await requestChecksOf(inputs);
+    const expected = inputs.filter((input) => declares(input, new Set())).map((i) => i.typeName);
+    assert.ok(expected.length >= 10, `the shop's contracts have rules (${expected.length} inputs)`);
+    assert.ok(expected.length < inputs.length, "and inputs without rules");
+    assert.deepEqual([...checks.keys()].map((i) => i.typeName).sort(), expected.sort());
   });
 
   test("validateRequests: false hands every request to the handler", TIMEOUT, async () => {
@@ -257,7 +301,7 @@ describe("request validation", () => {
     assert.deepEqual(seen.unchecked, [""]);
   });
 
-  test("a rule that does not compile fails the host's start, not a call", () => {
+  test("a rule that does not compile fails the host's start, not a call", async () => {
     const options = create(MessageOptionsSchema);
     const rules = create(MessageRulesSchema, { cel: [{ id: "broken", expression: "this.nope +" }] });
     setExtension(options, messageRules, rules);
@@ -272,6 +316,6 @@ describe("request validation", () => {
     );
     const broken = registry.getMessage("broken.Broken");
     assert.ok(broken !== undefined);
-    assert.throws(() => createRequestValidator().checkOf(broken), /broken\.Broken do not compile/);
+    await assert.rejects(requestChecksOf([broken]), /broken\.Broken do not compile/);
   });
 });
