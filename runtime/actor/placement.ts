@@ -27,6 +27,7 @@ import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core";
 import { DECLARATION_TIMEOUT_MS, retryDeclaration } from "../jetstream/declare-streams.ts";
 import { defaultReplicas } from "../jetstream/default-replicas.ts";
 import { isWrongLastSequence } from "../jetstream/jetstream-errors.ts";
+import { listKeys } from "../jetstream/kv-keys.ts";
 import { reconcileBucket, whileJustCreated } from "../jetstream/state-reconcile.ts";
 import { errorFields, type Logger } from "../observability/logger.ts";
 import { placementBucketName } from "../protocol/subjects.ts";
@@ -289,7 +290,7 @@ export async function startPlacement(nc: NatsConnection, options: PlacementOptio
   const resync = async () => {
     const present = new Set<string>();
     try {
-      for await (const key of await kv.keys(`${prefix}.>`)) present.add(key);
+      for (const key of await listKeys(kv, `${prefix}.>`)) present.add(key);
     } catch (err) {
       logger.log("warn", "reading the placement again failed", {
         service: service.typeName,

@@ -27,6 +27,7 @@ import { isAtLeast, MIN_SERVER_VERSION, parseServerVersion } from "../protocol/s
 import { retryDeclaration } from "./declare-streams.ts";
 import { defaultReplicas } from "./default-replicas.ts";
 import { isWrongLastSequence, revisionConflict, stateError, undecodableValue } from "./jetstream-errors.ts";
+import { listKeys } from "./kv-keys.ts";
 import { checkStateKey, checkStateKeyFilter, stateBucketName } from "./state-keys.ts";
 import { mirrorState, type StateMirror } from "./state-mirror.ts";
 import { type OnceEffect, type OnceOptions, onceOf } from "./state-once.ts";
@@ -288,13 +289,11 @@ function createStateStore<Desc extends DescMessage>(
     },
 
     async keys() {
-      const keys: string[] = [];
       try {
-        for await (const key of await kv.keys()) keys.push(key);
+        return await listKeys(kv);
       } catch (err) {
         throw stateError(err, `state bucket ${bucket}`);
       }
-      return keys.sort();
     },
 
     async watch(keys, partial = {}) {

@@ -11,6 +11,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { serviceInfos } from "../../discovery/discover.ts";
 import { parseServiceList, ServiceMetadata } from "../../discovery/metadata-keys.ts";
+import { listKeys } from "../../jetstream/kv-keys.ts";
 import { openRouteStore } from "../../jetstream/route-store.ts";
 import { decodeRoute, type RouteRecord } from "../../protocol/route-record.ts";
 import { routesBucketName } from "../../protocol/subjects.ts";
@@ -134,7 +135,7 @@ async function readRecords(
   }
   const keys: string[] = [];
   if (only !== undefined) keys.push(only);
-  else for await (const key of await kv.keys()) keys.push(key);
+  else keys.push(...(await listKeys(kv)));
   for (const key of keys.sort()) {
     const entry = await kv.get(key);
     if (entry === null || entry.operation !== "PUT") continue;
