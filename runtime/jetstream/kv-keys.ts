@@ -25,7 +25,8 @@ export async function listKeys(kv: KV, filter = ">"): Promise<string[]> {
   if (!(kv instanceof Bucket)) throw new TypeError("listKeys: not a JetStream KV bucket");
   kv.validateSearchKey(filter);
   const consumer = await kv.js.consumers.get(kv.stream, {
-    filter_subjects: [kv.fullKeyName(kv.encodeKey(filter))],
+    // One filter as a string: the consumer is created by name, which least-privilege users may do.
+    filter_subjects: kv.fullKeyName(kv.encodeKey(filter)),
     deliver_policy: DeliverPolicy.LastPerSubject,
     headers_only: true,
   });
@@ -49,7 +50,15 @@ export async function listKeys(kv: KV, filter = ">"): Promise<string[]> {
             break;
           }
         }
-        if (received === 0) done = true; // what was pending at the start is gone
+        if (received === 0) {
+          // Nothing came before the fetch expired: what was pending is gone (the race above),
+          // unless the server still counts some, which is a failure to say, not an empty list.
+          const { num_pending: pending } = await consumer.info();
+          if (pending > 0) {
+            throw new Error(`listing the keys of ${kv.bucket}: ${pending} pending, none delivered`);
+          }
+          done = true;
+        }
       }
     }
   } finally {

@@ -68,8 +68,10 @@ function bucketAccess(bucket: string, keys: readonly string[], own: boolean): st
     api("STREAM", "MSG", "GET", stream),
     api("DIRECT", "GET", stream),
     api("DIRECT", "GET", stream, ">"),
-    // Ordered consumers of keys(), watch() and history(): create, info, delete.
+    // Ordered consumers of keys(), watch() and history(): create, info, delete, and fetch
+    // (keys() pulls: runtime/jetstream/kv-keys.ts).
     api("CONSUMER", "*", stream, ">"),
+    api("CONSUMER", "MSG", "NEXT", stream, ">"),
     ...keys.map((key) => `$KV.${bucket}.${key}`),
   ];
 }
