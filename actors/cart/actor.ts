@@ -27,7 +27,7 @@ import { UserService } from "../../proto/gen/shop/v1/user_pb.ts";
 import { remindAbandoned, watchAbandonment } from "./abandoned-cart.ts";
 import { addLine, cartOf, removeLine } from "./cart-lines.ts";
 import { checkCartOwner } from "./cart-owner.ts";
-import { checkout } from "./checkout.ts";
+import { checkout, refusePendingChange } from "./checkout.ts";
 
 export interface CartActorOptions {
   /**
@@ -84,6 +84,7 @@ export function createCartActor(partial: Partial<CartActorOptions> = {}) {
           handlers: {
             async addItem(request, turn) {
               checkCartOwner(turn.key, turn.context);
+              refusePendingChange(turn.key, turn.state);
               const { product } = await products.getProduct({ id: request.productId });
               if (product === undefined)
                 throw new Error(`GetProduct("${request.productId}") answered no product`);
@@ -94,6 +95,7 @@ export function createCartActor(partial: Partial<CartActorOptions> = {}) {
 
             async removeItem(request, turn) {
               checkCartOwner(turn.key, turn.context);
+              refusePendingChange(turn.key, turn.state);
               const lines = removeLine(turn.state.lines, request.productId);
               if (lines !== turn.state.lines) {
                 turn.state.lines = lines;

@@ -87,6 +87,7 @@ export function cartOf(cartId: string, state: CartState): Cart {
     generation: state.generation,
     ...(subtotal === undefined ? {} : { subtotal }),
     ...(state.updatedAt === undefined ? {} : { updatedAt: state.updatedAt }),
+    checkoutPending: state.checkoutStarted,
   });
 }
 

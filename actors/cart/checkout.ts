@@ -12,11 +12,11 @@
  *   revision grows), so the next Checkout is a new attempt, not the cancelled order again;
  * - a change of the lines changes the revision too: a different cart is a different order.
  *
- * What remains: a Checkout that failed without an answer (its PlaceOrder call lost) may have
- * placed an order that the order actor finishes on its own (docs/adr/0019-order-saga.md); if
- * the customer then changes the cart and checks out again, that is a second order. A turn that
- * fails changes nothing of the cart's state (the keyed runtime's rule), so the cart cannot
- * remember an attempt that failed.
+ * A Checkout that fails without an answer (its PlaceOrder call lost) may have placed an order
+ * that the order actor finishes on its own (docs/adr/0019-order-saga.md). So before it calls
+ * PlaceOrder the turn saves `checkout_started` (`turn.save()`: it stays when the turn then
+ * fails), and while it is set the lines cannot change (`refuseWhilePending`): the next Checkout
+ * sends the same key, and gets that order or places it, once. PlaceOrder's answer clears it.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
@@ -45,6 +45,18 @@ export interface CheckoutDeps {
   readonly afterChange: (turn: Turn<typeof CartStateSchema>) => Promise<void>;
 }
 
+/**
+ * Refuses a change of the lines while a checkout is pending: the order of these lines may exist,
+ * and only a Checkout (same key) settles it.
+ */
+export function refusePendingChange(cartId: string, state: CartState): void {
+  if (!state.checkoutStarted) return;
+  throw new ConnectError(
+    `cart "${cartId}" has a checkout whose outcome is not known yet: call Checkout again to settle it (its order is placed at most once) before changing the cart`,
+    Code.FailedPrecondition,
+  );
+}
+
 /** Checkout's turn: see the module comment. */
 export async function checkout(
   request: CheckoutRequest,
@@ -64,6 +76,10 @@ export async function checkout(
   }
   if (state.lines.length === 0) {
     throw new ConnectError(`cart "${turn.key}" is empty: nothing to check out`, Code.FailedPrecondition);
+  }
+  if (!state.checkoutStarted) {
+    state.checkoutStarted = true;
+    await turn.save();
   }
   let order: Order | undefined;
   try {
@@ -96,6 +112,7 @@ export async function checkout(
     // PlaceOrder answers PAID or CANCELLED; anything else is not settled, and a retry (same key) settles it.
     throw new ConnectError(`the order of cart "${turn.key}" is not settled yet; retry`, Code.Unavailable);
   }
+  state.checkoutStarted = false;
   if (order.status === OrderStatus.CANCELLED) {
     state.revision += 1n;
     await deps.afterChange(turn);

@@ -75,9 +75,19 @@ export interface Turn<State extends DescMessage> {
   /**
    * The actor's state: change it in place or assign a new message. If it differs from what was
    * stored when the turn ends, it is written back before the reply leaves; a handler that throws
-   * changes nothing. A state equal to the empty message deletes the stored value.
+   * changes nothing after its last `save()`. A state equal to the empty message deletes the
+   * stored value.
    */
   state: MessageShape<State>;
+  /**
+   * Writes the state as it is now, before the turn ends, under the same checks as the write at
+   * its end (the lease, the revision): what it saved stays if the handler then throws. For what
+   * must be on record before a call whose outcome may stay unknown (the cart marks a checkout
+   * started before it places the order). The idempotency record of the call is written only at
+   * the end: a call retried with its idempotency key after a failure runs again, so what a turn
+   * saves must be safe to do twice. Resolves once stored; nothing happens when nothing changed.
+   */
+  save(): Promise<void>;
   /** The partition of the key, and the lease epoch under which this instance owns it. */
   readonly partition: number;
   readonly epoch: number;
@@ -505,6 +515,8 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
       }
       counts.turns++;
       let ending = false;
+      /** The turn wrote its state with `save()`: its call's idempotency record is still to write. */
+      let saved = false;
       const turn: Turn<DescMessage> = {
         key: activation.key,
         state: activation.state,
@@ -523,19 +535,25 @@ export function createKeyedHost(registration: KeyedRegistration, options: KeyedH
         deactivate: () => {
           ending = true;
         },
+        save: async () => {
+          const bytes = toBinary(stateSchema, turn.state);
+          if (sameBytes(bytes, activation.stored)) return;
+          await commit(activation, turn.state, bytes, activation.applied);
+          saved = true;
+        },
       };
       let result: unknown;
       try {
         result = await handler(turn);
       } catch (err) {
-        // The state goes back to what is stored: a failed turn changes nothing.
+        // The state goes back to what is stored: a failed turn changes nothing after its last save.
         activation.state = fromBinary(stateSchema, activation.stored);
         throw err;
       }
       const reply = call === undefined ? undefined : create(call.method.output, result as never);
       const state = toBinary(stateSchema, turn.state);
       const changed = !sameBytes(state, activation.stored);
-      if (changed) {
+      if (changed || (saved && reply !== undefined && idempotencyKeyOf() !== "")) {
         const applied =
           reply !== undefined && idempotencyKeyOf() !== ""
             ? remember(

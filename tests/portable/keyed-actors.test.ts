@@ -352,6 +352,43 @@ describe("keyed actors: in-process instances", () => {
   });
 
   test(
+    "what a turn saved stays when it then fails; the failed call is not remembered, so its retry runs again",
+    TIMEOUT,
+    async () => {
+      await stopAll();
+      await instance({ bucket: "counters_saved" });
+      await client.increment({ counterId: "saved", by: 5n });
+      const withKey = (key: string) => {
+        const h = new Headers();
+        h.set(Header.idempotencyKey, key);
+        return { headers: h };
+      };
+      const failed = await connectErrorOf(
+        client.increment({ counterId: "saved", by: 2n, saveThenFail: true }, withKey("save-1")),
+      );
+      assert.equal(failed.code, Code.Internal);
+      assert.match(failed.rawMessage, /fails after it saved/);
+      assert.equal(
+        (await client.get({ counterId: "saved" })).value,
+        7n,
+        "the saved 2, not the 1000 after it",
+      );
+      // Stored, not only in memory: the record in the bucket says so.
+      const kv = await new Kvm(nc).open("counters_saved");
+      const stored = fromBinary(ActorRecordSchema, (await kv.get("saved"))?.value ?? new Uint8Array());
+      assert.equal(fromBinary(CounterStateSchema, stored.state).value, 7n);
+      assert.deepEqual(stored.applied, [], "the failed call is not remembered: its retry runs again");
+      const again = await connectErrorOf(
+        client.increment({ counterId: "saved", by: 2n, saveThenFail: true }, withKey("save-1")),
+      );
+      assert.equal(again.code, Code.Internal);
+      assert.equal((await client.get({ counterId: "saved" })).value, 9n, "a save must be safe to do twice");
+      await Promise.all(running.map((r) => r.drain(1_000)));
+      running.length = 0;
+    },
+  );
+
+  test(
     "a state changed under an active actor is not overwritten: the turn is refused, the next one reloads",
     TIMEOUT,
     async () => {

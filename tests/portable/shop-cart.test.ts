@@ -3,9 +3,10 @@
  * path served in-process (tests/support/shop-fixture.ts) plus the user, email and cart actors, the
  * email actor sending to a real SMTP server (the SMTP sink). Lines are priced from the catalogue;
  * a checkout places one PAID order however often it is retried, and the stock moves once; a
- * declined or failed checkout leaves the cart as it was; a cart left alone gets one reminder mail
- * after the (short) abandonment time, and a cart checked out before gets none. Through the
- * gateway, the REST routes with a customer's token, and another customer's cart refused.
+ * declined checkout leaves the cart as it was; a failed one keeps its lines and refuses changes
+ * until a retried Checkout settles its order; a cart left alone gets one reminder mail after the
+ * (short) abandonment time, and a cart checked out before gets none. Through the gateway, the
+ * REST routes with a customer's token, and another customer's cart refused.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -245,7 +246,7 @@ describe("the cart", () => {
   );
 
   test(
-    "a Checkout whose PlaceOrder fails leaves the cart as it was; its retry finishes that order, once",
+    "a Checkout whose PlaceOrder fails keeps the lines and refuses changes; its retry finishes that order, once",
     TIMEOUT,
     async () => {
       const { id } = await customer("failed");
@@ -264,13 +265,30 @@ describe("the cart", () => {
       const failed = await connectErrorOf(checkout(id, before.generation));
       assert.equal(failed.code, Code.Internal, failed.rawMessage);
       const orderId = await died.promise;
-      assert.deepEqual(await cartOf(carts.getCart({ cartId: id })), before, "the cart as it was");
+      const pending = await cartOf(carts.getCart({ cartId: id }));
+      assert.deepEqual(
+        pending,
+        { ...before, checkoutPending: true },
+        "the lines as they were, the checkout pending",
+      );
+      // The order of these lines may exist: changing them now could make a second order.
+      for (const change of [
+        () => carts.addItem({ cartId: id, productId: "p-1001", quantity: 1 }),
+        () => carts.removeItem({ cartId: id, productId: "p-1006" }),
+      ]) {
+        const refused = await connectErrorOf(change());
+        assert.equal(refused.code, Code.FailedPrecondition, refused.rawMessage);
+        assert.match(refused.rawMessage, /checkout whose outcome is not known yet: call Checkout again/);
+      }
+      assert.deepEqual(await cartOf(carts.getCart({ cartId: id })), pending, "nothing changed");
 
       const retried = await checkout(id, before.generation);
       assert.equal(retried.order?.id, orderId, "the retry finishes the order the first call began");
       assert.equal(retried.order?.status, OrderStatus.PAID);
       assert.deepEqual(await shop.stockOf("p-1006"), [onHand - 2, 0, onHand - 2], "taken once");
       assert.deepEqual(linesOf(retried.cart as Cart), []);
+      assert.equal(retried.cart?.checkoutPending, false, "settled");
+      await carts.addItem({ cartId: id, productId: "p-1006", quantity: 1 });
     },
   );
 

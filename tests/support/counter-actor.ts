@@ -2,6 +2,7 @@
  * The keyed counter of tests/portable/keyed-actors.test.ts (proto/troupe/testing/v1/counter.proto):
  * one counter per id, each reply naming the instance, lease epoch and time of its turn.
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import { defineActor, keyed } from "troupe";
 import { CounterService, CounterStateSchema } from "../../proto/gen/troupe/testing/v1/counter_pb.ts";
 
@@ -35,6 +36,11 @@ export function createCounterActor(options: CounterActorOptions = {}) {
             const startedMs = now();
             if (request.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, request.holdMs));
             turn.state.value += request.by;
+            if (request.saveThenFail) {
+              await turn.save();
+              turn.state.value += 1000n; // never stored: the turn fails after its save
+              throw new ConnectError("test: the turn fails after it saved", Code.Internal);
+            }
             return reply(turn, startedMs);
           },
           get: (_request, turn) => reply(turn, now()),

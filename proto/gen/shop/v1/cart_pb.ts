@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/v1/cart.proto.
  */
 export const file_shop_v1_cart: GenFile = /*@__PURE__*/
-  fileDesc("ChJzaG9wL3YxL2NhcnQucHJvdG8SB3Nob3AudjEikwEKCENhcnRMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSEAoIcXVhbnRpdHkYBCABKAUSIgoKdW5pdF9wcmljZRgFIAEoCzIOLnNob3AudjEuTW9uZXkSIgoKbGluZV90b3RhbBgGIAEoCzIOLnNob3AudjEuTW9uZXkinwEKBENhcnQSDwoHY2FydF9pZBgBIAEoCRIgCgVsaW5lcxgCIAMoCzIRLnNob3AudjEuQ2FydExpbmUSIAoIc3VidG90YWwYAyABKAsyDi5zaG9wLnYxLk1vbmV5EhIKCmdlbmVyYXRpb24YBCABKAMSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiagoOQWRkSXRlbVJlcXVlc3QSGwoHY2FydF9pZBgBIAEoCUIKukgHyAEBcgIYQBIeCgpwcm9kdWN0X2lkGAIgASgJQgq6SAfIAQFyAhhkEhsKCHF1YW50aXR5GAMgASgFQgm6SAYaBBhjIAAiLgoPQWRkSXRlbVJlc3BvbnNlEhsKBGNhcnQYASABKAsyDS5zaG9wLnYxLkNhcnQiUAoRUmVtb3ZlSXRlbVJlcXVlc3QSGwoHY2FydF9pZBgBIAEoCUIKukgHyAEBcgIYQBIeCgpwcm9kdWN0X2lkGAIgASgJQgq6SAfIAQFyAhhkIjEKElJlbW92ZUl0ZW1SZXNwb25zZRIbCgRjYXJ0GAEgASgLMg0uc2hvcC52MS5DYXJ0Ii0KDkdldENhcnRSZXF1ZXN0EhsKB2NhcnRfaWQYASABKAlCCrpIB8gBAXICGEAiLgoPR2V0Q2FydFJlc3BvbnNlEhsKBGNhcnQYASABKAsyDS5zaG9wLnYxLkNhcnQiqQEKD0NoZWNrb3V0UmVxdWVzdBIbCgdjYXJ0X2lkGAEgASgJQgq6SAfIAQFyAhhAEhsKCmdlbmVyYXRpb24YAiABKANCB7pIBCICKAASMgoQc2hpcHBpbmdfYWRkcmVzcxgDIAEoCzIQLnNob3AudjEuQWRkcmVzc0IGukgDyAEBEigKFHBheW1lbnRfbWV0aG9kX3Rva2VuGAQgASgJQgq6SAfIAQFyAhhkIk4KEENoZWNrb3V0UmVzcG9uc2USHQoFb3JkZXIYASABKAsyDi5zaG9wLnYxLk9yZGVyEhsKBGNhcnQYAiABKAsyDS5zaG9wLnYxLkNhcnQy5gMKC0NhcnRTZXJ2aWNlEmoKB0FkZEl0ZW0SFy5zaG9wLnYxLkFkZEl0ZW1SZXF1ZXN0Ghguc2hvcC52MS5BZGRJdGVtUmVzcG9uc2UiLIKAGQQIARABgtPkkwIeOgEqIhkvdjEvY2FydHMve2NhcnRfaWR9L2l0ZW1zEoABCgpSZW1vdmVJdGVtEhouc2hvcC52MS5SZW1vdmVJdGVtUmVxdWVzdBobLnNob3AudjEuUmVtb3ZlSXRlbVJlc3BvbnNlIjmQAgKCgBkECAEQAYLT5JMCKComL3YxL2NhcnRzL3tjYXJ0X2lkfS9pdGVtcy97cHJvZHVjdF9pZH0SZAoHR2V0Q2FydBIXLnNob3AudjEuR2V0Q2FydFJlcXVlc3QaGC5zaG9wLnYxLkdldENhcnRSZXNwb25zZSImkAIBgoAZBAgBEAGC0+STAhUSEy92MS9jYXJ0cy97Y2FydF9pZH0ScwoIQ2hlY2tvdXQSGC5zaG9wLnYxLkNoZWNrb3V0UmVxdWVzdBoZLnNob3AudjEuQ2hlY2tvdXRSZXNwb25zZSIykAICgoAZBAgBEAGC0+STAiE6ASoiHC92MS9jYXJ0cy97Y2FydF9pZH06Y2hlY2tvdXQaDZKAGQkKB2NhcnRfaWRiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_shop_v1_order, file_troupe_v1_options]);
+  fileDesc("ChJzaG9wL3YxL2NhcnQucHJvdG8SB3Nob3AudjEikwEKCENhcnRMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSEAoIcXVhbnRpdHkYBCABKAUSIgoKdW5pdF9wcmljZRgFIAEoCzIOLnNob3AudjEuTW9uZXkSIgoKbGluZV90b3RhbBgGIAEoCzIOLnNob3AudjEuTW9uZXkiuQEKBENhcnQSDwoHY2FydF9pZBgBIAEoCRIgCgVsaW5lcxgCIAMoCzIRLnNob3AudjEuQ2FydExpbmUSIAoIc3VidG90YWwYAyABKAsyDi5zaG9wLnYxLk1vbmV5EhIKCmdlbmVyYXRpb24YBCABKAMSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY2hlY2tvdXRfcGVuZGluZxgGIAEoCCJqCg5BZGRJdGVtUmVxdWVzdBIbCgdjYXJ0X2lkGAEgASgJQgq6SAfIAQFyAhhAEh4KCnByb2R1Y3RfaWQYAiABKAlCCrpIB8gBAXICGGQSGwoIcXVhbnRpdHkYAyABKAVCCbpIBhoEGGMgACIuCg9BZGRJdGVtUmVzcG9uc2USGwoEY2FydBgBIAEoCzINLnNob3AudjEuQ2FydCJQChFSZW1vdmVJdGVtUmVxdWVzdBIbCgdjYXJ0X2lkGAEgASgJQgq6SAfIAQFyAhhAEh4KCnByb2R1Y3RfaWQYAiABKAlCCrpIB8gBAXICGGQiMQoSUmVtb3ZlSXRlbVJlc3BvbnNlEhsKBGNhcnQYASABKAsyDS5zaG9wLnYxLkNhcnQiLQoOR2V0Q2FydFJlcXVlc3QSGwoHY2FydF9pZBgBIAEoCUIKukgHyAEBcgIYQCIuCg9HZXRDYXJ0UmVzcG9uc2USGwoEY2FydBgBIAEoCzINLnNob3AudjEuQ2FydCKpAQoPQ2hlY2tvdXRSZXF1ZXN0EhsKB2NhcnRfaWQYASABKAlCCrpIB8gBAXICGEASGwoKZ2VuZXJhdGlvbhgCIAEoA0IHukgEIgIoABIyChBzaGlwcGluZ19hZGRyZXNzGAMgASgLMhAuc2hvcC52MS5BZGRyZXNzQga6SAPIAQESKAoUcGF5bWVudF9tZXRob2RfdG9rZW4YBCABKAlCCrpIB8gBAXICGGQiTgoQQ2hlY2tvdXRSZXNwb25zZRIdCgVvcmRlchgBIAEoCzIOLnNob3AudjEuT3JkZXISGwoEY2FydBgCIAEoCzINLnNob3AudjEuQ2FydDLmAwoLQ2FydFNlcnZpY2USagoHQWRkSXRlbRIXLnNob3AudjEuQWRkSXRlbVJlcXVlc3QaGC5zaG9wLnYxLkFkZEl0ZW1SZXNwb25zZSIsgoAZBAgBEAGC0+STAh46ASoiGS92MS9jYXJ0cy97Y2FydF9pZH0vaXRlbXMSgAEKClJlbW92ZUl0ZW0SGi5zaG9wLnYxLlJlbW92ZUl0ZW1SZXF1ZXN0Ghsuc2hvcC52MS5SZW1vdmVJdGVtUmVzcG9uc2UiOZACAoKAGQQIARABgtPkkwIoKiYvdjEvY2FydHMve2NhcnRfaWR9L2l0ZW1zL3twcm9kdWN0X2lkfRJkCgdHZXRDYXJ0Ehcuc2hvcC52MS5HZXRDYXJ0UmVxdWVzdBoYLnNob3AudjEuR2V0Q2FydFJlc3BvbnNlIiaQAgGCgBkECAEQAYLT5JMCFRITL3YxL2NhcnRzL3tjYXJ0X2lkfRJzCghDaGVja291dBIYLnNob3AudjEuQ2hlY2tvdXRSZXF1ZXN0Ghkuc2hvcC52MS5DaGVja291dFJlc3BvbnNlIjKQAgKCgBkECAEQAYLT5JMCIToBKiIcL3YxL2NhcnRzL3tjYXJ0X2lkfTpjaGVja291dBoNkoAZCQoHY2FydF9pZGIGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_shop_v1_money, file_shop_v1_order, file_troupe_v1_options]);
 
 /**
  * One line of a cart: a product, how many, and its price when it was added.
@@ -118,6 +118,14 @@ export type Cart = Message<"shop.v1.Cart"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 5;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * A Checkout began an order and failed before it knew the outcome: the
+   * lines cannot change until a Checkout of this generation settles it.
+   *
+   * @generated from field: bool checkout_pending = 6;
+   */
+  checkoutPending: boolean;
 };
 
 /**
@@ -382,9 +390,10 @@ export const CartService: GenService<{
    *
    * Fails with `not_found` for an unknown product, `failed_precondition` for
    * a product not for sale, priced in another currency than the cart's
-   * lines, or beyond the cart's limits (50 lines, 99 units per line). Not
-   * idempotent: a retry adds again (a caller inside the shop may send the
-   * `idempotency-key` header, which a keyed actor answers from memory).
+   * lines, beyond the cart's limits (50 lines, 99 units per line), or while
+   * a checkout of the cart is pending (see Checkout). Not idempotent: a retry
+   * adds again (a caller inside the shop may send the `idempotency-key`
+   * header, which a keyed actor answers from memory).
    *
    * @generated from rpc shop.v1.CartService.AddItem
    */
@@ -395,7 +404,8 @@ export const CartService: GenService<{
   },
   /**
    * Removes a product's line from the cart. Removing a product that is not
-   * in the cart changes nothing, so a retry is harmless.
+   * in the cart changes nothing, so a retry is harmless. Fails with
+   * `failed_precondition` while a checkout of the cart is pending.
    *
    * @generated from rpc shop.v1.CartService.RemoveItem
    */
@@ -421,7 +431,10 @@ export const CartService: GenService<{
    * A PAID order empties the cart and starts its next generation. A
    * CANCELLED order (payment declined, stock short) is an outcome, not an
    * error: the cart keeps its lines, and the next Checkout is a new attempt.
-   * When PlaceOrder fails, Checkout fails and the cart stays as it was.
+   * When PlaceOrder fails, Checkout fails and the cart keeps its lines, with
+   * `checkout_pending` set: the order may have been placed all the same, so
+   * the cart refuses changes until a Checkout settles it (the same order,
+   * placed at most once, PAID or CANCELLED).
    *
    * Idempotent per cart generation: the order is placed with the idempotency
    * key `cart-<cart_id>-g<generation>-r<revision>` (the revision counts the

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/cart/state/v1/cart_state.proto.
  */
 export const file_shop_cart_state_v1_cart_state: GenFile = /*@__PURE__*/
-  fileDesc("CiNzaG9wL2NhcnQvc3RhdGUvdjEvY2FydF9zdGF0ZS5wcm90bxISc2hvcC5jYXJ0LnN0YXRlLnYxIr4BCglDYXJ0U3RhdGUSIAoFbGluZXMYASADKAsyES5zaG9wLnYxLkNhcnRMaW5lEhIKCmdlbmVyYXRpb24YAiABKAMSEAoIcmV2aXNpb24YAyABKAMSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoNbGFzdF9jaGVja291dBgFIAEoCzIiLnNob3AuY2FydC5zdGF0ZS52MS5DaGVja291dFJlY29yZCJDCg5DaGVja291dFJlY29yZBISCgpnZW5lcmF0aW9uGAEgASgDEh0KBW9yZGVyGAIgASgLMg4uc2hvcC52MS5PcmRlciI9ChVBYmFuZG9uZWRDYXJ0UmVtaW5kZXISEgoKZ2VuZXJhdGlvbhgBIAEoAxIQCghyZXZpc2lvbhgCIAEoA2IGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_v1_cart, file_shop_v1_order]);
+  fileDesc("CiNzaG9wL2NhcnQvc3RhdGUvdjEvY2FydF9zdGF0ZS5wcm90bxISc2hvcC5jYXJ0LnN0YXRlLnYxItgBCglDYXJ0U3RhdGUSIAoFbGluZXMYASADKAsyES5zaG9wLnYxLkNhcnRMaW5lEhIKCmdlbmVyYXRpb24YAiABKAMSEAoIcmV2aXNpb24YAyABKAMSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoNbGFzdF9jaGVja291dBgFIAEoCzIiLnNob3AuY2FydC5zdGF0ZS52MS5DaGVja291dFJlY29yZBIYChBjaGVja291dF9zdGFydGVkGAYgASgIIkMKDkNoZWNrb3V0UmVjb3JkEhIKCmdlbmVyYXRpb24YASABKAMSHQoFb3JkZXIYAiABKAsyDi5zaG9wLnYxLk9yZGVyIj0KFUFiYW5kb25lZENhcnRSZW1pbmRlchISCgpnZW5lcmF0aW9uGAEgASgDEhAKCHJldmlzaW9uGAIgASgDYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_v1_cart, file_shop_v1_order]);
 
 /**
  * One cart (bucket `carts`, key: the cart id).
@@ -66,6 +66,15 @@ export type CartState = Message<"shop.cart.state.v1.CartState"> & {
    * @generated from field: shop.cart.state.v1.CheckoutRecord last_checkout = 5;
    */
   lastCheckout?: CheckoutRecord | undefined;
+
+  /**
+   * Saved before Checkout places the order, cleared once PlaceOrder answers:
+   * set, the order of this generation and revision may exist, and the lines
+   * must not change until a Checkout settles it.
+   *
+   * @generated from field: bool checkout_started = 6;
+   */
+  checkoutStarted: boolean;
 };
 
 /**
