@@ -72,7 +72,10 @@ export async function storeDescriptors(
     throw storeError(err, `descriptors bucket ${bucket}`, set, true);
   }
   try {
-    await kv.create(set.hash, set.bytes);
+    // The first write may meet the same moment on a cluster: a put answered "stream not found"
+    // by a server that has not caught up with the bucket another actor just created (seen in
+    // the chaos suite's cluster start, where it stopped an actor's start).
+    await whileJustCreated(() => kv.create(set.hash, set.bytes));
     return "stored";
   } catch (err) {
     if (isWrongLastSequence(err)) return "existed";
