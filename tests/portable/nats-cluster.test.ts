@@ -18,7 +18,9 @@ test("a 3-node cluster keeps an R3 stream writable with one node down", { timeou
   assert.ok(first && third);
   const nc = await connect({ servers: first.url });
   try {
-    const jsm = await jetstreamManager(nc);
+    // A generous API timeout: on a loaded machine the meta leader of a cluster formed a moment ago
+    // took longer than the default 5 s to place the stream (a CI run on Deno).
+    const jsm = await jetstreamManager(nc, { timeout: 20_000 });
     const created = await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"], num_replicas: 3 });
     assert.equal(created.config.num_replicas, 3);
     assert.equal(created.cluster?.replicas?.length, 2, "a leader and two replicas");
