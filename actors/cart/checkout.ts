@@ -15,7 +15,7 @@
  * A Checkout that fails without an answer (its PlaceOrder call lost) may have placed an order
  * that the order actor finishes on its own (docs/adr/0019-order-saga.md). So before it calls
  * PlaceOrder the turn saves `checkout_started` (`turn.save()`: it stays when the turn then
- * fails), and while it is set the lines cannot change (`refuseWhilePending`): the next Checkout
+ * fails), and while it is set the lines cannot change (`refusePendingChange`): the next Checkout
  * sends the same key, and gets that order or places it, once. PlaceOrder's answer clears it.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";

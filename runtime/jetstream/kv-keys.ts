@@ -12,13 +12,12 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { Bucket, type KV } from "@nats-io/kv";
+import { Header } from "../protocol/headers.ts";
 
 /** How long one fetch waits for the next messages before the listing counts as complete. */
 const FETCH_EXPIRES_MS = 1_000;
 /** Keys read per fetch. */
 const BATCH = 512;
-/** The header in which KV marks a delete or a purge (ADR-8). */
-const KV_OPERATION = "KV-Operation";
 
 /** The keys of `kv` under `filter` (a key or a wildcard, `>` for all) whose last entry is a value, sorted. */
 export async function listKeys(kv: KV, filter = ">"): Promise<string[]> {
@@ -33,7 +32,7 @@ export async function listKeys(kv: KV, filter = ">"): Promise<string[]> {
   const keys = new Set<string>();
   const read = (m: JsMsg) => {
     const key = kv.decodeKey(m.subject.substring(kv.prefixLen));
-    const op = m.headers?.get(KV_OPERATION) ?? "";
+    const op = m.headers?.get(Header.kvOperation) ?? "";
     if (op === "DEL" || op === "PURGE") keys.delete(key);
     else keys.add(key);
   };

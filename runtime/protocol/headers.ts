@@ -45,6 +45,8 @@ export const Header = {
   reminderDue: "troupe-reminder-due",
   /** JetStream's message id: the stream's duplicate window drops a republished id. */
   natsMsgId: "Nats-Msg-Id",
+  /** JetStream KV's mark of a delete (`DEL`) or purge (`PURGE`) entry (NATS ADR-8). */
+  kvOperation: "KV-Operation",
   /**
    * The message's own id where `Nats-Msg-Id` cannot carry it: on a dead letter (whose
    * Nats-Msg-Id de-duplicates the dead-lettering) and on a redriven message (which needs a fresh
