@@ -26,7 +26,8 @@ import { createJsonLogger, errorFields, type Logger } from "../observability/log
 import { endSpan, runInSpan, startServerSpan } from "../observability/tracing.ts";
 import { type Codec, type CodecOptions, codecOf, defaultCodecOptions } from "../protocol/codec.ts";
 import { Header } from "../protocol/headers.ts";
-import { metadataOf, pickHeaders } from "../protocol/metadata.ts";
+import { metadataOf } from "../protocol/metadata.ts";
+import { pickMessageHeaders } from "../protocol/raw-headers.ts";
 import { methodNameOf, rpcMethodSubject, rpcServiceSubject } from "../protocol/subjects.ts";
 import { createIdentityCheck } from "./identity-check.ts";
 import type { IncomingCall } from "./incoming-call.ts";
@@ -223,7 +224,7 @@ export async function serveServices(
         replyError(msg, error);
         return;
       }
-      const [contentType, timeoutHeader] = pickHeaders(msg.headers, CALL_HEADERS);
+      const [contentType, timeoutHeader] = pickMessageHeaders(msg, CALL_HEADERS);
       const codec = codecOf(contentType, msg.data);
       if (codec === undefined) {
         const error = new ConnectError(
@@ -277,7 +278,7 @@ export async function serveServices(
       });
       live.add(context);
       // Undefined unless an OpenTelemetry SDK is installed (observability/tracing.ts).
-      const span = startServerSpan(entry.spec.method, msg.headers, msg.subject);
+      const span = startServerSpan(entry.spec.method, msg);
       let done = false;
       const call: IncomingCall = {
         nc,

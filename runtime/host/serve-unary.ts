@@ -108,7 +108,7 @@ class UnaryServerCall implements LiveCall, DeadlineEntry {
     this.context = new UnaryContext(
       spec.method,
       msg.subject,
-      msg.headers,
+      msg,
       timeoutMs === undefined ? undefined : this.deadline,
     );
   }
@@ -116,7 +116,7 @@ class UnaryServerCall implements LiveCall, DeadlineEntry {
   run(input: unknown): void {
     this.host.calls.schedule(this);
     // Undefined unless an OpenTelemetry SDK is installed (observability/tracing.ts).
-    this.span = startServerSpan(this.spec.method, this.msg.headers, this.msg.subject);
+    this.span = startServerSpan(this.spec.method, this.msg);
     if (this.span === undefined) this.invoke(input);
     else runInSpan(this.span, () => this.invoke(input));
   }

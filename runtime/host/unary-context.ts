@@ -6,7 +6,7 @@
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { type ContextValues, createContextValues } from "@connectrpc/connect";
-import type { MsgHdrs } from "@nats-io/nats-core";
+import type { Msg } from "@nats-io/nats-core";
 import { metadataOf } from "../protocol/metadata.ts";
 import type { HostHandlerContext } from "./incoming-call.ts";
 
@@ -20,7 +20,8 @@ export class UnaryContext implements HostHandlerContext {
   readonly url: string;
   /** `performance.now()` time by which the call must be answered, or undefined. */
   readonly deadline: number | undefined;
-  private readonly natsHeaders: MsgHdrs | undefined;
+  /** The request: its headers are decoded only if the handler reads `requestHeader`. */
+  private readonly msg: Msg;
   private controller: AbortController | undefined;
   private abortReason: unknown;
   private aborted = false;
@@ -30,16 +31,11 @@ export class UnaryContext implements HostHandlerContext {
   _responseTrailer: Headers | undefined;
   private _values: ContextValues | undefined;
 
-  constructor(
-    method: DescMethod,
-    subject: string,
-    natsHeaders: MsgHdrs | undefined,
-    deadline: number | undefined,
-  ) {
+  constructor(method: DescMethod, subject: string, msg: Msg, deadline: number | undefined) {
     this.method = method;
     this.service = method.parent;
     this.url = subject;
-    this.natsHeaders = natsHeaders;
+    this.msg = msg;
     this.deadline = deadline;
   }
 
@@ -55,7 +51,7 @@ export class UnaryContext implements HostHandlerContext {
     this.deadline === undefined ? undefined : this.deadline - performance.now();
 
   get requestHeader(): Headers {
-    this._requestHeader ??= metadataOf(this.natsHeaders).header;
+    this._requestHeader ??= metadataOf(this.msg.headers).header;
     return this._requestHeader;
   }
 

@@ -16,7 +16,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import type { MsgHdrs } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import {
   type Attributes,
   type Context,
@@ -132,17 +132,15 @@ export function injectActiveContext(header: Headers): void {
  * Starts the server span of a handled call, whose parent is the caller's span from the request's
  * headers (a root span when they carry none). Undefined when no SDK is installed.
  */
-export function startServerSpan(
-  method: DescMethod,
-  hdrs: MsgHdrs | undefined,
-  subject: string,
-): Span | undefined {
+export function startServerSpan(method: DescMethod, msg: Msg): Span | undefined {
   const t = activeTracer();
   if (t === undefined) return undefined;
+  // Read only here: nats.js decodes a message's headers on first read (protocol/raw-headers.ts).
+  const hdrs = msg.headers;
   const parent = hdrs === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, hdrs, natsGetter);
   return t.startSpan(
     rpcSpanName(method),
-    { kind: SpanKind.SERVER, attributes: rpcAttributes(method, subject) },
+    { kind: SpanKind.SERVER, attributes: rpcAttributes(method, msg.subject) },
     parent,
   );
 }
