@@ -4,10 +4,23 @@
  * the load generator speaks to it. "moleculer" and "nestjs" are the frameworks a user might pick
  * instead of Troupe, each an HTTP process in front of a service over NATS, like the gateway peer.
  */
-export const PEER_NAMES = ["gateway", "hono", "connect", "moleculer", "nestjs"] as const;
+export const PEER_NAMES = [
+  "gateway",
+  "hono",
+  "connect",
+  "moleculer",
+  "nestjs",
+  "gateway-bun-serve",
+  "hono-bun-serve",
+] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 /** The frameworks one would pick instead of Troupe: asked for by name. */
 export const FRAMEWORK_PEERS: readonly PeerName[] = ["moleculer", "nestjs"];
+/**
+ * What-if peers, Bun only and asked for by name: the gateway's handler and the Hono baseline on
+ * `Bun.serve`, to measure what the HTTP server costs (a configuration Troupe does not offer).
+ */
+export const BUN_SERVE_PEERS: readonly PeerName[] = ["gateway-bun-serve", "hono-bun-serve"];
 
 /** `http1`: autocannon, REST `GET /v1/products/{id}`; `h2`: Connect unary over HTTP/2. */
 export type LoadProtocol = "http1" | "h2";
@@ -38,6 +51,12 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
     servers: ["peers/nestjs-products.ts", "peers/nestjs-http.ts"],
     protocol: "http1",
   },
+  "gateway-bun-serve": {
+    label: "gateway handler on Bun.serve → NATS → actor",
+    servers: ["peers/product-actor.ts", "peers/gateway-bun-serve.ts"],
+    protocol: "http1",
+  },
+  "hono-bun-serve": { label: "Hono on Bun.serve", servers: ["peers/hono-bun-serve.ts"], protocol: "http1" },
 };
 
 export function isPeerName(name: string): name is PeerName {

@@ -3,7 +3,7 @@
  * the common flags (shared/common-run-options.ts: --runtimes, --rounds, --peers, --seconds,
  * --warmup-seconds, --json; here --runtimes are those of the servers under test):
  *
- *   --peers gateway,hono,connect (also: moleculer, nestjs)
+ *   --peers gateway,hono,connect (also: moleculer, nestjs; on Bun only: gateway-bun-serve, hono-bun-serve)
  *   --concurrency 64           HTTP/1.1 connections, or HTTP/2 streams, kept busy
  *   --sessions 4               HTTP/2 sessions the Connect load spreads its streams over
  *   --seconds 5                measured window (after --warmup-seconds)
@@ -11,7 +11,7 @@
 import { type CommonRunOptions, commonFlags } from "../shared/common-run-options.ts";
 import { countFlag } from "../shared/flags.ts";
 import { parseFlags } from "../shared/parse-flags.ts";
-import { FRAMEWORK_PEERS, isPeerName, PEER_NAMES, type PeerName } from "./peers.ts";
+import { BUN_SERVE_PEERS, FRAMEWORK_PEERS, isPeerName, PEER_NAMES, type PeerName } from "./peers.ts";
 
 export interface RunOptions extends CommonRunOptions<PeerName> {
   readonly concurrency: number;
@@ -21,8 +21,9 @@ export interface RunOptions extends CommonRunOptions<PeerName> {
 export const defaultRunOptions: RunOptions = {
   runtimes: ["bun", "node"],
   rounds: 3,
-  // The frameworks (moleculer, nestjs) add a minute a round: asked for by name.
-  peers: PEER_NAMES.filter((peer) => !FRAMEWORK_PEERS.includes(peer)),
+  // The frameworks (moleculer, nestjs) add a minute a round, the what-if peers run on Bun only:
+  // asked for by name.
+  peers: PEER_NAMES.filter((peer) => !FRAMEWORK_PEERS.includes(peer) && !BUN_SERVE_PEERS.includes(peer)),
   concurrency: 64,
   sessions: 4,
   seconds: 5,
