@@ -1,6 +1,7 @@
 /**
- * The startup measurements, driver side: spawns the actor process (peers/bench-actor.ts), or
- * for the floor the bare nats.js responder (peers/bare-responder.ts), on the runtime under test and asks `$SRV.PING.adoption-bench` every few milliseconds from the moment
+ * The startup measurements, driver side: spawns the actor process (peers/bench-actor.ts, or its
+ * bundle made by `troupe build` for `bundled`), or for the floor the bare nats.js responder
+ * (peers/bare-responder.ts), on the runtime under test and asks `$SRV.PING.adoption-bench` every few milliseconds from the moment
  * of the spawn until it answers: the time from process start to discoverable. Then lets the
  * actor idle and reads its resident memory from /proc/<pid>/status (VmRSS). Each start is a
  * fresh process, stopped (SIGTERM: it drains and exits) before the next.
@@ -13,11 +14,11 @@ import { ServiceVerb, serviceVerbSubject } from "troupe/protocol";
 import type { Site } from "../shared/measurement.ts";
 import { withChildren } from "../shared/with-children.ts";
 import { type MeasurementName, STARTUP_ACTOR } from "./measurements.ts";
-import type { MeasurementRun, StartResult } from "./results.ts";
+import type { MeasurementRun, StartMeasurement, StartResult } from "./results.ts";
 import type { RunOptions } from "./run-options.ts";
 
-/** The process each startup measurement starts. */
-const FILES = {
+/** The process each startup measurement starts (`bundled`: the bundle of the first). */
+export const STARTUP_FILES = {
   startup: "bench/adoption/peers/bench-actor.ts",
   bare: "bench/adoption/peers/bare-responder.ts",
 } as const;
@@ -32,8 +33,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function measureStartup(
   site: Site<MeasurementName>,
-  measurement: keyof typeof FILES,
+  measurement: StartMeasurement,
   options: RunOptions,
+  file: string = STARTUP_FILES[measurement === "bundled" ? "startup" : measurement],
 ): Promise<MeasurementRun> {
   const subject = serviceVerbSubject(ServiceVerb.PING, STARTUP_ACTOR);
   // The actor reads NATS_URL, as a user's actor process does; the children inherit it.
@@ -45,12 +47,7 @@ export async function measureStartup(
     for (let i = 0; i < options.starts; i++) {
       const run = await withChildren(site.repoRoot, async (children) => {
         const spawned = performance.now();
-        const actor = children.spawn(
-          site.runtime,
-          FILES[measurement],
-          ["--subject", subject],
-          () => undefined,
-        );
+        const actor = children.spawn(site.runtime, file, ["--subject", subject], () => undefined);
         // The actor writes no line for the driver: this rejects when it exits or times out.
         const exited: Promise<never> = actor.nextLine(START_TIMEOUT_MS).then(() => {
           throw new Error("the actor wrote a line for the driver");

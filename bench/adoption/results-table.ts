@@ -13,7 +13,7 @@ import { runtimeVersion } from "../shared/runtime-version.ts";
 import type { RuntimeName } from "../shared/runtimes.ts";
 import type { DiscoveryRun, EventsResult } from "./child-line.ts";
 import type { MeasurementName } from "./measurements.ts";
-import type { AdoptionResult, Measurement, StartResult } from "./results.ts";
+import type { AdoptionResult, Measurement, StartMeasurement, StartResult } from "./results.ts";
 import type { RunOptions } from "./run-options.ts";
 
 /** The issue's targets. */
@@ -40,10 +40,10 @@ function resultsOf(
 export const startsOf = (
   measurements: readonly Measurement[],
   runtime: RuntimeName,
-  kind: "startup" | "bare" = "startup",
+  kind: StartMeasurement = "startup",
 ): StartResult[] =>
   resultsOf(measurements, runtime, kind).flatMap((r) =>
-    r.measurement === "startup" || r.measurement === "bare" ? r.starts : [],
+    r.measurement === "startup" || r.measurement === "bundled" || r.measurement === "bare" ? r.starts : [],
   );
 export const discoveriesOf = (measurements: readonly Measurement[], runtime: RuntimeName): DiscoveryRun[] =>
   resultsOf(measurements, runtime, "discovery").flatMap((r) => (r.measurement === "discovery" ? r.runs : []));
@@ -125,6 +125,25 @@ export function resultsTable(input: RunOptions, measurements: readonly Measureme
           mb,
           runtime === "bun" ? TARGETS.idleRssMB : undefined,
         ),
+    );
+  }
+  if (runs.includes("bundled")) {
+    row(
+      "… bundled by `troupe build` (`--target bun` on Bun, `node` elsewhere): start",
+      `≤ ${TARGETS.readyMs} ms`,
+      (runtime) =>
+        cell(
+          startsOf(measurements, runtime, "bundled").map((s) => s.readyMs),
+          ms,
+          TARGETS.readyMs,
+        ),
+    );
+    row("… bundled: idle RSS", `≤ ${TARGETS.idleRssMB} MB on Bun`, (runtime) =>
+      cell(
+        startsOf(measurements, runtime, "bundled").map((s) => s.rssMB),
+        mb,
+        runtime === "bun" ? TARGETS.idleRssMB : undefined,
+      ),
     );
   }
   if (runs.includes("bare")) {

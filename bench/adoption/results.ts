@@ -6,6 +6,9 @@ import type { Measurement as MeasurementOf, MeasurementRun as Run } from "../sha
 import type { DiscoveryRun, EventsResult } from "./child-line.ts";
 import type { MeasurementName } from "./measurements.ts";
 
+/** The measurements that start a process and time it. */
+export type StartMeasurement = "startup" | "bundled" | "bare";
+
 /** One start of the actor process. */
 export interface StartResult {
   /** From spawning the process to its first answer to `$SRV.PING`. */
@@ -15,7 +18,7 @@ export interface StartResult {
 }
 
 export type AdoptionResult =
-  | { readonly measurement: "startup" | "bare"; readonly starts: readonly StartResult[] }
+  | { readonly measurement: StartMeasurement; readonly starts: readonly StartResult[] }
   | { readonly measurement: "discovery"; readonly instances: number; readonly runs: readonly DiscoveryRun[] }
   | { readonly measurement: "events"; readonly events: EventsResult };
 

@@ -4,11 +4,16 @@
  * Every process is gone when it returns; a failure is reported, not thrown
  * (shared/with-children.ts).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import type { CommandIo } from "../../runtime/cli/command-io.ts";
+import { runBuild } from "../../runtime/cli/commands/build-command.ts";
 import { childLineParser, type ReadyLine } from "../shared/child-line.ts";
 import type { Site } from "../shared/measurement.ts";
 import { withChildren } from "../shared/with-children.ts";
 import { parseDiscoveryLine, parseEventsLine } from "./child-line.ts";
-import { measureStartup } from "./measure-startup.ts";
+import { measureStartup, STARTUP_FILES } from "./measure-startup.ts";
 import type { MeasurementName } from "./measurements.ts";
 import type { MeasurementRun } from "./results.ts";
 import type { RunOptions } from "./run-options.ts";
@@ -25,10 +30,42 @@ export function runMeasurement(site: Site<MeasurementName>, options: RunOptions)
     case "startup":
     case "bare":
       return measureStartup(site, site.peer, options);
+    case "bundled":
+      return measureBundled(site, options);
     case "discovery":
       return measureDiscovery(site, options);
     case "events":
       return measureEvents(site, options);
+  }
+}
+
+/**
+ * The startup actor bundled by `troupe build` into a scratch folder (not timed), for Bun on Bun
+ * and for Node on Node and Deno, then started and timed as the sources are.
+ */
+async function measureBundled(site: Site<MeasurementName>, options: RunOptions): Promise<MeasurementRun> {
+  const outdir = mkdtempSync(join(tmpdir(), "troupe-adoption-bundle-"));
+  try {
+    const output: string[] = [];
+    const io: CommandIo = {
+      out: (t) => output.push(t),
+      err: (t) => output.push(t),
+      stdinLines: async function* () {},
+    };
+    const build = {
+      files: [STARTUP_FILES.startup],
+      target: site.runtime === "bun" ? ("bun" as const) : ("node" as const),
+      outdir,
+      sourcemap: true,
+    };
+    if ((await runBuild(build, site.repoRoot, io)) !== 0) {
+      return { kind: "failed", reason: `troupe build failed: ${output.join("\n")}` };
+    }
+    // The driver's spawn takes files relative to the repository.
+    const bundle = join(outdir, STARTUP_FILES.startup.replace(/\.ts$/, ".js"));
+    return await measureStartup(site, "bundled", options, relative(site.repoRoot, bundle));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
   }
 }
 

@@ -26,6 +26,7 @@ function summary(result: AdoptionResult): string {
   const list = (values: readonly number[], digits: number) => values.map((v) => v.toFixed(digits)).join(", ");
   switch (result.measurement) {
     case "startup":
+    case "bundled":
     case "bare":
       return (
         `discoverable after ${list(

@@ -7,6 +7,7 @@ import { TROUPE_VERSION } from "../version.ts";
 import { type CliCommand, UsageError } from "./command.ts";
 import { addCommand } from "./commands/add-command.ts";
 import { authCommand } from "./commands/auth-command.ts";
+import { buildCommand } from "./commands/build-command.ts";
 import { callCommand } from "./commands/call-command.ts";
 import { consumersCommand } from "./commands/consumers-command.ts";
 import { dashboardCommand } from "./commands/dashboard-command.ts";
@@ -28,6 +29,7 @@ export const defaultCommands: readonly CliCommand[] = [
   newCommand,
   addCommand,
   devCommand,
+  buildCommand,
   authCommand,
   // Services and calls (docs/adr/0023-the-troupe-cli.md)
   lsCommand,

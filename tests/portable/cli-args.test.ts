@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { InfoResponse } from "troupe/discovery";
 import { type CliCommand, UsageError } from "../../runtime/cli/command.ts";
+import { bundlerArgs, parseBuildArgs } from "../../runtime/cli/commands/build-command.ts";
 import { parseDevArgs } from "../../runtime/cli/commands/dev-command.ts";
 import { formatServiceList, parseLsArgs, summarizeServices } from "../../runtime/cli/commands/ls-command.ts";
 import { defaultDevOptions } from "../../runtime/cli/dev/dev-options.ts";
@@ -206,4 +207,47 @@ test("the help lists the verbs for services and calls", () => {
   for (const verb of ["ls", "info", "stats", "call", "routes", "doctor", "services"]) {
     assert.match(usage, new RegExp(`^  ${verb} +\\S`, "m"), verb);
   }
+});
+
+test("troupe build: defaults, flags, the bundler's command line, and bad flags", () => {
+  assert.deepEqual(parseBuildArgs([]), { files: [], target: "node", outdir: "dist", sourcemap: true });
+  const build = parseBuildArgs([
+    "actors/a/main.ts",
+    "actors/b/main.ts",
+    "--target",
+    "bun",
+    "--outdir",
+    "out",
+  ]);
+  assert.deepEqual(build, {
+    files: ["actors/a/main.ts", "actors/b/main.ts"],
+    target: "bun",
+    outdir: "out",
+    sourcemap: true,
+  });
+  assert.deepEqual(parseBuildArgs(["--no-sourcemap"]), {
+    files: [],
+    target: "node",
+    outdir: "dist",
+    sourcemap: false,
+  });
+  assert.equal(parseBuildArgs(["-h"]), "help");
+  assert.throws(
+    () => parseBuildArgs(["--target", "deno"]),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /--target must be one of node, bun, got "deno"/);
+      return true;
+    },
+  );
+  assert.throws(() => parseBuildArgs(["--minify"]), UsageError);
+  if (build === "help") return;
+  const args = bundlerArgs(build, "/project", build.files);
+  // Every dependency bundled (no --packages=external), split into shared chunks, at the project's paths.
+  assert.deepEqual(args.slice(0, 2), ["build", "--target=bun"]);
+  for (const flag of ["--splitting", "--root=/project", "--outdir=out", "--sourcemap=linked"]) {
+    assert.ok(args.includes(flag), `${flag} in ${args.join(" ")}`);
+  }
+  assert.ok(!args.some((arg) => arg.startsWith("--packages")));
+  assert.deepEqual(args.slice(-2), ["actors/a/main.ts", "actors/b/main.ts"]);
 });
