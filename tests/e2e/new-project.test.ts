@@ -9,6 +9,7 @@
  *   the environment of every command is scrubbed of it, and of npm's own variables);
  * - the greeter started as a process (`bun run actors/greeter/main.ts`) answers over NATS a raw
  *   JSON request on the subject that its `$SRV.INFO` advertises;
+ * - `troupe build` of the packed CLI bundles the greeter, and the bundle answers on Node;
  * - a plain Node program (.mjs) imports `troupe` and `troupe/testing` from node_modules;
  * - the packed CLI (node_modules/.bin/troupe) writes the same project as the repository's, and
  *   its `troupe add actor` adds an actor that type-checks, starts and answers.
@@ -272,6 +273,25 @@ describe("a project outside the repository", () => {
     assert.deepEqual(await callRaw("greeter", "Greet", { name: "Ada" }), { greeting: "Hello, Ada!" });
     greeter.child.kill("SIGTERM");
     assert.equal(await greeter.exited, 0, greeter.output());
+  });
+
+  test("troupe build: the greeter bundled by the packed CLI answers over NATS on Node", TIMEOUT, async () => {
+    assert.ok(created, "the project exists (the first test passed)");
+    // The packed CLI on Node; Bun's bundler from PATH (the project does not depend on bun).
+    const printed = await run(join(app, "node_modules/.bin/troupe"), ["build", "actors/greeter/main.ts"]);
+    assert.match(printed, /bundled 1 actor for node into dist\//);
+    const bundled = start(
+      join(runtimes, "node"),
+      ["dist/actors/greeter/main.js"],
+      app,
+      projectEnv({ NATS_URL: server.url, TROUPE_DRAIN_GRACE_MS: "1000" }),
+    );
+    await waitFor(bundled, '"msg":"actor ready"');
+    const [info] = await serviceInfos(nc, { name: "greeter", timeoutMs: 2_000 });
+    assert.match(info?.metadata[ServiceMetadata.runtime] ?? "", /^node /);
+    assert.deepEqual(await callRaw("greeter", "Greet", { name: "Grace" }), { greeting: "Hello, Grace!" });
+    bundled.child.kill("SIGTERM");
+    assert.equal(await bundled.exited, 0, bundled.output());
   });
 
   test(
