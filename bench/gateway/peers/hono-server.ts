@@ -1,28 +1,15 @@
 /**
  * The in-process baseline: the same GetProduct handler called directly from a Hono route
- * `GET /v1/products/:id`, answered with the same proto3 JSON as the gateway's REST response,
- * on the same HTTP server the gateway uses (runtime/platform/http2-server.ts: one port sniffed
- * for HTTP/1.1 or h2c, node:http behind it) on the same runtime. No NATS, no gateway middleware.
+ * `GET /v1/products/:id` (product-hono-app.ts), on the same HTTP server the gateway uses
+ * (runtime/platform/http2-server.ts: one port sniffed for HTTP/1.1 or h2c, node:http behind it)
+ * on the same runtime. No NATS, no gateway middleware.
  */
-import { toJson } from "@bufbuild/protobuf";
-import { Hono } from "hono";
-import { GetProductResponseSchema } from "../../../proto/gen/shop/v1/product_pb.ts";
 import { serveHttp } from "../../../runtime/platform/http2-server.ts";
 import { servePeer } from "../../shared/serve-peer.ts";
-import { getProduct } from "../product-handler.ts";
+import { productHonoApp } from "../product-hono-app.ts";
 
 await servePeer(async () => {
-  const app = new Hono();
-  app.get("/v1/products/:id", (c) => {
-    try {
-      const response = getProduct({ id: c.req.param("id") });
-      return c.body(JSON.stringify(toJson(GetProductResponseSchema, response)), 200, {
-        "content-type": "application/json",
-      });
-    } catch {
-      return c.json({ code: "not_found", message: "not found" }, 404);
-    }
-  });
+  const app = productHonoApp();
   const server = await serveHttp({
     fetch: async (request) => app.fetch(request),
     port: 0,
