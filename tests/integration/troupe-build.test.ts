@@ -77,13 +77,27 @@ describe("troupe build", () => {
     });
   }
 
-  test("a file that does not exist is refused before anything runs", TIMEOUT, async () => {
-    const build = parseBuildArgs(["actors/nowhere/main.ts", "--outdir", join(outdir, "none")]);
-    assert.notEqual(build, "help");
-    if (build === "help") return;
-    await assert.rejects(runBuild(build, REPO_ROOT, captureIo()), /no such file: actors\/nowhere\/main\.ts/);
-    assert.equal(existsSync(join(outdir, "none")), false);
-  });
+  test(
+    "a file that does not exist, or lies outside the project, is refused before anything runs",
+    TIMEOUT,
+    async () => {
+      const build = parseBuildArgs(["actors/nowhere/main.ts", "--outdir", join(outdir, "none")]);
+      assert.notEqual(build, "help");
+      if (build === "help") return;
+      await assert.rejects(
+        runBuild(build, REPO_ROOT, captureIo()),
+        /no such file: actors\/nowhere\/main\.ts/,
+      );
+      // A file outside the project has no place under --outdir: refused, not written beside it.
+      const outside = join(outdir, "outside.ts");
+      writeFileSync(outside, "export {};\n");
+      await assert.rejects(
+        runBuild({ ...build, files: [outside] }, REPO_ROOT, captureIo()),
+        /outside\.ts is outside .*: run troupe build from a folder that contains it/,
+      );
+      assert.equal(existsSync(join(outdir, "none")), false);
+    },
+  );
 
   test("a bundler that fails is reported with its output, exit 1", TIMEOUT, async () => {
     // An entry that imports a module that does not exist: the bundler refuses it.

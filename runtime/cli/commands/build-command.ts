@@ -12,6 +12,7 @@
  * Dynamic imports (protovalidate, the OpenTelemetry SDK) become chunks loaded when needed.
  */
 
+import { relative, resolve } from "node:path";
 import { fileExists, joinPath } from "../../platform/files.ts";
 import { spawnProcess } from "../../platform/spawn-process.ts";
 import { type CliCommand, parseChoice, parseFlags, UsageError } from "../command.ts";
@@ -104,8 +105,15 @@ export async function runBuild(build: BuildArgs, root: string, io: CommandIo = p
       return 1;
     }
   }
-  const missing = entries.filter((file) => !fileExists(file.startsWith("/") ? file : joinPath(root, file)));
+  const missing = entries.filter((file) => !fileExists(resolve(root, file)));
   if (missing.length > 0) throw new UsageError(`no such file: ${missing.join(", ")}`);
+  // Bundles mirror the project's paths under --outdir: a file outside the project has none.
+  const outside = entries.filter((file) => relative(root, resolve(root, file)).startsWith(".."));
+  if (outside.length > 0) {
+    throw new UsageError(
+      `${outside.join(", ")} ${outside.length === 1 ? "is" : "are"} outside ${root}: run troupe build from a folder that contains ${outside.length === 1 ? "it" : "them"}`,
+    );
+  }
   const bun = bunExecutable(root);
   const child = spawnProcess(bun, bundlerArgs(build, root, entries), { cwd: root });
   const status = await child.exited;
@@ -121,8 +129,11 @@ export async function runBuild(build: BuildArgs, root: string, io: CommandIo = p
     `bundled ${entries.length} actor${entries.length === 1 ? "" : "s"} for ${build.target} into ${build.outdir}/`,
   );
   for (const entry of entries) {
-    const relative = entry.startsWith(`${root}/`) ? entry.slice(root.length + 1) : entry;
-    io.out(`  ${build.target} ${joinPath(build.outdir, relative.replace(/\.[cm]?tsx?$/, ".js"))}`);
+    const bundle = joinPath(
+      build.outdir,
+      relative(root, resolve(root, entry)).replace(/\.[cm]?[jt]sx?$/, ".js"),
+    );
+    io.out(`  ${build.target} ${bundle}`);
   }
   return 0;
 }
