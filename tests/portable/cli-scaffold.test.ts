@@ -156,6 +156,7 @@ describe("troupe new", () => {
     assert.equal(manifest.name, "my-shop");
     assert.equal(manifest.type, "module");
     assert.deepEqual(Object.keys(manifest.scripts).sort(), [
+      "build",
       "check",
       "generate",
       "start",

@@ -44,6 +44,7 @@ export function projectPackageJson(options: NewProjectOptions): Record<string, u
     scripts: {
       generate: "buf generate",
       start: "troupe dev",
+      build: "troupe build",
       test: "bun test",
       "test:node": "node --test",
       "test:deno": "deno test -A",
