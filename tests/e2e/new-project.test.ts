@@ -9,7 +9,8 @@
  *   the environment of every command is scrubbed of it, and of npm's own variables);
  * - the greeter started as a process (`bun run actors/greeter/main.ts`) answers over NATS a raw
  *   JSON request on the subject that its `$SRV.INFO` advertises;
- * - `troupe build` of the packed CLI bundles the greeter, and the bundle answers on Node;
+ * - `npm run build` (the packed CLI's `troupe build`) bundles the greeter, and the bundle answers
+ *   on Node;
  * - a plain Node program (.mjs) imports `troupe` and `troupe/testing` from node_modules;
  * - the packed CLI (node_modules/.bin/troupe) writes the same project as the repository's, and
  *   its `troupe add actor` adds an actor that type-checks, starts and answers.
@@ -277,8 +278,9 @@ describe("a project outside the repository", () => {
 
   test("troupe build: the greeter bundled by the packed CLI answers over NATS on Node", TIMEOUT, async () => {
     assert.ok(created, "the project exists (the first test passed)");
-    // The packed CLI on Node; Bun's bundler from PATH (the project does not depend on bun).
-    const printed = await run(join(app, "node_modules/.bin/troupe"), ["build", "actors/greeter/main.ts"]);
+    // The project's build script: the packed CLI on Node, Bun's bundler from PATH (the project
+    // does not depend on bun).
+    const printed = await run("npm", ["run", "build", "--", "actors/greeter/main.ts"]);
     assert.match(printed, /bundled 1 actor for node into dist\//);
     const bundled = start(
       join(runtimes, "node"),
