@@ -19,6 +19,7 @@ import { type CliCommand, parseChoice, parseFlags, UsageError } from "../command
 import { type CommandIo, processIo } from "../command-io.ts";
 import { findActors } from "../dev/find-actors.ts";
 import { readProjectConfig } from "../project-config.ts";
+import { projectProgram } from "../project-program.ts";
 
 export const BUILD_TARGETS = ["node", "bun"] as const;
 export type BuildTarget = (typeof BUILD_TARGETS)[number];
@@ -40,7 +41,7 @@ Options:
   --no-sourcemap       no .map files (default: a linked source map per file)
   -h, --help           this help
 
-Needs Bun's bundler: the project's node_modules/.bin/bun, the running Bun, or bun on PATH.
+Needs Bun's bundler: the project's node_modules/.bin/bun, else bun on PATH.
 `;
 
 const FLAGS = {
@@ -86,14 +87,6 @@ export function bundlerArgs(build: BuildArgs, root: string, entries: readonly st
   ];
 }
 
-/** Bun's executable: the project's, the running one, or `bun` from PATH. */
-function bunExecutable(root: string): string {
-  const local = joinPath(root, "node_modules", ".bin", "bun");
-  if (fileExists(local)) return local;
-  if (process.versions.bun !== undefined) return process.execPath;
-  return "bun";
-}
-
 /** Bundles; resolves with the exit code (0: every bundle written). */
 export async function runBuild(build: BuildArgs, root: string, io: CommandIo = processIo): Promise<number> {
   let entries = build.files;
@@ -114,7 +107,7 @@ export async function runBuild(build: BuildArgs, root: string, io: CommandIo = p
       `${outside.join(", ")} ${outside.length === 1 ? "is" : "are"} outside ${root}: run troupe build from a folder that contains ${outside.length === 1 ? "it" : "them"}`,
     );
   }
-  const bun = bunExecutable(root);
+  const bun = projectProgram(root, "bun");
   const child = spawnProcess(bun, bundlerArgs(build, root, entries), { cwd: root });
   const status = await child.exited;
   if (status.code !== 0) {

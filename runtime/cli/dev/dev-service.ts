@@ -4,10 +4,10 @@
  * once its `ready` text appears in its output, else once its port accepts TCP connections, else
  * at once. Its `env` (placeholders filled in) is what every actor gets from it.
  */
-import { fileExists, joinPath } from "../../platform/files.ts";
 import { portAccepts } from "../../platform/free-port.ts";
 import type { OutputStream } from "../../platform/spawn-process.ts";
 import { fillPlaceholders, type ServiceConfig } from "../project-config.ts";
+import { projectProgram } from "../project-program.ts";
 import { choosePort } from "./choose-port.ts";
 import type { Printer } from "./dev-console.ts";
 import {
@@ -74,7 +74,7 @@ export async function startDevService(init: DevServiceInit): Promise<DevService>
   };
   const child = startSupervisedProcess({
     name: init.name,
-    command: localProgram(init.root, program),
+    command: projectProgram(init.root, program),
     args,
     cwd: init.root,
     env: { ...init.baseEnv, ...env },
@@ -111,13 +111,6 @@ export async function startDevService(init: DevServiceInit): Promise<DevService>
       }
     },
   };
-}
-
-/** `<root>/node_modules/.bin/<program>` when the project has it (as for the actors' runtime). */
-function localProgram(root: string, program: string): string {
-  if (program.includes("/")) return program;
-  const local = joinPath(root, "node_modules", ".bin", program);
-  return fileExists(local) ? local : program;
 }
 
 async function withDeadline(done: Promise<void>, options: WaitOptions, message: () => string): Promise<void> {

@@ -1,4 +1,5 @@
 import { fileExists, joinPath, listDir } from "../../platform/files.ts";
+import { projectProgram } from "../project-program.ts";
 import type { ActorRuntime } from "./dev-options.ts";
 
 /** One actor `troupe dev` runs: `<actorsDir>/<name>/main.ts`. */
@@ -30,8 +31,7 @@ export function actorCommand(
   root: string,
   file: string,
 ): { command: string; args: string[] } {
-  const local = joinPath(root, "node_modules", ".bin", runtime);
-  const command = fileExists(local) ? local : runtime;
+  const command = projectProgram(root, runtime);
   switch (runtime) {
     case "bun":
       return { command, args: ["run", file] };
