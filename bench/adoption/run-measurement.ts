@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import type { CommandIo } from "../../runtime/cli/command-io.ts";
+import { collectingIo } from "../../runtime/cli/command-io.ts";
 import { runBuild } from "../../runtime/cli/commands/build-command.ts";
 import { childLineParser, type ReadyLine } from "../shared/child-line.ts";
 import type { Site } from "../shared/measurement.ts";
@@ -46,12 +46,7 @@ export function runMeasurement(site: Site<MeasurementName>, options: RunOptions)
 async function measureBundled(site: Site<MeasurementName>, options: RunOptions): Promise<MeasurementRun> {
   const outdir = mkdtempSync(join(tmpdir(), "troupe-adoption-bundle-"));
   try {
-    const output: string[] = [];
-    const io: CommandIo = {
-      out: (t) => output.push(t),
-      err: (t) => output.push(t),
-      stdinLines: async function* () {},
-    };
+    const io = collectingIo();
     const build = {
       files: [STARTUP_FILES.startup],
       target: site.runtime === "bun" ? ("bun" as const) : ("node" as const),
@@ -59,7 +54,7 @@ async function measureBundled(site: Site<MeasurementName>, options: RunOptions):
       sourcemap: true,
     };
     if ((await runBuild(build, site.repoRoot, io)) !== 0) {
-      return { kind: "failed", reason: `troupe build failed: ${output.join("\n")}` };
+      return { kind: "failed", reason: `troupe build failed: ${io.errLines.join("\n")}` };
     }
     // The driver's spawn takes files relative to the repository.
     const bundle = join(outdir, STARTUP_FILES.startup.replace(/\.ts$/, ".js"));

@@ -20,3 +20,26 @@ export const processIo: CommandIo = {
   err: (text) => console.error(text),
   stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
 };
+
+/** A CommandIo that keeps what a command printed, for code that runs a command in-process. */
+export interface CollectedIo extends CommandIo {
+  /** Each `out` call's text, in order. */
+  readonly outLines: string[];
+  /** Each `err` call's text, in order. */
+  readonly errLines: string[];
+}
+
+/** Collects `out` and `err`; stdin is the given lines. */
+export function collectingIo(stdin: readonly string[] = []): CollectedIo {
+  const outLines: string[] = [];
+  const errLines: string[] = [];
+  return {
+    outLines,
+    errLines,
+    out: (text) => outLines.push(text),
+    err: (text) => errLines.push(text),
+    stdinLines: async function* () {
+      yield* stdin;
+    },
+  };
+}

@@ -15,22 +15,15 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, createNatsTransport } from "troupe";
 import { type NatsServer, startNatsServer } from "troupe/testing";
 import { CounterService } from "../../proto/gen/troupe/testing/v1/counter_pb.ts";
-import type { CommandIo } from "../../runtime/cli/command-io.ts";
+import { type CollectedIo, collectingIo } from "../../runtime/cli/command-io.ts";
 import { type BuildTarget, parseBuildArgs, runBuild } from "../../runtime/cli/commands/build-command.ts";
 import { type JsRuntime, REPO_ROOT, startActorProcess } from "../support/actor-process.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 const ACTOR = "tests/support/counter-actor-main.ts";
 
-function captureIo(): CommandIo & { readonly lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
-    stdinLines: async function* () {},
-  };
-}
+/** Everything a command printed, out and err. */
+const printed = (io: CollectedIo) => [...io.outLines, ...io.errLines].join("\n");
 
 describe("troupe build", () => {
   let server: NatsServer;
@@ -56,12 +49,12 @@ describe("troupe build", () => {
     test(`an actor bundled for ${target} serves its calls on ${runtime}`, TIMEOUT, async () => {
       const out = join(outdir, target);
       if (!existsSync(join(out, "tests/support/counter-actor-main.js"))) {
-        const io = captureIo();
+        const io = collectingIo();
         const build = parseBuildArgs([ACTOR, "--target", target, "--outdir", out]);
         assert.notEqual(build, "help");
         if (build === "help") return;
-        assert.equal(await runBuild(build, REPO_ROOT, io), 0, io.lines.join("\n"));
-        assert.match(io.lines.join("\n"), /bundled 1 actor for/);
+        assert.equal(await runBuild(build, REPO_ROOT, io), 0, printed(io));
+        assert.match(printed(io), /bundled 1 actor for/);
         assert.ok(readdirSync(join(out, "chunks")).length > 0, "the chunks it shares are written");
       }
       const bundle = join(out, "tests/support/counter-actor-main.js");
@@ -85,14 +78,14 @@ describe("troupe build", () => {
       assert.notEqual(build, "help");
       if (build === "help") return;
       await assert.rejects(
-        runBuild(build, REPO_ROOT, captureIo()),
+        runBuild(build, REPO_ROOT, collectingIo()),
         /no such file: actors\/nowhere\/main\.ts/,
       );
       // A file outside the project has no place under --outdir: refused, not written beside it.
       const outside = join(outdir, "outside.ts");
       writeFileSync(outside, "export {};\n");
       await assert.rejects(
-        runBuild({ ...build, files: [outside] }, REPO_ROOT, captureIo()),
+        runBuild({ ...build, files: [outside] }, REPO_ROOT, collectingIo()),
         /outside\.ts is outside .*: run troupe build from a folder that contains it/,
       );
       assert.equal(existsSync(join(outdir, "none")), false);
@@ -105,13 +98,13 @@ describe("troupe build", () => {
     const broken = join(REPO_ROOT, ".troupe", `build-test-broken-${process.pid}.ts`);
     writeFileSync(broken, 'import "./no-such-module.ts";\n');
     try {
-      const io = captureIo();
+      const io = collectingIo();
       const build = parseBuildArgs([broken, "--outdir", join(outdir, "broken")]);
       assert.notEqual(build, "help");
       if (build === "help") return;
       assert.equal(await runBuild(build, REPO_ROOT, io), 1);
-      assert.match(io.lines.join("\n"), /Bun's bundler failed \(exit 1\)/);
-      assert.match(io.lines.join("\n"), /no-such-module/);
+      assert.match(printed(io), /Bun's bundler failed \(exit 1\)/);
+      assert.match(printed(io), /no-such-module/);
     } finally {
       rmSync(broken, { force: true });
     }

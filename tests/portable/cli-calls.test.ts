@@ -15,6 +15,7 @@ import { type RunningActor, serveActor, silentLogger } from "troupe";
 import { type NatsServer, startNatsServer } from "troupe/testing";
 import { createInventoryActor } from "../../actors/inventory/actor.ts";
 import { productActor } from "../../actors/product/actor.ts";
+import { collectingIo } from "../../runtime/cli/command-io.ts";
 import { runCall } from "../../runtime/cli/commands/call-command.ts";
 import { runDoctor } from "../../runtime/cli/commands/doctor-command.ts";
 import { runInfo } from "../../runtime/cli/commands/info-command.ts";
@@ -51,17 +52,9 @@ describe("troupe ls, info, stats, call, routes, doctor", () => {
 
   /** `troupe <verb> <args>` against the test server, stdin given as lines. */
   async function troupe(verb: keyof typeof VERBS, args: string[], stdin: string[] = []): Promise<Ran> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = {
-      out: (text: string) => out.push(text),
-      err: (text: string) => err.push(text),
-      stdinLines: async function* () {
-        yield* stdin;
-      },
-    };
+    const io = collectingIo(stdin);
     const code = await VERBS[verb]([...args, "--server", server.url, "--namespace", NAMESPACE], io);
-    return { code, out: out.join("\n"), err: err.join("\n") };
+    return { code, out: io.outLines.join("\n"), err: io.errLines.join("\n") };
   }
 
   /** The GetProduct requests each product instance has served, from `troupe stats --json`. */
@@ -341,16 +334,10 @@ describe("troupe ls, info, stats, call, routes, doctor", () => {
   );
 
   test("a server that is not there is one line and exit 1", TIMEOUT, async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = {
-      out: (t: string) => out.push(t),
-      err: (t: string) => err.push(t),
-      stdinLines: async function* () {},
-    };
+    const io = collectingIo();
     const code = await runLs(["--server", "nats://127.0.0.1:1"], io);
     assert.equal(code, 1);
-    assert.deepEqual(out, []);
-    assert.match(err.join("\n"), /^troupe ls: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1: /);
+    assert.deepEqual(io.outLines, []);
+    assert.match(io.errLines.join("\n"), /^troupe ls: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1: /);
   });
 });
