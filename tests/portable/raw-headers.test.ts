@@ -4,13 +4,19 @@
  * (built by nats.js, and written by hand as HPUB frames with odd spellings), it must give what
  * `pickHeaders(msg.headers, …)` gives, and it must really read the bytes: if nats.js moves the
  * fields it reads, the first test fails instead of the host silently paying for the full decode.
+ * The last test counts nats.js's decodes while a host serves calls: none unless a handler reads
+ * its metadata.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createClient } from "@connectrpc/connect";
 import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
-import { connect } from "troupe";
+import { MsgHdrsImpl } from "@nats-io/nats-core/internal";
+import { connect, createNatsTransport, implement, silentLogger } from "troupe";
+import { serveServices } from "troupe/host";
 import { Header } from "troupe/protocol";
 import { type NatsServer, startNatsServer } from "troupe/testing";
+import { BenchService } from "../../proto/gen/troupe/bench/v1/bench_pb.ts";
 import { pickHeaders } from "../../runtime/protocol/metadata.ts";
 import { pickMessageHeaders, rawHeaderBlock } from "../../runtime/protocol/raw-headers.ts";
 import { openTcp } from "../support/raw-tcp.ts";
@@ -105,6 +111,41 @@ describe("protocol headers read from the header bytes", () => {
     for (const msg of messages) {
       assert.equal(new TextDecoder().decode(msg.data), "payload", "the payload is untouched");
       assert.deepEqual(pickMessageHeaders(msg, NAMES), pickHeaders(msg.headers, NAMES));
+    }
+  });
+
+  test("a served call decodes its header block only when the handler reads its metadata", async () => {
+    // Every decode of a header block by nats.js, counted (the host's requests carry one: the
+    // deadline; its plain replies carry none).
+    let decodes = 0;
+    const decode = MsgHdrsImpl.decode;
+    MsgHdrsImpl.decode = (bytes: Uint8Array) => {
+      decodes++;
+      return decode.call(MsgHdrsImpl, bytes);
+    };
+    const seen: (string | null)[] = [];
+    const host = await serveServices(
+      nc,
+      [
+        implement(BenchService, {
+          echo(request, ctx) {
+            if (request.payload.length > 0) seen.push(ctx.requestHeader.get("x-tenant"));
+            return { payload: request.payload };
+          },
+        }),
+      ],
+      { name: "raw-headers-bench", logger: silentLogger },
+    );
+    try {
+      const bench = createClient(BenchService, createNatsTransport({ nc }));
+      await bench.echo({}, { headers: { "x-tenant": "acme" } });
+      assert.equal(decodes, 0, "a handler that reads no metadata: nothing decoded");
+      await bench.echo({ payload: new Uint8Array([1]) }, { headers: { "x-tenant": "acme" } });
+      assert.deepEqual(seen, ["acme"], "the metadata is there when asked for");
+      assert.equal(decodes, 1, "read once, for the handler that asked");
+    } finally {
+      MsgHdrsImpl.decode = decode;
+      await host.drain(1_000);
     }
   });
 });
