@@ -35,7 +35,7 @@ export async function measureStartup(
   site: Site<MeasurementName>,
   measurement: StartMeasurement,
   options: RunOptions,
-  file: string = STARTUP_FILES[measurement === "bundled" ? "startup" : measurement],
+  file: string,
 ): Promise<MeasurementRun> {
   const subject = serviceVerbSubject(ServiceVerb.PING, STARTUP_ACTOR);
   // The actor reads NATS_URL, as a user's actor process does; the children inherit it.

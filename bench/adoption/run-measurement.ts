@@ -29,7 +29,7 @@ export function runMeasurement(site: Site<MeasurementName>, options: RunOptions)
   switch (site.peer) {
     case "startup":
     case "bare":
-      return measureStartup(site, site.peer, options);
+      return measureStartup(site, site.peer, options, STARTUP_FILES[site.peer]);
     case "bundled":
       return measureBundled(site, options);
     case "discovery":
